@@ -1,0 +1,46 @@
+import datetime
+
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from yoga.reservation.v1 import reservation_pb2 as _reservation_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MyPageEntry(_message.Message):
+    __slots__ = ("reservation_id", "class_id", "class_title", "class_start_time", "class_end_time", "status", "reason", "update_time")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    CLASS_TITLE_FIELD_NUMBER: _ClassVar[int]
+    CLASS_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLASS_END_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    class_id: str
+    class_title: str
+    class_start_time: _timestamp_pb2.Timestamp
+    class_end_time: _timestamp_pb2.Timestamp
+    status: _reservation_pb2.ReservationStatus
+    reason: _reservation_pb2.ReservationReason
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_reservation_pb2.ReservationStatus, str]] = ..., reason: _Optional[_Union[_reservation_pb2.ReservationReason, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMyPageRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetMyPageResponse(_message.Message):
+    __slots__ = ("user_id", "entries")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[MyPageEntry]
+    def __init__(self, user_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[MyPageEntry, _Mapping]]] = ...) -> None: ...

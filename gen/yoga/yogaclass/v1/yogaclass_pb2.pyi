@@ -1,0 +1,173 @@
+import datetime
+
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ClassStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CLASS_STATUS_UNSPECIFIED: _ClassVar[ClassStatus]
+    CLASS_STATUS_SCHEDULED: _ClassVar[ClassStatus]
+    CLASS_STATUS_CANCELLED: _ClassVar[ClassStatus]
+
+class SeatResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEAT_RESULT_UNSPECIFIED: _ClassVar[SeatResult]
+    SEAT_RESULT_RESERVED: _ClassVar[SeatResult]
+    SEAT_RESULT_CLASS_FULL: _ClassVar[SeatResult]
+    SEAT_RESULT_CLASS_NOT_FOUND: _ClassVar[SeatResult]
+    SEAT_RESULT_CLASS_CANCELLED: _ClassVar[SeatResult]
+    SEAT_RESULT_CLASS_STARTED: _ClassVar[SeatResult]
+    SEAT_RESULT_RELEASED: _ClassVar[SeatResult]
+CLASS_STATUS_UNSPECIFIED: ClassStatus
+CLASS_STATUS_SCHEDULED: ClassStatus
+CLASS_STATUS_CANCELLED: ClassStatus
+SEAT_RESULT_UNSPECIFIED: SeatResult
+SEAT_RESULT_RESERVED: SeatResult
+SEAT_RESULT_CLASS_FULL: SeatResult
+SEAT_RESULT_CLASS_NOT_FOUND: SeatResult
+SEAT_RESULT_CLASS_CANCELLED: SeatResult
+SEAT_RESULT_CLASS_STARTED: SeatResult
+SEAT_RESULT_RELEASED: SeatResult
+
+class YogaClass(_message.Message):
+    __slots__ = ("class_id", "title", "instructor", "start_time", "end_time", "time_zone", "capacity", "booked", "status", "create_time", "update_time", "version")
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTOR_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    BOOKED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    class_id: str
+    title: str
+    instructor: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    time_zone: str
+    capacity: int
+    booked: int
+    status: ClassStatus
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    version: int
+    def __init__(self, class_id: _Optional[str] = ..., title: _Optional[str] = ..., instructor: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., capacity: _Optional[int] = ..., booked: _Optional[int] = ..., status: _Optional[_Union[ClassStatus, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class CreateClassRequest(_message.Message):
+    __slots__ = ("yoga_class", "request_id")
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    request_id: str
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateClassResponse(_message.Message):
+    __slots__ = ("yoga_class",)
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class GetClassRequest(_message.Message):
+    __slots__ = ("class_id",)
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    class_id: str
+    def __init__(self, class_id: _Optional[str] = ...) -> None: ...
+
+class GetClassResponse(_message.Message):
+    __slots__ = ("yoga_class",)
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class ListClassesRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "page_size", "page_token")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListClassesResponse(_message.Message):
+    __slots__ = ("yoga_classes", "next_page_token")
+    YOGA_CLASSES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    yoga_classes: _containers.RepeatedCompositeFieldContainer[YogaClass]
+    next_page_token: str
+    def __init__(self, yoga_classes: _Optional[_Iterable[_Union[YogaClass, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateClassRequest(_message.Message):
+    __slots__ = ("yoga_class", "update_mask")
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateClassResponse(_message.Message):
+    __slots__ = ("yoga_class",)
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class DeleteClassRequest(_message.Message):
+    __slots__ = ("class_id",)
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    class_id: str
+    def __init__(self, class_id: _Optional[str] = ...) -> None: ...
+
+class DeleteClassResponse(_message.Message):
+    __slots__ = ("yoga_class",)
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    yoga_class: YogaClass
+    def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class ReserveSeatRequest(_message.Message):
+    __slots__ = ("class_id", "reservation_id", "user_id")
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    class_id: str
+    reservation_id: str
+    user_id: str
+    def __init__(self, class_id: _Optional[str] = ..., reservation_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ReserveSeatResponse(_message.Message):
+    __slots__ = ("result", "yoga_class")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    result: SeatResult
+    yoga_class: YogaClass
+    def __init__(self, result: _Optional[_Union[SeatResult, str]] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class ReleaseSeatRequest(_message.Message):
+    __slots__ = ("class_id", "reservation_id")
+    CLASS_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    class_id: str
+    reservation_id: str
+    def __init__(self, class_id: _Optional[str] = ..., reservation_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseSeatResponse(_message.Message):
+    __slots__ = ("released", "yoga_class")
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    yoga_class: YogaClass
+    def __init__(self, released: _Optional[bool] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,65 @@
+"""The calls reservation_svc makes to yogaclass_svc for seats."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
+
+from reservation_svc.domain import ClassInfo, SeatAnswer
+from reservation_svc.messages import seat_answer
+from reservation_svc.saga import SeatsUnavailable
+from yoga_common.clients import ServiceToken, channel
+
+log = logging.getLogger(__name__)
+
+_SERVICE = "yoga.yogaclass.v1.YogaClassService"
+_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class SeatClient:
+    def __init__(self, target: str, token: ServiceToken, timeout: float) -> None:
+        # Both calls are idempotent per reservation_id, so the channel may retry them.
+        self._channel = channel(target, _SERVICE, ["ReserveSeat", "ReleaseSeat"])
+        self._stub = yogaclass_pb2_grpc.YogaClassServiceStub(self._channel)
+        self._token = token
+        self._timeout = timeout
+
+    async def reserve(
+        self, class_id: str, reservation_id: str, user_id: str
+    ) -> tuple[SeatAnswer, ClassInfo | None]:
+        request = yogaclass_pb2.ReserveSeatRequest(
+            class_id=class_id, reservation_id=reservation_id, user_id=user_id
+        )
+        try:
+            response = await self._stub.ReserveSeat(
+                request, timeout=self._timeout, metadata=self._token.metadata()
+            )
+        except grpc.aio.AioRpcError as err:
+            self._log(err, "ReserveSeat", reservation_id)
+            raise SeatsUnavailable(str(err.code())) from err
+        return seat_answer(response)
+
+    async def release(self, class_id: str, reservation_id: str) -> None:
+        request = yogaclass_pb2.ReleaseSeatRequest(class_id=class_id, reservation_id=reservation_id)
+        try:
+            await self._stub.ReleaseSeat(
+                request, timeout=self._timeout, metadata=self._token.metadata()
+            )
+        except grpc.aio.AioRpcError as err:
+            self._log(err, "ReleaseSeat", reservation_id)
+            raise SeatsUnavailable(str(err.code())) from err
+
+    @staticmethod
+    def _log(err: grpc.aio.AioRpcError, method: str, reservation_id: str) -> None:
+        # A non-transient code here is a defect or a misconfiguration, not the caller's doing.
+        level = logging.WARNING if err.code() in _TRANSIENT else logging.ERROR
+        log.log(
+            level,
+            "seat call failed",
+            extra={"method": method, "code": err.code().name, "reservation_id": reservation_id},
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()

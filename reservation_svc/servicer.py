@@ -1,0 +1,102 @@
+"""gRPC face of reservation_svc: maps protobuf to the saga and back, nothing more."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import grpc
+from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
+
+from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
+from reservation_svc.messages import to_proto
+from reservation_svc.saga import BookingSaga
+from reservation_svc.storage import ReservationStore
+from yoga_common import pagination
+from yoga_common.auth import ADMIN, MEMBER
+from yoga_common.errors import Violations
+from yoga_common.interceptors import current_principal, role_table
+from yoga_common.requests import check_id, fingerprint
+
+SERVICE_NAME = reservation_pb2.DESCRIPTOR.services_by_name["ReservationService"]
+ROLES = role_table(
+    SERVICE_NAME,
+    {
+        "CreateReservation": {ADMIN, MEMBER},
+        "GetReservation": {ADMIN, MEMBER},
+        "ListReservations": {ADMIN, MEMBER},
+        "CancelReservation": {ADMIN, MEMBER},
+    },
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
+    def __init__(self, store: ReservationStore, saga: BookingSaga) -> None:
+        self._store = store
+        self._saga = saga
+
+    async def CreateReservation(
+        self, request: reservation_pb2.CreateReservationRequest, context: Context
+    ) -> reservation_pb2.CreateReservationResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        check_id(v, "request_id", request.request_id)
+        check_id(v, "user_id", request.user_id, required=False)
+        v.raise_if_any()
+        principal = current_principal()
+        user_id = booking_user(principal, request.user_id)
+        # The address in the caller's token is the member's own only when booking for oneself.
+        email = principal.email if user_id == principal.subject else ""
+        payload = reservation_pb2.CreateReservationRequest(class_id=request.class_id)
+        reservation = await self._saga.book(
+            request.class_id, user_id, email, request.request_id, fingerprint(payload)
+        )
+        return reservation_pb2.CreateReservationResponse(reservation=to_proto(reservation))
+
+    async def GetReservation(
+        self, request: reservation_pb2.GetReservationRequest, context: Context
+    ) -> reservation_pb2.GetReservationResponse:
+        v = Violations()
+        check_id(v, "reservation_id", request.reservation_id)
+        v.raise_if_any()
+        reservation = await self._store.get(request.reservation_id)
+        check_owner(current_principal(), reservation.user_id)
+        return reservation_pb2.GetReservationResponse(reservation=to_proto(reservation))
+
+    async def ListReservations(
+        self, request: reservation_pb2.ListReservationsRequest, context: Context
+    ) -> reservation_pb2.ListReservationsResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id, required=False)
+        check_id(v, "user_id", request.user_id, required=False)
+        v.raise_if_any()
+        user_id = visible_user(current_principal(), request.user_id)
+        size = pagination.page_size(request.page_size)
+        position = pagination.decode(request.page_token)
+        after = None
+        if position is not None:
+            try:
+                after = (datetime.fromisoformat(position[0]), str(position[1]))
+            except (IndexError, TypeError, ValueError):
+                pagination.decode("!")  # the same INVALID_ARGUMENT as any foreign token
+        found = await self._store.list(request.class_id, user_id, size + 1, after)
+        page = found[:size]
+        token = ""
+        if len(found) > size:
+            token = pagination.encode([page[-1].create_time.isoformat(), page[-1].reservation_id])
+        return reservation_pb2.ListReservationsResponse(
+            reservations=[to_proto(r) for r in page], next_page_token=token
+        )
+
+    async def CancelReservation(
+        self, request: reservation_pb2.CancelReservationRequest, context: Context
+    ) -> reservation_pb2.CancelReservationResponse:
+        v = Violations()
+        check_id(v, "reservation_id", request.reservation_id)
+        v.raise_if_any()
+        reservation = await self._store.get(request.reservation_id)
+        check_owner(current_principal(), reservation.user_id)
+        cancelled = await self._saga.cancel(reservation, Reason.CANCELLED_BY_USER)
+        return reservation_pb2.CancelReservationResponse(reservation=to_proto(cancelled))

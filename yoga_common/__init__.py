@@ -1,0 +1,1 @@
+"""What every yoga service shares: bootstrap, settings, auth, errors, database, events."""

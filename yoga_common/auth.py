@@ -1,0 +1,113 @@
+"""Bearer JWTs: verification (signature, expiry, issuer, audience, pinned algorithm), the
+development key pair made at run time under var/keys, and tokens for users and services."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from yoga_common.errors import unauthenticated
+from yoga_common.settings import AuthSettings
+
+ADMIN = "admin"
+MEMBER = "member"
+SERVICE = "service"
+ROLES = (ADMIN, MEMBER, SERVICE)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    email: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+
+def ensure_dev_keys(settings: AuthSettings) -> None:
+    """Creates the development RSA key pair (and its JWKS for the gateway) if it is missing."""
+    if settings.private_key_file.exists() and settings.public_key_file.exists():
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    settings.private_key_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.public_key_file.parent.mkdir(parents=True, exist_ok=True)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    settings.private_key_file.write_bytes(private_pem)
+    settings.private_key_file.chmod(0o600)
+    public = key.public_key()
+    settings.public_key_file.write_bytes(
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
+    jwk.update({"kid": settings.key_id, "alg": settings.algorithm, "use": "sig"})
+    jwks_file = settings.public_key_file.with_name("jwks.json")
+    jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))
+
+
+def issue_token(
+    settings: AuthSettings, subject: str, role: str, email: str = "", ttl_seconds: int = 3600
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": subject,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if email:
+        claims["email"] = email
+    key = settings.private_key_file.read_bytes()
+    return jwt.encode(claims, key, algorithm=settings.algorithm, headers={"kid": settings.key_id})
+
+
+class TokenVerifier:
+    def __init__(self, settings: AuthSettings) -> None:
+        self._settings = settings
+        self._key = serialization.load_pem_public_key(settings.public_key_file.read_bytes())
+        # Verified tokens, so a client reusing its token pays for the RSA check once.
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        cached = self._cache.get(token)
+        now = time.time()
+        if cached and cached[1] > now:
+            return cached[0]
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=[self._settings.algorithm],
+                audience=self._settings.audience,
+                issuer=self._settings.issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as err:
+            raise unauthenticated("the token has expired") from err
+        except jwt.InvalidTokenError as err:
+            raise unauthenticated(f"invalid token: {err}") from err
+        role = claims.get("role")
+        if role not in ROLES:
+            raise unauthenticated("the token carries no known role")
+        principal = Principal(str(claims["sub"]), role, str(claims.get("email", "")))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (principal, float(claims["exp"]))
+        return principal

@@ -1,0 +1,135 @@
+"""The database layer: one engine per service, transactions run on a small thread pool so the
+asyncio event loop never blocks on I/O.
+
+SQLite: WAL, and every write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`), so two
+writers can never deadlock by upgrading read locks; a writer that finds the lock taken waits
+(busy timeout) instead of failing with "database is locked".
+PostgreSQL (`postgresql+psycopg://`): READ COMMITTED; invariants rest on conditional statements
+and constraints, and the rare serialization failure or deadlock is retried."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, DateTime, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from yoga_common.errors import unavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_WRITE = "yoga_write"
+_RETRYABLE_PG = {"40001", "40P01"}  # serialization failure, deadlock detected
+_ATTEMPTS = 8
+
+
+def _is_transient(err: DBAPIError) -> bool:
+    orig = err.orig
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if code in _RETRYABLE_PG:
+        return True
+    text = str(orig).lower()
+    return isinstance(err, OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str, pool_size: int = 8) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=0,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+
+
+class Database:
+    def __init__(self, url: str, threads: int = 8) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=threads)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: write})
+            with conn.begin():
+                yield conn
+
+    def run_sync(self, work: Callable[[Connection], T], write: bool = True) -> T:
+        """Runs `work` in one transaction, again from the start if the database asks for it."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self.transaction(write) as conn:
+                    return work(conn)
+            except DBAPIError as err:
+                if not _is_transient(err):
+                    raise
+                if attempt == _ATTEMPTS:
+                    raise unavailable("DATABASE_BUSY", "the database is busy; retry") from err
+                log.info("transient database error, retrying", extra={"attempt": attempt})
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.run_sync, work, write)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        return await self.run(work, write=False)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.engine.dispose()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (the same on SQLite and PostgreSQL), read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None

@@ -1,0 +1,126 @@
+"""The one server interceptor of every service: authenticates the bearer token, checks the
+caller's role against the service's method table (default deny; health and reflection open),
+and turns a `ServiceError` into a `google.rpc.Status` with ErrorInfo/BadRequest details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from yoga_common.auth import Principal, TokenVerifier
+from yoga_common.errors import DOMAIN, ServiceError, permission_denied, unauthenticated
+
+log = logging.getLogger(__name__)
+
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
+
+
+def current_principal() -> Principal:
+    principal = _principal.get()
+    if principal is None:  # only reachable if a method were served without the interceptor
+        raise unauthenticated("no caller identity")
+    return principal
+
+
+def to_status_proto(err: ServiceError) -> status_pb2.Status:
+    status = status_pb2.Status(code=err.code.value, message=err.message)
+    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN, metadata=err.metadata)
+    status.details.add().Pack(info)
+    if err.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in err.violations
+            ]
+        )
+        status.details.add().Pack(bad)
+    return status
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> None:
+    rich = rpc_status.to_status(status)
+    await context.abort(rich.code, rich.details, rich.trailing_metadata)
+
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, verifier: TokenVerifier, roles: Mapping[str, frozenset[str]]) -> None:
+        """`roles`: full method path (`/pkg.Service/Method`) -> roles allowed to call it."""
+        self._verifier = verifier
+        self._roles = roles
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(OPEN_PREFIXES):
+            return handler
+        if handler.unary_unary is None:  # every API method of ours is unary
+            return handler
+        metadata = dict(details.invocation_metadata or ())  # type: ignore[attr-defined]
+        behavior = self._guard(method, metadata, handler.unary_unary)
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _authorize(self, method: str, metadata: Mapping[str, Any]) -> Principal:
+        header = str(metadata.get("authorization", ""))
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise unauthenticated("a bearer token is required")
+        principal = self._verifier.verify(token.strip())
+        allowed = self._roles.get(method)
+        if allowed is None or principal.role not in allowed:
+            raise permission_denied(f"role {principal.role!r} may not call {method}")
+        return principal
+
+    def _guard(self, method: str, metadata: Mapping[str, Any], inner: Behavior) -> Behavior:
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                _principal.set(self._authorize(method, metadata))
+                return await inner(request, context)
+            except ServiceError as err:
+                log.info(
+                    "request refused",
+                    extra={"method": method, "code": err.code.name, "reason": err.reason},
+                )
+                await abort(context, to_status_proto(err))
+            except Exception as err:
+                if isinstance(err, grpc.aio.AbortError) or context.code() is not None:
+                    raise
+                log.exception("unexpected error", extra={"method": method})
+                await abort(
+                    context,
+                    status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"),
+                )
+
+        return behavior
+
+
+def role_table(
+    service: ServiceDescriptor, roles: Mapping[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    """Full method paths -> roles. Every method of the service must be named, so a method added
+    to the proto without a decision about who may call it fails at start-up, not open."""
+    names = {m.name for m in service.methods}
+    if set(roles) != names:
+        raise ValueError(f"role table of {service.full_name} must name exactly {sorted(names)}")
+    return {f"/{service.full_name}/{name}": frozenset(r) for name, r in roles.items()}

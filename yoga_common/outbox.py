@@ -1,0 +1,60 @@
+"""The transactional outbox: an event is a row written in the same transaction as the change it
+reports, so it exists exactly when the change does. The relay publishes the rows in id order."""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.message import Message
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    insert,
+    text,
+)
+
+from yoga_common.db import UtcDateTime
+from yoga_common.timestamps import utcnow
+
+_UNSENT = text("sent_at IS NULL")
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("event_key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("traceparent", String(100)),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("sent_at", UtcDateTime),
+        Index("ix_outbox_unsent", "id", sqlite_where=_UNSENT, postgresql_where=_UNSENT),
+    )
+
+
+def add_event(conn: Connection, table: Table, topic: str, key: str, event: Message) -> str:
+    event_id = str(uuid.uuid4())
+    conn.execute(
+        insert(table).values(
+            event_id=event_id,
+            topic=topic,
+            event_key=key,
+            event_type=event.DESCRIPTOR.full_name,
+            payload=event.SerializeToString(),
+            created_at=utcnow(),
+        )
+    )
+    return event_id

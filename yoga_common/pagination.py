@@ -1,0 +1,35 @@
+"""Opaque page tokens: a keyset position encoded as URL-safe base64 JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from yoga_common.errors import invalid_field
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise invalid_field("page_size", "must not be negative")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def decode(token: str) -> list[Any] | None:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        raise invalid_field("page_token", "is not a token this service issued") from err
+    if not isinstance(value, list):
+        raise invalid_field("page_token", "is not a token this service issued")
+    return value

@@ -1,0 +1,1 @@
+"""yogaclass_svc: the studio's classes and their seats."""

@@ -1,0 +1,3 @@
+from yogaclass_svc.main import main
+
+main()

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from yoga_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="YOGACLASS_", extra="ignore")
+
+    port: int = 50051
+    database_url: str = "sqlite:///var/yogaclass.db"
+    events_topic: str = "yoga.yogaclass.events"

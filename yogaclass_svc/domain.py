@@ -1,0 +1,118 @@
+"""Rules of classes and seats. Plain Python: no gRPC, no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yoga_common.errors import Violations, failed_precondition
+
+MAX_TITLE = 200
+MAX_CAPACITY = 1000
+MAX_LENGTH = timedelta(hours=12)
+MUTABLE_FIELDS = ("title", "instructor", "start_time", "end_time", "time_zone", "capacity")
+
+
+class ClassStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+class SeatResult(StrEnum):
+    RESERVED = "RESERVED"
+    CLASS_FULL = "CLASS_FULL"
+    CLASS_NOT_FOUND = "CLASS_NOT_FOUND"
+    CLASS_CANCELLED = "CLASS_CANCELLED"
+    CLASS_STARTED = "CLASS_STARTED"
+    RELEASED = "RELEASED"
+
+
+@dataclass(frozen=True)
+class ClassDetails:
+    """What staff decide about a class."""
+
+    title: str
+    instructor: str
+    start_time: datetime
+    end_time: datetime
+    time_zone: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class YogaClass:
+    class_id: str
+    details: ClassDetails
+    booked: int
+    status: ClassStatus
+    create_time: datetime
+    update_time: datetime
+    version: int
+
+    @property
+    def free_seats(self) -> int:
+        return self.details.capacity - self.booked
+
+
+def _valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def validate_details(details: ClassDetails, now: datetime) -> None:
+    """Every violation at once. A class, new or edited, must start in the future."""
+    v = Violations()
+    v.check(bool(details.title.strip()), "yoga_class.title", "is required")
+    v.check(len(details.title) <= MAX_TITLE, "yoga_class.title", f"at most {MAX_TITLE} characters")
+    v.check(len(details.instructor) <= MAX_TITLE, "yoga_class.instructor", "too long")
+    v.check(
+        1 <= details.capacity <= MAX_CAPACITY,
+        "yoga_class.capacity",
+        f"must be between 1 and {MAX_CAPACITY}",
+    )
+    v.check(_valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
+    v.check(details.start_time > now, "yoga_class.start_time", "must be in the future")
+    v.check(
+        details.end_time > details.start_time, "yoga_class.end_time", "must be after start_time"
+    )
+    v.check(
+        details.end_time - details.start_time <= MAX_LENGTH,
+        "yoga_class.end_time",
+        "a class lasts at most 12 hours",
+    )
+    v.raise_if_any()
+
+
+def apply_changes(current: YogaClass, changes: dict[str, Any], now: datetime) -> YogaClass:
+    """The class after staff change the given fields; capacity can never go below `booked`."""
+    if current.status is ClassStatus.CANCELLED:
+        raise failed_precondition(
+            "CLASS_CANCELLED", "a cancelled class cannot be changed", class_id=current.class_id
+        )
+    details = replace(current.details, **changes)
+    validate_details(details, now)
+    if details.capacity < current.booked:
+        raise failed_precondition(
+            "CAPACITY_BELOW_BOOKED",
+            f"capacity {details.capacity} is below the {current.booked} seats already booked",
+            class_id=current.class_id,
+            booked=str(current.booked),
+        )
+    return replace(current, details=details, update_time=now, version=current.version + 1)
+
+
+def seat_refusal(yoga_class: YogaClass | None, now: datetime) -> SeatResult | None:
+    """Why a seat cannot be taken, other than a full class (the conditional update decides that)."""
+    if yoga_class is None:
+        return SeatResult.CLASS_NOT_FOUND
+    if yoga_class.status is ClassStatus.CANCELLED:
+        return SeatResult.CLASS_CANCELLED
+    if yoga_class.details.start_time <= now:
+        return SeatResult.CLASS_STARTED
+    return None

@@ -1,0 +1,35 @@
+"""Entry point: `python -m yogaclass_svc`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yoga.yogaclass.v1 import yogaclass_pb2_grpc
+
+from yoga_common.server import open_database, run_main, serve
+from yogaclass_svc.config import Settings
+from yogaclass_svc.servicer import ROLES, SERVICE_NAME, YogaClassServicer
+from yogaclass_svc.storage import ClassStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def run(settings: Settings) -> None:
+    db = open_database(settings, MIGRATIONS)
+    servicer = YogaClassServicer(ClassStore(db, settings.events_topic))
+    await serve(
+        settings,
+        [SERVICE_NAME.full_name],
+        lambda server: yogaclass_pb2_grpc.add_YogaClassServiceServicer_to_server(servicer, server),
+        ROLES,
+        on_stop=db.close,
+    )
+
+
+def main() -> None:
+    settings = Settings()
+    run_main("yogaclass", settings, lambda: run(settings))
+
+
+if __name__ == "__main__":
+    main()

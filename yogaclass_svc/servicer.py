@@ -1,0 +1,178 @@
+"""gRPC face of yogaclass_svc: maps protobuf to the domain and back, nothing more."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import grpc
+from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
+
+from yoga_common import pagination
+from yoga_common.auth import ADMIN, MEMBER, SERVICE
+from yoga_common.errors import Violations
+from yoga_common.interceptors import role_table
+from yoga_common.requests import check_id, fingerprint
+from yoga_common.timestamps import from_timestamp, utcnow
+from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, validate_details
+from yogaclass_svc.messages import SEAT_RESULTS, to_proto
+from yogaclass_svc.storage import ClassStore
+
+SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
+ROLES = role_table(
+    SERVICE_NAME,
+    {
+        "CreateClass": {ADMIN},
+        "GetClass": {ADMIN, MEMBER},
+        "ListClasses": {ADMIN, MEMBER},
+        "UpdateClass": {ADMIN},
+        "DeleteClass": {ADMIN},
+        "ReserveSeat": {SERVICE},
+        "ReleaseSeat": {SERVICE},
+    },
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
+    v.check(msg.HasField("start_time"), "yoga_class.start_time", "is required")
+    v.check(msg.HasField("end_time"), "yoga_class.end_time", "is required")
+    v.raise_if_any()
+    return ClassDetails(
+        title=msg.title,
+        instructor=msg.instructor,
+        start_time=from_timestamp(msg.start_time),
+        end_time=from_timestamp(msg.end_time),
+        time_zone=msg.time_zone or "UTC",
+        capacity=msg.capacity,
+    )
+
+
+def _is_set(msg: yogaclass_pb2.YogaClass, name: str) -> bool:
+    return msg.HasField(name) if name.endswith("_time") else bool(getattr(msg, name))
+
+
+def _changes(request: yogaclass_pb2.UpdateClassRequest, v: Violations) -> dict[str, Any]:
+    msg = request.yoga_class
+    paths = list(dict.fromkeys(request.update_mask.paths))
+    if paths == ["*"]:
+        paths = list(MUTABLE_FIELDS)
+    elif not paths:
+        # No mask: change what the request sets (proto3 cannot tell "unset" from "zero").
+        paths = [name for name in MUTABLE_FIELDS if _is_set(msg, name)]
+        v.check(bool(paths), "update_mask", "nothing to change")
+    for path in paths:
+        if path not in MUTABLE_FIELDS:
+            v.add("update_mask.paths", f"{path!r} cannot be changed")
+        elif path.endswith("_time") and not msg.HasField(path):
+            v.add(f"yoga_class.{path}", "is required by the update mask")
+    v.raise_if_any()
+    return {
+        path: from_timestamp(getattr(msg, path)) if path.endswith("_time") else getattr(msg, path)
+        for path in paths
+    }
+
+
+class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
+    def __init__(self, store: ClassStore) -> None:
+        self._store = store
+
+    async def CreateClass(
+        self, request: yogaclass_pb2.CreateClassRequest, context: Context
+    ) -> yogaclass_pb2.CreateClassResponse:
+        v = Violations()
+        v.check(request.HasField("yoga_class"), "yoga_class", "is required")
+        check_id(v, "request_id", request.request_id, required=False)
+        v.raise_if_any()
+        now = utcnow()
+        details = _details(request.yoga_class, v)
+        validate_details(details, now)
+        created = await self._store.create(
+            details, request.request_id, fingerprint(request.yoga_class), now
+        )
+        return yogaclass_pb2.CreateClassResponse(yoga_class=to_proto(created))
+
+    async def GetClass(
+        self, request: yogaclass_pb2.GetClassRequest, context: Context
+    ) -> yogaclass_pb2.GetClassResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        v.raise_if_any()
+        return yogaclass_pb2.GetClassResponse(
+            yoga_class=to_proto(await self._store.get(request.class_id))
+        )
+
+    async def ListClasses(
+        self, request: yogaclass_pb2.ListClassesRequest, context: Context
+    ) -> yogaclass_pb2.ListClassesResponse:
+        size = pagination.page_size(request.page_size)
+        position = pagination.decode(request.page_token)
+        after: tuple[datetime, str] | None = None
+        if position is not None:
+            try:
+                after = (datetime.fromisoformat(position[0]), str(position[1]))
+            except (IndexError, TypeError, ValueError):
+                pagination.decode("!")  # raises the same INVALID_ARGUMENT as any foreign token
+        start = from_timestamp(request.start_time) if request.HasField("start_time") else None
+        end = from_timestamp(request.end_time) if request.HasField("end_time") else None
+        found = await self._store.list(start, end, size + 1, after)
+        page, more = found[:size], len(found) > size
+        token = ""
+        if more:
+            last = page[-1]
+            token = pagination.encode([last.details.start_time.isoformat(), last.class_id])
+        return yogaclass_pb2.ListClassesResponse(
+            yoga_classes=[to_proto(c) for c in page], next_page_token=token
+        )
+
+    async def UpdateClass(
+        self, request: yogaclass_pb2.UpdateClassRequest, context: Context
+    ) -> yogaclass_pb2.UpdateClassResponse:
+        v = Violations()
+        v.check(request.HasField("yoga_class"), "yoga_class", "is required")
+        check_id(v, "yoga_class.class_id", request.yoga_class.class_id)
+        v.raise_if_any()
+        changes = _changes(request, v)
+        updated = await self._store.update(
+            request.yoga_class.class_id, changes, sorted(changes), utcnow()
+        )
+        return yogaclass_pb2.UpdateClassResponse(yoga_class=to_proto(updated))
+
+    async def DeleteClass(
+        self, request: yogaclass_pb2.DeleteClassRequest, context: Context
+    ) -> yogaclass_pb2.DeleteClassResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        v.raise_if_any()
+        cancelled = await self._store.cancel(request.class_id, utcnow())
+        return yogaclass_pb2.DeleteClassResponse(yoga_class=to_proto(cancelled))
+
+    async def ReserveSeat(
+        self, request: yogaclass_pb2.ReserveSeatRequest, context: Context
+    ) -> yogaclass_pb2.ReserveSeatResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        check_id(v, "reservation_id", request.reservation_id)
+        check_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        result, current = await self._store.reserve_seat(
+            request.class_id, request.reservation_id, request.user_id, utcnow()
+        )
+        return yogaclass_pb2.ReserveSeatResponse(
+            result=SEAT_RESULTS[result], yoga_class=to_proto(current) if current else None
+        )
+
+    async def ReleaseSeat(
+        self, request: yogaclass_pb2.ReleaseSeatRequest, context: Context
+    ) -> yogaclass_pb2.ReleaseSeatResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        check_id(v, "reservation_id", request.reservation_id)
+        v.raise_if_any()
+        released, current = await self._store.release_seat(
+            request.class_id, request.reservation_id, utcnow()
+        )
+        return yogaclass_pb2.ReleaseSeatResponse(
+            released=released, yoga_class=to_proto(current) if current else None
+        )
