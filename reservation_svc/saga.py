@@ -52,7 +52,7 @@ class Store(Protocol):
         class_info: ClassInfo | None = None,
     ) -> tuple[Reservation, bool]: ...
 
-    async def seat_released(self, reservation_id: str) -> None: ...
+    async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation: ...
 
     async def get(self, reservation_id: str) -> Reservation: ...
 
@@ -94,9 +94,11 @@ class BookingSaga:
             r.reservation_id, _PENDING, status, reason, self._now(), info
         )
         if not changed and answer is SeatAnswer.RESERVED and current.status is not Status.CONFIRMED:
-            # Someone else ended it first (a cancel, or a rejection by an earlier try):
-            # the seat this call took must not stay taken.
-            await self.release(current)
+            # Someone else ended it first (a cancel, or a rejection by an earlier try): the
+            # seat this call took is owed back, recorded first so recovery retries it if need be.
+            if not current.release_pending:
+                current = await self._store.set_release_pending(r.reservation_id, True)
+            current = await self.release(current)
         return current
 
     async def cancel(self, r: Reservation, reason: Reason) -> Reservation:
@@ -112,10 +114,7 @@ class BookingSaga:
             await self._seats.release(r.class_id, r.reservation_id)
         except SeatsUnavailable:
             return r  # release_pending stays set; the recovery loop gives the seat back
-        if r.release_pending:
-            await self._store.seat_released(r.reservation_id)
-            return await self._store.get(r.reservation_id)
-        return r
+        return await self._store.set_release_pending(r.reservation_id, False)
 
     async def recover(self, grace: timedelta) -> int:
         """One pass over what a crash or an outage left unfinished; returns how many it touched."""

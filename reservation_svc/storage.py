@@ -219,15 +219,18 @@ class ReservationStore:
 
         return await self._db.run(work)
 
-    async def seat_released(self, reservation_id: str) -> None:
-        def work(conn: Connection) -> None:
+    async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation:
+        """Records whether the reservation's seat is still owed back to the class."""
+
+        def work(conn: Connection) -> Reservation:
             conn.execute(
                 update(reservations)
                 .where(reservations.c.reservation_id == reservation_id)
-                .values(release_pending=False)
+                .values(release_pending=pending)
             )
+            return _fetch_existing(conn, reservation_id)
 
-        await self._db.run(work)
+        return await self._db.run(work)
 
     async def get(self, reservation_id: str) -> Reservation:
         return await self._db.read(lambda conn: _fetch_existing(conn, reservation_id))

@@ -3,14 +3,17 @@ development key pair made at run time under var/keys, and tokens for users and s
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from yoga_common.errors import unauthenticated
 from yoga_common.settings import AuthSettings
@@ -74,8 +77,14 @@ def issue_token(
     }
     if email:
         claims["email"] = email
-    key = settings.private_key_file.read_bytes()
+    key = _private_key(settings.private_key_file)
     return jwt.encode(claims, key, algorithm=settings.algorithm, headers={"kid": settings.key_id})
+
+
+@functools.lru_cache(maxsize=4)
+def _private_key(path: Path) -> PrivateKeyTypes:
+    # Loading an RSA key validates it, which costs tens of milliseconds: do it once.
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 class TokenVerifier:

@@ -28,7 +28,7 @@ def decode(token: str) -> list[Any] | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+    except (binascii.Error, ValueError, RecursionError) as err:
         raise invalid_field("page_token", "is not a token this service issued") from err
     if not isinstance(value, list):
         raise invalid_field("page_token", "is not a token this service issued")

@@ -1,0 +1,1 @@
+"""Shared by every test: nothing here starts a server (see integration/conftest.py)."""

@@ -1,0 +1,766 @@
+"""The booking saga (reservation_svc.saga) against in-memory fakes of its store and seat keeper.
+
+`FakeStore` keeps the contract of `ReservationStore`: a request_id is idempotent per user, one
+active reservation per user and class, and `change` is conditional on the expected states (with
+the real `transition` computing the new row). `FakeSeats` keeps the contract of yogaclass_svc's
+seat claims: a reserve is idempotent per reservation id, a release leaves a tombstone so a late
+reserve takes nothing and answers RELEASED. It can be scripted: down (no answer, nothing done),
+lost (done, but the answer never arrives), forced answers, and gates that hold a call in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reservation_svc.domain import (
+    ACTIVE,
+    ClassInfo,
+    Reason,
+    Reservation,
+    SeatAnswer,
+    Status,
+    transition,
+)
+from reservation_svc.saga import BookingSaga, Seats, SeatsUnavailable, Store
+from yoga_common.errors import Code, ServiceError, already_exists, invalid_field, not_found
+
+GRACE = timedelta(seconds=30)
+JITTER = 4  # most yields a fake step makes before it runs
+CLASS = "c-flow"
+HELD = "HELD"
+RELEASED = "RELEASED"
+START = datetime(2030, 6, 1, 7, 0, tzinfo=UTC)
+INFO = ClassInfo("Morning Flow", START, START + timedelta(hours=1))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def _jitter(rng: random.Random | None) -> None:
+    """Yields to other tasks a random number of times, so concurrent steps interleave."""
+    if rng is not None:
+        for _ in range(rng.randint(0, JITTER)):
+            await asyncio.sleep(0)
+
+
+class FakeStore:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rows: dict[str, Reservation] = {}
+        self.events: list[tuple[Status, str]] = []
+        self.rng = rng
+
+    async def add_pending(self, r: Reservation) -> Reservation:
+        await _jitter(self.rng)
+        existing = self._by_request(r.user_id, r.request_id)
+        if existing is None:
+            if any(
+                x.active and x.class_id == r.class_id and x.user_id == r.user_id
+                for x in self.rows.values()
+            ):
+                raise already_exists("ALREADY_BOOKED", "already booked", class_id=r.class_id)
+            self.rows[r.reservation_id] = r
+            return r
+        if existing.request_hash != r.request_hash:
+            raise invalid_field("request_id", "was already used for a different reservation")
+        return existing
+
+    def _by_request(self, user_id: str, request_id: str) -> Reservation | None:
+        for x in self.rows.values():
+            if x.user_id == user_id and x.request_id == request_id:
+                return x
+        return None
+
+    async def change(
+        self,
+        reservation_id: str,
+        expected: frozenset[Status],
+        to: Status,
+        reason: Reason,
+        now: datetime,
+        class_info: ClassInfo | None = None,
+    ) -> tuple[Reservation, bool]:
+        await _jitter(self.rng)
+        current = self._existing(reservation_id)
+        if current.status not in expected:
+            return current, False
+        target = transition(current, to, reason, now, class_info)
+        self.rows[reservation_id] = target
+        self.events.append((to, reservation_id))
+        return target, True
+
+    async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation:
+        await _jitter(self.rng)
+        self.rows[reservation_id] = replace(self.rows[reservation_id], release_pending=pending)
+        return self.rows[reservation_id]
+
+    async def get(self, reservation_id: str) -> Reservation:
+        await _jitter(self.rng)
+        return self._existing(reservation_id)
+
+    def _existing(self, reservation_id: str) -> Reservation:
+        if reservation_id not in self.rows:
+            raise not_found("reservation", reservation_id)
+        return self.rows[reservation_id]
+
+    async def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
+        await _jitter(self.rng)
+        found = [
+            r for r in self.rows.values() if r.status is Status.PENDING and r.update_time < before
+        ]
+        return sorted(found, key=lambda r: r.update_time)[:limit]
+
+    async def unreleased(self, before: datetime, limit: int = 100) -> list[Reservation]:
+        await _jitter(self.rng)
+        found = [r for r in self.rows.values() if r.release_pending and r.update_time < before]
+        return sorted(found, key=lambda r: r.update_time)[:limit]
+
+    def with_status(self, status: Status) -> list[Reservation]:
+        return [r for r in self.rows.values() if r.status is status]
+
+
+@dataclass
+class Gate:
+    """Holds one reserve call: `before` it reaches the seat keeper, or `after` it was done."""
+
+    when: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def hold(self) -> None:
+        self.arrived.set()
+        await self.opened.wait()
+
+
+class FakeSeats:
+    def __init__(self, capacity: dict[str, int], rng: random.Random | None = None) -> None:
+        self.capacity = dict(capacity)
+        self.claims: dict[str, tuple[str, str]] = {}  # reservation_id -> (class_id, state)
+        self.mode = "up"  # up | down (no answer, nothing done) | lost (done, answer lost)
+        self.release_mode: str | None = None  # overrides `mode` for release only
+        self.forced: list[SeatAnswer] = []  # answers for the next reserve calls, nothing done
+        self.gates: list[Gate] = []
+        self.reserve_calls = 0
+        self.release_calls = 0
+        self.rng = rng
+
+    def held(self, class_id: str = CLASS) -> set[str]:
+        return {rid for rid, (c, state) in self.claims.items() if c == class_id and state == HELD}
+
+    def gate_next_reserve(self, when: str) -> Gate:
+        gate = Gate(when)
+        self.gates.append(gate)
+        return gate
+
+    async def reserve(
+        self, class_id: str, reservation_id: str, user_id: str
+    ) -> tuple[SeatAnswer, ClassInfo | None]:
+        self.reserve_calls += 1
+        mode = self.mode
+        gate = self.gates.pop(0) if self.gates else None
+        if gate and gate.when == "before":
+            await gate.hold()
+            mode = self.mode  # the call reaches the seat keeper only now
+        await _jitter(self.rng)
+        if mode == "down":
+            raise SeatsUnavailable("yogaclass_svc did not answer")
+        answer = self.forced.pop(0) if self.forced else self._reserve(class_id, reservation_id)
+        info = INFO if class_id in self.capacity else None
+        if gate and gate.when == "after":
+            await gate.hold()
+        await _jitter(self.rng)
+        if mode == "lost":
+            raise SeatsUnavailable("the answer was lost")
+        return answer, info
+
+    def _reserve(self, class_id: str, reservation_id: str) -> SeatAnswer:
+        claim = self.claims.get(reservation_id)
+        if claim is not None:
+            return SeatAnswer.RESERVED if claim[1] == HELD else SeatAnswer.RELEASED
+        if class_id not in self.capacity:
+            return SeatAnswer.CLASS_NOT_FOUND
+        if len(self.held(class_id)) >= self.capacity[class_id]:
+            return SeatAnswer.CLASS_FULL
+        self.claims[reservation_id] = (class_id, HELD)
+        return SeatAnswer.RESERVED
+
+    async def release(self, class_id: str, reservation_id: str) -> None:
+        self.release_calls += 1
+        mode = self.release_mode or self.mode
+        await _jitter(self.rng)
+        if mode == "down":
+            raise SeatsUnavailable("yogaclass_svc did not answer")
+        if class_id in self.capacity:
+            claim = self.claims.get(reservation_id)
+            if claim is None or claim == (class_id, HELD):
+                # Frees a held seat, or leaves a tombstone for a reserve still on its way.
+                self.claims[reservation_id] = (class_id, RELEASED)
+        if mode == "lost":
+            raise SeatsUnavailable("the answer was lost")
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    store: FakeStore
+    seats: FakeSeats
+    saga: BookingSaga
+    requests: int = 0
+
+    async def book(
+        self, user: str, request_id: str | None = None, class_id: str = CLASS
+    ) -> Reservation:
+        if request_id is None:
+            self.requests += 1
+            request_id = f"req-{self.requests}"
+        return await self.saga.book(class_id, user, f"{user}@example.com", request_id, "h")
+
+    async def cancel(self, r: Reservation) -> Reservation:
+        return await self.saga.cancel(r, Reason.CANCELLED_BY_USER)
+
+    async def recover_later(self) -> int:
+        self.clock.advance(GRACE.total_seconds() + 1)
+        return await self.saga.recover(GRACE)
+
+
+def make_world(capacity: int = 2, rng: random.Random | None = None) -> World:
+    clock = FakeClock()
+    store = FakeStore(rng)
+    seats = FakeSeats({CLASS: capacity}, rng)
+    return World(clock, store, seats, BookingSaga(store, seats, clock))
+
+
+def test_fakes_satisfy_the_protocols() -> None:
+    # Checked by mypy: the fakes keep the signatures the saga is written against.
+    store: Store = FakeStore()
+    seats: Seats = FakeSeats({})
+    assert store and seats
+
+
+# --- booking ------------------------------------------------------------------------------
+
+
+async def test_book_confirms_and_takes_a_seat() -> None:
+    w = make_world()
+    r = await w.book("alice")
+    assert r.status is Status.CONFIRMED
+    assert r.reason is Reason.NONE
+    assert r.class_info == INFO
+    assert r.version == 2
+    assert not r.release_pending
+    assert w.store.rows[r.reservation_id] == r
+    assert w.seats.held() == {r.reservation_id}
+    assert w.seats.reserve_calls == 1
+    assert w.store.events == [(Status.CONFIRMED, r.reservation_id)]
+
+
+async def test_full_class_rejects() -> None:
+    w = make_world(capacity=1)
+    alice = await w.book("alice")
+    bob = await w.book("bob")
+    assert alice.status is Status.CONFIRMED
+    assert bob.status is Status.REJECTED
+    assert bob.reason is Reason.CLASS_FULL
+    assert not bob.release_pending
+    assert w.seats.held() == {alice.reservation_id}
+
+
+async def test_unknown_class_rejects() -> None:
+    w = make_world()
+    r = await w.book("alice", class_id="no-such-class")
+    assert (r.status, r.reason) == (Status.REJECTED, Reason.CLASS_NOT_FOUND)
+    assert r.class_info is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (SeatAnswer.CLASS_CANCELLED, Reason.CLASS_CANCELLED),
+        (SeatAnswer.CLASS_STARTED, Reason.CLASS_STARTED),
+        (SeatAnswer.CLASS_FULL, Reason.CLASS_FULL),
+    ],
+)
+async def test_refusals_reject_with_their_reason(answer: SeatAnswer, reason: Reason) -> None:
+    w = make_world()
+    w.seats.forced.append(answer)
+    r = await w.book("alice")
+    assert (r.status, r.reason) == (Status.REJECTED, reason)
+    assert w.seats.held() == set()
+    assert w.store.events == [(Status.REJECTED, r.reservation_id)]
+
+
+async def test_seats_unavailable_leaves_pending_until_recovery_confirms() -> None:
+    w = make_world()
+    w.seats.mode = "down"
+    r = await w.book("alice")
+    assert r.status is Status.PENDING
+    assert w.store.rows[r.reservation_id].status is Status.PENDING
+    assert w.seats.held() == set()
+
+    w.seats.mode = "up"
+    assert await w.saga.recover(GRACE) == 0  # too fresh: the booking call may still finish it
+    assert w.store.rows[r.reservation_id].status is Status.PENDING
+
+    assert await w.recover_later() == 1
+    done = w.store.rows[r.reservation_id]
+    assert done.status is Status.CONFIRMED
+    assert done.class_info == INFO
+    assert w.seats.held() == {r.reservation_id}
+    assert await w.recover_later() == 0  # nothing left to do
+
+
+async def test_recovery_during_an_outage_changes_nothing() -> None:
+    w = make_world()
+    w.seats.mode = "down"
+    r = await w.book("alice")
+    assert await w.recover_later() == 1
+    assert w.store.rows[r.reservation_id].status is Status.PENDING
+    w.seats.mode = "up"
+    await w.recover_later()
+    assert w.store.rows[r.reservation_id].status is Status.CONFIRMED
+
+
+async def test_lost_answer_is_recovered_without_taking_a_second_seat() -> None:
+    w = make_world(capacity=1)
+    w.seats.mode = "lost"
+    r = await w.book("alice")
+    assert r.status is Status.PENDING
+    assert w.seats.held() == {r.reservation_id}  # the seat was taken, the answer lost
+    w.seats.mode = "up"
+    await w.recover_later()
+    assert w.store.rows[r.reservation_id].status is Status.CONFIRMED  # not CLASS_FULL
+    assert w.seats.held() == {r.reservation_id}
+
+
+async def test_retry_of_a_finished_request_returns_it_without_asking_for_a_seat() -> None:
+    w = make_world(capacity=1)
+    first = await w.book("alice", "req-a")
+    again = await w.book("alice", "req-a")
+    assert again == first
+    assert w.seats.reserve_calls == 1
+    assert len(w.store.rows) == 1
+
+    rejected = await w.book("bob", "req-b")
+    await w.cancel(first)  # a seat is free now, but a retry repeats the answer it got
+    retried = await w.book("bob", "req-b")
+    assert retried == rejected
+    assert retried.status is Status.REJECTED
+    assert w.seats.reserve_calls == 2
+
+
+async def test_retry_of_an_unfinished_request_finishes_it() -> None:
+    w = make_world()
+    w.seats.mode = "down"
+    pending = await w.book("alice", "req-a")
+    w.seats.mode = "up"
+    done = await w.book("alice", "req-a")
+    assert done.reservation_id == pending.reservation_id
+    assert done.status is Status.CONFIRMED
+    assert w.seats.held() == {pending.reservation_id}
+    assert len(w.store.rows) == 1
+
+
+async def test_store_refusals_reach_the_caller_without_asking_for_a_seat() -> None:
+    w = make_world()
+    await w.book("alice", "req-a")
+    with pytest.raises(ServiceError) as reused:
+        await w.saga.book(CLASS, "alice", "a@x", "req-a", "another-hash")
+    assert reused.value.code is Code.INVALID_ARGUMENT
+    with pytest.raises(ServiceError) as twice:
+        await w.book("alice", "req-b")
+    assert twice.value.reason == "ALREADY_BOOKED"
+    assert w.seats.reserve_calls == 1
+
+
+# --- cancelling ---------------------------------------------------------------------------
+
+
+async def test_cancel_confirmed_releases_the_seat() -> None:
+    w = make_world(capacity=1)
+    r = await w.book("alice")
+    cancelled = await w.cancel(r)
+    assert cancelled.status is Status.CANCELLED
+    assert cancelled.reason is Reason.CANCELLED_BY_USER
+    assert not cancelled.release_pending
+    assert w.store.rows[r.reservation_id] == cancelled
+    assert w.seats.held() == set()
+    assert w.seats.release_calls == 1
+    # The freed seat can be booked again.
+    assert (await w.book("bob")).status is Status.CONFIRMED
+
+
+async def test_cancel_during_an_outage_keeps_release_pending_until_recovery() -> None:
+    w = make_world(capacity=1)
+    r = await w.book("alice")
+    w.seats.mode = "down"
+    cancelled = await w.cancel(r)
+    assert cancelled.status is Status.CANCELLED
+    assert cancelled.release_pending
+    assert w.store.rows[r.reservation_id].release_pending
+    assert w.seats.held() == {r.reservation_id}
+
+    w.seats.mode = "up"
+    assert await w.saga.recover(GRACE) == 0  # not yet due
+    assert await w.recover_later() == 1
+    assert not w.store.rows[r.reservation_id].release_pending
+    assert w.store.rows[r.reservation_id].status is Status.CANCELLED
+    assert w.seats.held() == set()
+    assert await w.recover_later() == 0
+
+
+async def test_lost_release_answer_is_retried_harmlessly() -> None:
+    w = make_world(capacity=2)
+    r = await w.book("alice")
+    other = await w.book("bob")
+    w.seats.mode = "lost"
+    assert (await w.cancel(r)).release_pending
+    w.seats.mode = "up"
+    await w.recover_later()
+    assert not w.store.rows[r.reservation_id].release_pending
+    assert w.seats.held() == {other.reservation_id}  # bob's seat untouched by the retry
+
+
+async def test_cancelling_again_retries_a_pending_release() -> None:
+    w = make_world()
+    r = await w.book("alice")
+    w.seats.mode = "down"
+    first = await w.cancel(r)
+    w.seats.mode = "up"
+    second = await w.cancel(first)
+    assert second.status is Status.CANCELLED
+    assert second.version == first.version  # no second transition
+    assert not second.release_pending
+    assert w.seats.held() == set()
+
+
+@pytest.mark.parametrize("answer", [SeatAnswer.CLASS_FULL, SeatAnswer.CLASS_CANCELLED])
+async def test_cancel_of_a_rejected_reservation_changes_nothing(answer: SeatAnswer) -> None:
+    w = make_world()
+    w.seats.forced.append(answer)
+    rejected = await w.book("alice")
+    after = await w.cancel(rejected)
+    assert after == rejected
+    assert w.store.rows[rejected.reservation_id] == rejected
+    assert w.seats.release_calls == 0
+    assert w.store.events == [(Status.REJECTED, rejected.reservation_id)]
+
+
+async def test_cancel_of_a_cancelled_reservation_changes_nothing() -> None:
+    w = make_world()
+    cancelled = await w.cancel(await w.book("alice"))
+    again = await w.cancel(cancelled)
+    assert again == cancelled
+    assert w.seats.release_calls == 1
+
+
+async def test_cancel_of_a_pending_reservation_blocks_a_late_reserve() -> None:
+    w = make_world(capacity=1)
+    w.seats.mode = "down"
+    pending = await w.book("alice")
+    w.seats.mode = "up"
+    cancelled = await w.cancel(pending)
+    assert cancelled.status is Status.CANCELLED
+    assert not cancelled.release_pending  # the tombstone is in place
+    # The booking's own retry arrives late: it takes nothing and leaves it cancelled.
+    settled = await w.saga.settle(pending)
+    assert settled.status is Status.CANCELLED
+    assert w.seats.held() == set()
+    assert await w.recover_later() == 0
+    assert (await w.book("bob")).status is Status.CONFIRMED
+
+
+# --- races: a late RESERVED answer ---------------------------------------------------------
+
+
+async def test_late_reserved_after_cancel_gives_the_seat_back() -> None:
+    w = make_world(capacity=1)
+    gate = w.seats.gate_next_reserve("after")  # the seat is taken, the answer is slow
+    booking = asyncio.create_task(w.book("alice"))
+    await gate.arrived.wait()
+    (pending,) = w.store.with_status(Status.PENDING)
+    assert w.seats.held() == {pending.reservation_id}
+
+    cancelled = await w.cancel(pending)
+    assert cancelled.status is Status.CANCELLED
+    assert w.seats.held() == set()
+
+    gate.opened.set()
+    result = await booking
+    assert result.status is Status.CANCELLED
+    assert w.seats.held() == set()
+    assert not w.store.rows[pending.reservation_id].release_pending
+
+
+async def test_late_reserved_after_cancel_during_an_outage_is_released_by_recovery() -> None:
+    w = make_world(capacity=1)
+    gate = w.seats.gate_next_reserve("after")
+    booking = asyncio.create_task(w.book("alice"))
+    await gate.arrived.wait()
+    (pending,) = w.store.with_status(Status.PENDING)
+    w.seats.release_mode = "down"
+    assert (await w.cancel(pending)).release_pending
+    gate.opened.set()
+    result = await booking
+    assert result.status is Status.CANCELLED
+    assert w.seats.held() == {pending.reservation_id}  # not yet given back...
+    w.seats.release_mode = None
+    await w.recover_later()
+    assert w.seats.held() == set()  # ...but not leaked either
+    assert not w.store.rows[pending.reservation_id].release_pending
+
+
+async def _late_reserved_after_rejection(w: World, release_mode: str | None) -> Reservation:
+    """alice holds the only seat; bob's booking call is in flight when recovery rejects it (full);
+    then alice cancels and bob's slow call takes the freed seat: its RESERVED arrives late."""
+    alice = await w.book("alice")
+    gate = w.seats.gate_next_reserve("before")
+    booking = asyncio.create_task(w.book("bob"))
+    await gate.arrived.wait()
+    (bob,) = w.store.with_status(Status.PENDING)
+
+    await w.recover_later()  # an earlier try, from the recovery loop: CLASS_FULL
+    assert w.store.rows[bob.reservation_id].status is Status.REJECTED
+    await w.cancel(alice)
+    assert w.seats.held() == set()
+
+    w.seats.release_mode = release_mode
+    gate.opened.set()
+    result = await booking
+    assert result.status is Status.REJECTED
+    assert result.reason is Reason.CLASS_FULL
+    return result
+
+
+async def test_late_reserved_after_rejection_gives_the_seat_back() -> None:
+    w = make_world(capacity=1)
+    await _late_reserved_after_rejection(w, None)
+    assert w.seats.held() == set()
+    assert (await w.book("carol")).status is Status.CONFIRMED
+
+
+async def test_late_reserved_after_rejection_during_an_outage_is_not_leaked() -> None:
+    w = make_world(capacity=1)
+    bob = await _late_reserved_after_rejection(w, "down")
+    w.seats.release_mode = None
+    await w.recover_later()
+    await w.recover_later()
+    assert w.seats.held() == set(), f"seat of REJECTED {bob.reservation_id} still held"
+
+
+async def test_concurrent_settles_of_one_reservation_take_one_seat() -> None:
+    w = make_world(capacity=3)
+    w.seats.mode = "down"
+    pending = await w.book("alice", "req-a")
+    w.seats.mode = "up"
+    w.clock.advance(60)
+    results = await asyncio.gather(
+        w.saga.settle(pending), w.saga.settle(pending), w.book("alice", "req-a")
+    )
+    assert {r.status for r in results} == {Status.CONFIRMED}
+    assert w.seats.held() == {pending.reservation_id}
+    assert w.store.events == [(Status.CONFIRMED, pending.reservation_id)]
+
+
+# --- the recovery loop --------------------------------------------------------------------
+
+
+async def test_recovery_loop_survives_a_failing_pass() -> None:
+    w = make_world()
+    calls = 0
+    real = w.store.stale_pending
+
+    async def flaky(before: datetime, limit: int = 100) -> list[Reservation]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database went away")
+        return await real(before, limit)
+
+    w.store.stale_pending = flaky  # type: ignore[method-assign]
+    w.seats.mode = "down"
+    r = await w.book("alice")
+    w.seats.mode = "up"
+    w.clock.advance(60)
+    loop = asyncio.create_task(w.saga.recovery_loop(GRACE, interval=0))
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if w.store.rows[r.reservation_id].status is Status.CONFIRMED:
+            break
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    assert calls >= 2
+    assert w.store.rows[r.reservation_id].status is Status.CONFIRMED
+
+
+# --- randomized: interleaved bookings, cancels, outages and recovery -----------------------
+
+USERS = ["u0", "u1", "u2", "u3"]
+
+user_op = st.one_of(
+    st.tuples(st.just("book"), st.sampled_from(USERS), st.booleans()),
+    st.tuples(st.just("cancel"), st.sampled_from(USERS)),
+)
+op = st.one_of(
+    user_op,
+    st.tuples(st.just("mode"), st.sampled_from(["up", "down", "lost"])),
+    st.tuples(st.just("recover"), st.booleans()),
+    st.tuples(st.just("batch"), st.lists(st.one_of(user_op, st.just(("recover",))), max_size=8)),
+)
+
+
+def check_no_leak(w: World, capacity: int) -> None:
+    held = w.seats.held()
+    rows = w.store.rows
+    assert len(held) <= capacity
+    for r in w.store.with_status(Status.CONFIRMED):
+        assert r.reservation_id in held, f"CONFIRMED {r.reservation_id} holds no seat"
+    for rid in held:
+        r = rows[rid]
+        # A seat is held only by a reservation that is (or may become) confirmed, or that
+        # recovery will still give back.
+        assert r.status in ACTIVE or r.release_pending, f"seat leaked by {r}"
+
+
+async def run_scenario(capacity: int, ops: list[Any], rnd: random.Random) -> None:
+    w = make_world(capacity, rnd)
+    latest: dict[str, Reservation] = {}
+    last_request: dict[str, str] = {}
+
+    async def do(step: tuple[Any, ...]) -> None:
+        mode = w.seats.mode
+        if step[0] == "book":
+            _, user, retry = step
+            request_id = last_request.get(user) if retry else None
+            if request_id is None:
+                w.requests += 1
+                request_id = last_request[user] = f"req-{w.requests}"
+            try:
+                r = await w.book(user, request_id)
+            except ServiceError as err:
+                assert err.code is Code.ALREADY_EXISTS
+                return
+            latest[user] = r
+            if mode == "up":
+                assert r.status is not Status.PENDING
+        elif step[0] == "cancel":
+            before = latest.get(step[1])
+            if before is None:
+                return
+            r = await w.cancel(before)
+            assert r.status in (Status.CANCELLED, Status.REJECTED)
+            if mode == "up":
+                assert not r.release_pending
+        elif step[0] == "recover":
+            await w.saga.recover(GRACE)
+
+    for step in ops:
+        w.clock.advance(1)
+        if step[0] == "mode":
+            w.seats.mode = step[1]
+        elif step[0] == "recover":
+            if step[1]:
+                w.clock.advance(GRACE.total_seconds() + 1)
+            await w.saga.recover(GRACE)
+        elif step[0] == "batch":
+            w.clock.advance(GRACE.total_seconds() + 1)
+            await asyncio.gather(*(do(s) for s in step[1]))
+        else:
+            await do(step)
+        check_no_leak(w, capacity)
+
+    w.seats.mode = "up"
+    await w.recover_later()
+    check_no_leak(w, capacity)
+    assert w.store.with_status(Status.PENDING) == []
+    assert [r for r in w.store.rows.values() if r.release_pending] == []
+    confirmed = {r.reservation_id for r in w.store.with_status(Status.CONFIRMED)}
+    assert w.seats.held() == confirmed
+    assert len(confirmed) <= capacity
+    active_users = [r.user_id for r in w.store.rows.values() if r.active]
+    assert len(active_users) == len(set(active_users))
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    capacity=st.integers(min_value=1, max_value=3),
+    ops=st.lists(op, max_size=25),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_seats_held_match_confirmed_reservations(
+    capacity: int, ops: list[Any], rnd: random.Random
+) -> None:
+    asyncio.run(run_scenario(capacity, ops, rnd))
+
+
+async def run_storm(
+    capacity: int, holders: int, waiting: int, steps: list[Any], rnd: random.Random
+) -> None:
+    """Some members hold seats, others wait PENDING after an outage; then cancels, retries and
+    recovery passes all run at once, interleaved at random."""
+    w = make_world(capacity, rnd)
+    users = [f"u{i}" for i in range(holders + waiting)]
+    latest: dict[str, Reservation] = {}
+    for user in users[:holders]:
+        latest[user] = await w.book(user, f"req-{user}")
+    w.seats.mode = "down"
+    for user in users[holders:]:
+        latest[user] = await w.book(user, f"req-{user}")
+    w.seats.mode = "up"
+    w.clock.advance(GRACE.total_seconds() + 1)
+
+    async def do(step: tuple[Any, ...]) -> None:
+        if step[0] == "recover":
+            await w.saga.recover(GRACE)
+            return
+        user = users[step[1] % len(users)]
+        if step[0] == "book":
+            r = await w.book(user, f"req-{user}")
+            assert r.status is not Status.PENDING
+        else:
+            r = await w.cancel(latest[user])
+            assert not r.release_pending
+
+    await asyncio.gather(*(do(s) for s in steps))
+    check_no_leak(w, capacity)
+    await w.recover_later()
+    check_no_leak(w, capacity)
+    confirmed = {r.reservation_id for r in w.store.with_status(Status.CONFIRMED)}
+    assert w.store.with_status(Status.PENDING) == []
+    assert w.seats.held() == confirmed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(min_value=1, max_value=2),
+    holders=st.integers(min_value=0, max_value=2),
+    waiting=st.integers(min_value=1, max_value=3),
+    steps=st.lists(
+        st.one_of(
+            st.just(("recover",)),
+            st.tuples(st.sampled_from(["book", "cancel"]), st.integers(0, 4)),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_concurrent_cancels_retries_and_recovery_leak_no_seat(
+    capacity: int, holders: int, waiting: int, steps: list[Any], rnd: random.Random
+) -> None:
+    asyncio.run(run_storm(capacity, holders, waiting, steps, rnd))
