@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import grpc
-from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 
 from reservation_svc.domain import ClassInfo, SeatAnswer
 from reservation_svc.messages import seat_answer
 from reservation_svc.saga import SeatsUnavailable
+from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common.clients import ServiceToken, channel
 
 log = logging.getLogger(__name__)

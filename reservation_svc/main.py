@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from yoga.reservation.v1 import reservation_pb2_grpc
-
 from reservation_svc.clients import SeatClient
 from reservation_svc.config import Settings
 from reservation_svc.saga import BookingSaga
 from reservation_svc.servicer import ROLES, SERVICE_NAME, ReservationServicer
 from reservation_svc.storage import ReservationStore
+from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga_common.clients import ServiceToken
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow

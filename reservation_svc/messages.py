@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from reservation_svc.domain import ClassInfo, Reason, Reservation, SeatAnswer, Status
 from yoga.reservation.v1 import events_pb2, reservation_pb2
 from yoga.yogaclass.v1 import yogaclass_pb2
-
-from reservation_svc.domain import ClassInfo, Reason, Reservation, SeatAnswer, Status
 from yoga_common.timestamps import as_utc, from_timestamp, to_timestamp
 
 STATUS = {

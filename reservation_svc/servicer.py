@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 
 from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
 from reservation_svc.messages import to_proto
 from reservation_svc.saga import BookingSaga
 from reservation_svc.storage import ReservationStore
+from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga_common import pagination
 from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.errors import Violations

@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt

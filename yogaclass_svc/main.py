@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
-
 from yoga_common.server import open_database, run_main, serve
 from yogaclass_svc.config import Settings
 from yogaclass_svc.servicer import ROLES, SERVICE_NAME, YogaClassServicer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from yoga.yogaclass.v1 import events_pb2, yogaclass_pb2
-
 from yoga_common.timestamps import as_utc, to_timestamp
 from yogaclass_svc.domain import ClassStatus, SeatResult, YogaClass
 

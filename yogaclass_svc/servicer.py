@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 
+from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
 from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.errors import Violations

@@ -45,7 +45,7 @@ async def cancel(c: Clients, reservation_id: str, user: str) -> rpb.Reservation:
 
 
 async def test_seed_saga(clients: Clients) -> None:
-    """The seed's demo: two seats, users 11 and 12 get them, 13 is refused, 11 cancels, 13 gets it."""
+    """The seed demo: 2 seats; 11 and 12 get them, 13 is refused; 11 cancels, 13 gets one."""
     yoga_class = await create_class(clients, capacity=2)
     r11 = await book(clients, yoga_class.class_id, "11")
     r12 = await book(clients, yoga_class.class_id, "12")

@@ -17,8 +17,8 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from yoga.yogaclass.v1 import yogaclass_pb2
 
+from yoga.yogaclass.v1 import yogaclass_pb2
 from yoga_common import pagination
 from yoga_common.auth import (
     ADMIN,
