@@ -62,4 +62,4 @@ class SeatClient:
         )
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)

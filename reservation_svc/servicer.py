@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import grpc
 
 from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
 from reservation_svc.messages import to_proto
@@ -15,7 +12,7 @@ from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga_common import pagination
 from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.errors import Violations
-from yoga_common.interceptors import current_principal, role_table
+from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.requests import check_id, fingerprint
 
 SERVICE_NAME = reservation_pb2.DESCRIPTOR.services_by_name["ReservationService"]
@@ -28,8 +25,6 @@ ROLES = role_table(
         "CancelReservation": {ADMIN, MEMBER},
     },
 )
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
@@ -81,7 +76,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
                 after = (datetime.fromisoformat(position[0]), str(position[1]))
             except (IndexError, TypeError, ValueError):
                 pagination.decode("!")  # the same INVALID_ARGUMENT as any foreign token
-        found = await self._store.list(request.class_id, user_id, size + 1, after)
+        found = await self._store.page(request.class_id, user_id, size + 1, after)
         page = found[:size]
         token = ""
         if len(found) > size:

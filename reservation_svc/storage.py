@@ -235,7 +235,7 @@ class ReservationStore:
     async def get(self, reservation_id: str) -> Reservation:
         return await self._db.read(lambda conn: _fetch_existing(conn, reservation_id))
 
-    async def list(
+    async def page(
         self, class_id: str, user_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[Reservation]:
         c = reservations.c

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from yoga_common.errors import unauthenticated
 from yoga_common.settings import AuthSettings
@@ -82,9 +82,12 @@ def issue_token(
 
 
 @functools.lru_cache(maxsize=4)
-def _private_key(path: Path) -> PrivateKeyTypes:
+def _private_key(path: Path) -> RSAPrivateKey:
     # Loading an RSA key validates it, which costs tens of milliseconds: do it once.
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return key
 
 
 class TokenVerifier:

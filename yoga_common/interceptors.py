@@ -5,9 +5,9 @@ and turns a `ServiceError` into a `google.rpc.Status` with ErrorInfo/BadRequest 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -18,6 +18,9 @@ from yoga_common.auth import Principal, TokenVerifier
 from yoga_common.errors import DOMAIN, ServiceError, permission_denied, unauthenticated
 
 log = logging.getLogger(__name__)
+
+# grpc ships no type information: the context is typed by name only.
+Context: TypeAlias = grpc.aio.ServicerContext
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -48,12 +51,12 @@ def to_status_proto(err: ServiceError) -> status_pb2.Status:
     return status
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> None:
+async def abort(context: Context, status: status_pb2.Status) -> None:
     rich = rpc_status.to_status(status)
     await context.abort(rich.code, rich.details, rich.trailing_metadata)
 
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+Behavior = Callable[[Any, Context], Awaitable[Any]]
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -68,12 +71,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        method: str = details.method  # type: ignore[attr-defined]
+        method: str = details.method
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
         if handler.unary_unary is None:  # every API method of ours is unary
             return handler
-        metadata = dict(details.invocation_metadata or ())  # type: ignore[attr-defined]
+        metadata = dict(details.invocation_metadata or ())
         behavior = self._guard(method, metadata, handler.unary_unary)
         return grpc.unary_unary_rpc_method_handler(
             behavior,
@@ -93,7 +96,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return principal
 
     def _guard(self, method: str, metadata: Mapping[str, Any], inner: Behavior) -> Behavior:
-        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def behavior(request: Any, context: Context) -> Any:
             try:
                 _principal.set(self._authorize(method, metadata))
                 return await inner(request, context)
@@ -116,7 +119,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 def role_table(
-    service: ServiceDescriptor, roles: Mapping[str, frozenset[str]]
+    service: ServiceDescriptor, roles: Mapping[str, Collection[str]]
 ) -> dict[str, frozenset[str]]:
     """Full method paths -> roles. Every method of the service must be named, so a method added
     to the proto without a decision about who may call it fails at start-up, not open."""

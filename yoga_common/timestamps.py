@@ -11,9 +11,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def to_timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
+def to_timestamp(value: datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(as_utc(value))
     return ts

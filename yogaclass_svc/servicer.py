@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import grpc
-
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
 from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.errors import Violations
-from yoga_common.interceptors import role_table
+from yoga_common.interceptors import Context, role_table
 from yoga_common.requests import check_id, fingerprint
 from yoga_common.timestamps import from_timestamp, utcnow
 from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, validate_details
@@ -31,8 +29,6 @@ ROLES = role_table(
         "ReleaseSeat": {SERVICE},
     },
 )
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
@@ -116,7 +112,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
                 pagination.decode("!")  # raises the same INVALID_ARGUMENT as any foreign token
         start = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
-        found = await self._store.list(start, end, size + 1, after)
+        found = await self._store.page(start, end, size + 1, after)
         page, more = found[:size], len(found) > size
         token = ""
         if more:

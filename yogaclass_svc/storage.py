@@ -174,7 +174,7 @@ class ClassStore:
     async def get(self, class_id: str) -> YogaClass:
         return await self._db.read(lambda conn: _fetch_existing(conn, class_id))
 
-    async def list(
+    async def page(
         self,
         start: datetime | None,
         end: datetime | None,

@@ -1,0 +1,36 @@
+# The two commands that matter: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: run test venv lint protos proto-check unit integration clean
+
+venv:
+	@scripts/bootstrap.sh
+
+## Starts the services on this machine (SQLite under var/) and stops them on Ctrl-C.
+run: venv
+	@$(PY) scripts/run.py
+
+## Every check and test, against real PostgreSQL and SQLite.
+test: venv lint proto-check
+	@scripts/test.sh
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc
+
+## Regenerates gen/ from protos/.
+protos: venv
+	scripts/gen_protos.sh
+
+proto-check: venv
+	.venv/bin/buf lint
+	.venv/bin/buf build -o /dev/null
+	scripts/gen_protos.sh --check
+
+unit: venv
+	.venv/bin/pytest tests/unit -q
+
+clean:
+	rm -rf var/*.db var/*.db-* var/logs

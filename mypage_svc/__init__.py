@@ -1,0 +1,1 @@
+"""mypage_svc: arrives with the events issue (DESIGN.md §4)."""

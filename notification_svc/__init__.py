@@ -1,0 +1,1 @@
+"""notification_svc: arrives with the events issue (DESIGN.md §4)."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the pinned command-line tools built from Go modules into the cache and prints the
+# folder that holds them: `export PATH="$(scripts/tools.sh):$PATH"`. Idempotent.
+set -euo pipefail
+
+CACHE=${YOGA_CACHE:-$HOME/.cache/yoga}
+export GOBIN=$CACHE/bin GOPATH=$CACHE/go GOMODCACHE=$CACHE/gomod GOFLAGS=-mod=mod
+declare -A TOOLS=(
+  [grpcurl]=github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
+)
+for name in "${!TOOLS[@]}"; do
+  module=${TOOLS[$name]}
+  marker="$GOBIN/.$name-${module##*@}"
+  if [[ ! -x "$GOBIN/$name" || ! -f "$marker" ]]; then
+    command -v go >/dev/null || { echo "tools.sh: Go is required to build $name" >&2; exit 1; }
+    go install "$module" >&2
+    touch "$marker"
+  fi
+done
+echo "$GOBIN"
