@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from yoga_common.settings import ServiceSettings
+from yoga_common.topics import RESERVATION_EVENTS, YOGACLASS_EVENTS
 
 
 class Settings(ServiceSettings):
@@ -10,7 +11,8 @@ class Settings(ServiceSettings):
 
     port: int = 50052
     database_url: str = "sqlite:///var/reservation.db"
-    events_topic: str = "yoga.reservation.events"
+    events_topic: str = RESERVATION_EVENTS
+    class_events_topic: str = YOGACLASS_EVENTS
     yogaclass_target: str = "127.0.0.1:50051"
     # Deadline of one ReserveSeat/ReleaseSeat call, retries included.
     seat_timeout_seconds: float = 3.0

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from reservation_svc import consumers
 from reservation_svc.clients import SeatClient
 from reservation_svc.config import Settings
 from reservation_svc.saga import BookingSaga
 from reservation_svc.servicer import ROLES, SERVICE_NAME, ReservationServicer
-from reservation_svc.storage import ReservationStore
+from reservation_svc.storage import ReservationStore, inbox, outbox
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga_common.clients import ServiceToken
+from yoga_common.consumer import EventConsumer
+from yoga_common.relay import OutboxRelay
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 
@@ -34,6 +37,15 @@ async def run(settings: Settings) -> None:
             timedelta(seconds=settings.pending_grace_seconds), settings.recovery_interval_seconds
         )
 
+    relay = OutboxRelay(db, outbox, "reservation_svc", settings.kafka)
+    consumer = EventConsumer(
+        "reservation_svc",
+        db,
+        inbox,
+        [settings.class_events_topic],
+        consumers.build(settings.events_topic),
+        settings.kafka,
+    )
     await serve(
         settings,
         [SERVICE_NAME.full_name],
@@ -41,7 +53,7 @@ async def run(settings: Settings) -> None:
             servicer, server
         ),
         ROLES,
-        tasks=[recovery],
+        tasks=[recovery, relay.run, consumer.run],
         on_stop=db.close,
     )
     await seats.close()

@@ -29,10 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from reservation_svc import messages
-from reservation_svc.domain import ClassInfo, Reason, Reservation, Status, transition
+from reservation_svc.domain import ACTIVE, ClassInfo, Reason, Reservation, Status, transition
 from yoga_common.db import Database, UtcDateTime
 from yoga_common.errors import already_exists, invalid_field, not_found
-from yoga_common.outbox import add_event, outbox_table
+from yoga_common.outbox import add_event, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -79,6 +79,7 @@ reservations = Table(
 )
 
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
 
 _EVENTS = {
     Status.CONFIRMED: messages.reservation_confirmed,
@@ -146,6 +147,45 @@ def _by_request(conn: Connection, user_id: str, request_id: str) -> Reservation 
     return _to_domain(row) if row else None
 
 
+def change_in(
+    conn: Connection,
+    topic: str,
+    reservation_id: str,
+    expected: frozenset[Status],
+    to: Status,
+    reason: Reason,
+    now: datetime,
+    class_info: ClassInfo | None = None,
+) -> tuple[Reservation, bool]:
+    """`ReservationStore.change` inside a transaction the caller holds."""
+    current = _fetch_existing(conn, reservation_id)
+    if current.status not in expected:
+        return current, False
+    target = transition(current, to, reason, now, class_info)
+    changed = conn.execute(
+        update(reservations)
+        .where(
+            reservations.c.reservation_id == reservation_id,
+            reservations.c.version == current.version,
+        )
+        .values(**_columns(target))
+    )
+    if changed.rowcount != 1:  # changed under us (PostgreSQL): decide on fresh data
+        return change_in(conn, topic, reservation_id, expected, to, reason, now, class_info)
+    add_event(conn, outbox, topic, reservation_id, _EVENTS[to](target))
+    return target, True
+
+
+def active_of_class(conn: Connection, class_id: str) -> list[str]:
+    c = reservations.c
+    query = (
+        select(c.reservation_id)
+        .where(c.class_id == class_id, c.status.in_([s.value for s in ACTIVE]))
+        .order_by(c.create_time)
+    )
+    return list(conn.execute(query).scalars())
+
+
 class ReservationStore:
     def __init__(self, db: Database, topic: str) -> None:
         self._db = db
@@ -198,26 +238,11 @@ class ReservationStore:
     ) -> tuple[Reservation, bool]:
         """Moves the reservation to `to` if it is in one of the `expected` states, with its event.
         Returns the reservation as it now is, and whether this call changed it."""
-
-        def work(conn: Connection) -> tuple[Reservation, bool]:
-            current = _fetch_existing(conn, reservation_id)
-            if current.status not in expected:
-                return current, False
-            target = transition(current, to, reason, now, class_info)
-            changed = conn.execute(
-                update(reservations)
-                .where(
-                    reservations.c.reservation_id == reservation_id,
-                    reservations.c.version == current.version,
-                )
-                .values(**_columns(target))
+        return await self._db.run(
+            lambda conn: change_in(
+                conn, self._topic, reservation_id, expected, to, reason, now, class_info
             )
-            if changed.rowcount != 1:
-                return work(conn)  # changed under us (PostgreSQL): decide on fresh data
-            add_event(conn, outbox, self._topic, reservation_id, _EVENTS[to](target))
-            return target, True
-
-        return await self._db.run(work)
+        )
 
     async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation:
         """Records whether the reservation's seat is still owed back to the class."""

@@ -154,11 +154,12 @@ cmd_start() {
     if [[ -f $LOG ]]; then mv -f "$LOG" "$LOG.1"; fi
     write_config
     if [[ ! -f $KDIR/data/meta.properties ]]; then
-      # Random KRaft cluster id: 16 random bytes, url-safe base64 without padding.
+      # Random KRaft cluster id: 16 random bytes, url-safe base64 without padding. It may
+      # start with "-", hence --cluster-id=VALUE in one word.
       local cid
       cid=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
       log "formatting $KDIR/data (cluster id $cid)"
-      java "${JAVA_ARGS[@]}" kafka.tools.StorageTool format -t "$cid" -c "$KDIR/server.properties" >>"$LOG" 2>&1 ||
+      java "${JAVA_ARGS[@]}" kafka.tools.StorageTool format --cluster-id="$cid" -c "$KDIR/server.properties" >>"$LOG" 2>&1 ||
         { tail -n 20 "$LOG" >&2; die "storage format failed"; }
     fi
     log "starting Kafka $VERSION on 127.0.0.1:$PORT (log: $LOG)"

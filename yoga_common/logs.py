@@ -39,3 +39,5 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("alembic", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Our relay and consumers report broker trouble themselves, once per attempt.
+    logging.getLogger("rdkafka").setLevel(logging.CRITICAL)

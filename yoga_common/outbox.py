@@ -58,3 +58,15 @@ def add_event(conn: Connection, table: Table, topic: str, key: str, event: Messa
         )
     )
     return event_id
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The events a consumer has applied, written in the same transaction as their effect."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(64), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("applied_at", UtcDateTime, nullable=False),
+    )

@@ -4,7 +4,9 @@ keys) is read from `YOGA_*`."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +24,32 @@ class AuthSettings(BaseSettings):
     key_id: str = "yoga-dev-1"
 
 
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YOGA_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:59092"
+    # Put before every topic and consumer group name, so several systems can share a broker.
+    prefix: str = ""
+    partitions: int = 3
+    replication_factor: int = 1
+    # A message whose handler fails this many times goes to the dead-letter topic.
+    max_attempts: int = 5
+    # Seconds the relay waits for the broker's acknowledgement of one batch.
+    delivery_timeout_seconds: float = 10.0
+
+    def name(self, topic_or_group: str) -> str:
+        return self.prefix + topic_or_group
+
+    def client_config(self) -> dict[str, Any]:
+        """What every Kafka client of ours shares. librdkafka's own log goes to the `rdkafka`
+        logger, which is quiet: a broker outage would otherwise print a line per reconnect."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "logger": logging.getLogger("rdkafka"),
+            "reconnect.backoff.max.ms": 2000,
+        }
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -35,6 +63,4 @@ class ServiceSettings(BaseSettings):
     grace_seconds: float = 5.0
     db_threads: int = 8
     auth: AuthSettings = Field(default_factory=AuthSettings)
-
-    def sqlite_default(self, name: str) -> str:
-        return f"sqlite:///var/{name}.db"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)

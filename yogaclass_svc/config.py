@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from yoga_common.settings import ServiceSettings
+from yoga_common.topics import YOGACLASS_EVENTS
 
 
 class Settings(ServiceSettings):
@@ -10,4 +11,4 @@ class Settings(ServiceSettings):
 
     port: int = 50051
     database_url: str = "sqlite:///var/yogaclass.db"
-    events_topic: str = "yoga.yogaclass.events"
+    events_topic: str = YOGACLASS_EVENTS

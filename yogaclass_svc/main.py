@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
+from yoga_common.relay import OutboxRelay
 from yoga_common.server import open_database, run_main, serve
 from yogaclass_svc.config import Settings
 from yogaclass_svc.servicer import ROLES, SERVICE_NAME, YogaClassServicer
-from yogaclass_svc.storage import ClassStore
+from yogaclass_svc.storage import ClassStore, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -16,11 +17,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
     servicer = YogaClassServicer(ClassStore(db, settings.events_topic))
+    relay = OutboxRelay(db, outbox, "yogaclass_svc", settings.kafka)
     await serve(
         settings,
         [SERVICE_NAME.full_name],
         lambda server: yogaclass_pb2_grpc.add_YogaClassServiceServicer_to_server(servicer, server),
         ROLES,
+        tasks=[relay.run],
         on_stop=db.close,
     )
 

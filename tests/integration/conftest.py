@@ -9,19 +9,25 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from yoga.mypage.v1 import mypage_pb2_grpc
+from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
 from yoga_common.devstack import ServiceProcess, free_port
-from yoga_common.settings import AuthSettings
+from yoga_common.settings import AuthSettings, KafkaSettings
+from yoga_common.topics import ensure_topics
 
 BACKENDS = ["sqlite", "postgres"]
+CORE = ("yogaclass", "reservation")
+ALL = ("yogaclass", "reservation", "notification", "mypage")
 
 
 def pg_admin_url() -> str:
@@ -52,46 +58,69 @@ def auth(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
     return settings
 
 
+def kafka_bootstrap() -> str:
+    bootstrap = os.environ.get("YOGA_TEST_KAFKA", "")
+    if not bootstrap:
+        pytest.fail("YOGA_TEST_KAFKA is not set: run the tests with `make test`")
+    return bootstrap
+
+
 @dataclass
 class Stack:
+    """The services of one test system: own databases, own Kafka topic and group names."""
+
     backend: str
     auth: AuthSettings
     folder: Path
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
+    smtp_port: int = 0
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(bootstrap_servers=kafka_bootstrap(), prefix=self.prefix)
 
     def env_auth(self) -> dict[str, str]:
         return {
             "YOGA_JWT_PUBLIC_KEY_FILE": str(self.auth.public_key_file),
             "YOGA_JWT_PRIVATE_KEY_FILE": str(self.auth.private_key_file),
+            "YOGA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+            "YOGA_KAFKA_PREFIX": self.prefix,
         }
 
-    def start(self, pending_grace: float = 10.0) -> None:
-        yc_port, rs_port = free_port(), free_port()
-        self.services["yogaclass"] = ServiceProcess(
-            "yogaclass_svc",
-            yc_port,
+    def _service(self, name: str, port: int, env: dict[str, str]) -> None:
+        prefix = name.upper()
+        self.services[name] = ServiceProcess(
+            f"{name}_svc",
+            port,
             {
                 **self.env_auth(),
-                "YOGACLASS_PORT": str(yc_port),
-                "YOGACLASS_DATABASE_URL": new_database(self.backend, self.folder, "yogaclass"),
+                f"{prefix}_PORT": str(port),
+                f"{prefix}_DATABASE_URL": new_database(self.backend, self.folder, name),
+                **env,
             },
-            self.folder / "yogaclass.log",
+            self.folder / f"{name}.log",
         )
-        self.services["reservation"] = ServiceProcess(
-            "reservation_svc",
-            rs_port,
-            {
-                **self.env_auth(),
-                "RESERVATION_PORT": str(rs_port),
-                "RESERVATION_DATABASE_URL": new_database(self.backend, self.folder, "reservation"),
-                "RESERVATION_YOGACLASS_TARGET": f"127.0.0.1:{yc_port}",
+
+    def start(self, names: tuple[str, ...] = CORE, pending_grace: float = 10.0) -> None:
+        ensure_topics(self.kafka())
+        ports = {name: free_port() for name in names}
+        specs = {
+            "yogaclass": {},
+            "reservation": {
+                "RESERVATION_YOGACLASS_TARGET": f"127.0.0.1:{ports.get('yogaclass', 1)}",
                 "RESERVATION_SEAT_TIMEOUT_SECONDS": "10",
                 "RESERVATION_PENDING_GRACE_SECONDS": str(pending_grace),
                 "RESERVATION_RECOVERY_INTERVAL_SECONDS": "0.5",
             },
-            self.folder / "reservation.log",
-        )
+            "notification": {
+                "NOTIFICATION_SMTP_HOST": "127.0.0.1",
+                "NOTIFICATION_SMTP_PORT": str(self.smtp_port),
+            },
+            "mypage": {},
+        }
+        for name in names:
+            self._service(name, ports[name], specs[name])
         for service in self.services.values():
             service.start()
         for service in self.services.values():
@@ -100,6 +129,9 @@ class Stack:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
+
+    def database_url(self, name: str) -> str:
+        return self.services[name].env[f"{name.upper()}_DATABASE_URL"]
 
     def token(self, user: str, role: str = MEMBER) -> str:
         key = (user, role)
@@ -119,12 +151,16 @@ class Clients:
     stack: Stack
     classes: yogaclass_pb2_grpc.YogaClassServiceStub
     reservations: reservation_pb2_grpc.ReservationServiceStub
+    notifications: notification_pb2_grpc.NotificationServiceStub
+    mypage: mypage_pb2_grpc.MyPageServiceStub
 
 
-def start_stack(backend: str, auth: AuthSettings, folder: Path, **options: float) -> Stack:
-    stack = Stack(backend, auth, folder)
+def start_stack(
+    backend: str, auth: AuthSettings, folder: Path, names: tuple[str, ...] = CORE, **options: Any
+) -> Stack:
+    stack = Stack(backend, auth, folder, **options)
     try:
-        stack.start(**options)
+        stack.start(names)
     except Exception:
         stack.stop()
         raise
@@ -141,15 +177,21 @@ def stack(
 
 
 async def connect(stack: Stack) -> AsyncIterator[Clients]:
-    yc = grpc.aio.insecure_channel(stack.services["yogaclass"].target)
-    rs = grpc.aio.insecure_channel(stack.services["reservation"].target)
+    def channel(name: str) -> grpc.aio.Channel:
+        service = stack.services.get(name)
+        # A service this stack does not run gets a channel to nowhere: calls fail UNAVAILABLE.
+        return grpc.aio.insecure_channel(service.target if service else "127.0.0.1:1")
+
+    channels = {name: channel(name) for name in ALL}
     yield Clients(
         stack,
-        yogaclass_pb2_grpc.YogaClassServiceStub(yc),
-        reservation_pb2_grpc.ReservationServiceStub(rs),
+        yogaclass_pb2_grpc.YogaClassServiceStub(channels["yogaclass"]),
+        reservation_pb2_grpc.ReservationServiceStub(channels["reservation"]),
+        notification_pb2_grpc.NotificationServiceStub(channels["notification"]),
+        mypage_pb2_grpc.MyPageServiceStub(channels["mypage"]),
     )
-    await yc.close()
-    await rs.close()
+    for c in channels.values():
+        await c.close()
 
 
 @pytest.fixture

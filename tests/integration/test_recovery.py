@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.conftest import BACKENDS, Clients, Stack, connect, start_stack
+from tests.integration.conftest import BACKENDS, Clients, Stack, connect
 from tests.integration.support import a_class, eventually, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
@@ -18,10 +18,9 @@ from yoga_common.settings import AuthSettings
 async def own_stack(
     request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Clients]:
-    stack: Stack = start_stack(
-        request.param, auth, tmp_path_factory.mktemp("recovery"), pending_grace=1.0
-    )
+    stack = Stack(request.param, auth, tmp_path_factory.mktemp("recovery"))
     try:
+        stack.start(pending_grace=1.0)
         async for clients in connect(stack):
             yield clients
     finally:

@@ -1,0 +1,191 @@
+"""The consumer runtime every consuming service runs: one consumer group per service, dispatch by
+`ce_type`, the effect and the inbox row in one transaction, the offset committed only after it,
+bounded retries, then the dead-letter topic with the error. A stop finishes the message in hand."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Message as KafkaMessage
+from google.protobuf.message import DecodeError, Message
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from yoga_common.db import Database
+from yoga_common.events import Envelope, from_kafka
+from yoga_common.relay import producer
+from yoga_common.settings import KafkaSettings
+from yoga_common.timestamps import utcnow
+from yoga_common.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+
+
+class InvalidEvent(Exception):
+    """The event can never be applied (undecodable, or missing what the handler needs)."""
+
+
+@dataclass(frozen=True)
+class Handler(Generic[M]):
+    message_type: type[M]
+    apply: Callable[[Connection, Envelope, M], None]
+
+
+class Handlers:
+    """Event type (protobuf full name) -> what to do with it, inside the consumer's transaction."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, Handler[Any]] = {}
+
+    def on(
+        self, message_type: type[M]
+    ) -> Callable[
+        [Callable[[Connection, Envelope, M], None]], Callable[[Connection, Envelope, M], None]
+    ]:
+        def register(
+            apply: Callable[[Connection, Envelope, M], None],
+        ) -> Callable[[Connection, Envelope, M], None]:
+            self.by_type[message_type.DESCRIPTOR.full_name] = Handler(message_type, apply)
+            return apply
+
+        return register
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        inbox: Table,
+        topics: Sequence[str],
+        handlers: Handlers,
+        settings: KafkaSettings,
+    ) -> None:
+        self.name = name
+        self._db = db
+        self._inbox = inbox
+        self._topics = list(topics)
+        self._handlers = handlers
+        self._settings = settings
+        self._stop = threading.Event()
+        self._dead_letters = producer(settings)
+        self._insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(inbox)
+
+    async def run(self) -> None:
+        worker = asyncio.ensure_future(asyncio.to_thread(self._loop))
+        try:
+            await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            self._stop.set()
+            await worker  # the message in hand is finished and committed first
+            raise
+
+    def _loop(self) -> None:
+        consumer = Consumer(
+            {
+                **self._settings.client_config(),
+                "group.id": self._settings.name(self.name),
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 10_000,
+            }
+        )
+        consumer.subscribe([self._settings.name(t) for t in self._topics])
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error():
+                    log.warning("consumer error", extra={"error": str(msg.error())})
+                    continue
+                if self._handle(msg):
+                    consumer.commit(message=msg, asynchronous=False)
+        finally:
+            consumer.close()
+
+    def _handle(self, msg: KafkaMessage) -> bool:
+        """True once the message is applied, skipped or dead-lettered; False if stopping first."""
+        envelope = from_kafka(msg)
+        last_error: Exception | None = None
+        for attempt in range(1, self._settings.max_attempts + 1):
+            try:
+                self.apply(envelope)
+                return True
+            except InvalidEvent as err:
+                last_error = err
+                break
+            except Exception as err:
+                last_error = err
+                log.warning(
+                    "event failed; retrying",
+                    extra={"event_id": envelope.event_id, "attempt": attempt, "error": str(err)},
+                )
+                if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
+                    return False
+        assert last_error is not None
+        return self._dead_letter(msg, envelope, last_error)
+
+    def apply(self, envelope: Envelope) -> bool:
+        """Applies one event once; returns False when it was applied before (or is not ours)."""
+        handler = self._handlers.by_type.get(envelope.event_type)
+        if handler is None:
+            return False  # another consumer's event on a shared topic
+        if not envelope.event_id:
+            raise InvalidEvent("no ce_id header")
+        try:
+            message = handler.message_type.FromString(envelope.payload)
+        except DecodeError as err:
+            raise InvalidEvent(f"not a {envelope.event_type}: {err}") from err
+
+        def work(conn: Connection) -> bool:
+            new = conn.execute(
+                self._insert.values(
+                    consumer=self.name,
+                    event_id=envelope.event_id,
+                    event_type=envelope.event_type,
+                    applied_at=utcnow(),
+                ).on_conflict_do_nothing()
+            )
+            if new.rowcount != 1:
+                return False
+            handler.apply(conn, envelope, message)
+            return True
+
+        return self._db.run_sync(work)
+
+    def _dead_letter(self, msg: KafkaMessage, envelope: Envelope, error: Exception) -> bool:
+        topic = self._settings.name(dead_letter_topic(self.name))
+        original = msg.headers()
+        kept = list(original.items()) if isinstance(original, dict) else list(original or [])
+        extra: list[tuple[str, str | bytes | None]] = [
+            ("dlt_error", f"{type(error).__name__}: {error}".encode()),
+            ("dlt_consumer", self.name.encode()),
+            ("dlt_topic", envelope.topic.encode()),
+            ("dlt_partition", str(envelope.partition).encode()),
+            ("dlt_offset", str(envelope.offset).encode()),
+        ]
+        while not self._stop.is_set():
+            try:
+                self._dead_letters.produce(
+                    topic, key=msg.key(), value=msg.value(), headers=kept + extra
+                )
+                if self._dead_letters.flush(self._settings.delivery_timeout_seconds) == 0:
+                    log.error(
+                        "event dead-lettered",
+                        extra={"event_id": envelope.event_id, "topic": topic, "error": str(error)},
+                    )
+                    return True
+            except KafkaException as err:
+                log.warning("dead-letter publish failed", extra={"error": str(err)})
+            time.sleep(1.0)
+        return False

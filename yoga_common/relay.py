@@ -1,0 +1,132 @@
+"""The outbox relay: publishes outbox rows in id order with the idempotent producer
+(`acks=all`) and marks a row sent only after the broker acknowledged it. While the broker is
+away rows wait, and are sent when it is back; a row published twice (a crash between the
+acknowledgement and the mark) is dropped by the consumers' inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from sqlalchemy import Connection, Row, Table, select, text, update
+
+from yoga_common.db import Database
+from yoga_common.events import headers
+from yoga_common.settings import KafkaSettings
+from yoga_common.timestamps import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def producer(settings: KafkaSettings, **extra: Any) -> Producer:
+    return Producer(
+        {
+            **settings.client_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "message.timeout.ms": int(settings.delivery_timeout_seconds * 1000),
+            **extra,
+        }
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        source: str,
+        settings: KafkaSettings,
+        batch_size: int = 500,
+        idle_seconds: float = 0.05,
+    ) -> None:
+        self._db = db
+        self._table = table
+        self._source = source
+        self._settings = settings
+        self._batch = batch_size
+        self._idle = idle_seconds
+        self._producer = producer(settings)
+        # Replicas on PostgreSQL take turns: one relay at a time keeps the order of each key.
+        self._lock_key = zlib.crc32(f"outbox:{source}".encode())
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                sent = await asyncio.to_thread(self.publish_batch)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                failures += 1
+                log.warning("outbox publish failed; rows wait", extra={"error": str(err)})
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+                continue
+            if sent == 0:
+                await asyncio.sleep(self._idle)
+
+    def publish_batch(self) -> int:
+        """Publishes the oldest unsent rows; returns how many the broker acknowledged."""
+        if self._db.is_sqlite:
+            # Never hold SQLite's single write lock while waiting on the broker.
+            rows = self._db.run_sync(self._unsent, write=False)
+            acked = self._send(rows)
+            self._db.run_sync(lambda conn: self._mark(conn, acked))
+            return len(acked)
+        with self._db.transaction() as conn:
+            lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+            if not conn.execute(lock, {"key": self._lock_key}).scalar():
+                return 0
+            acked = self._send(self._unsent(conn))
+            self._mark(conn, acked)
+            return len(acked)
+
+    def _unsent(self, conn: Connection) -> list[Row[Any]]:
+        t = self._table
+        query = select(t).where(t.c.sent_at.is_(None)).order_by(t.c.id).limit(self._batch)
+        return list(conn.execute(query))
+
+    def _send(self, rows: list[Row[Any]]) -> list[int]:
+        if not rows:
+            return []
+        acked: list[int] = []
+        errors: list[KafkaError] = []
+
+        def report(row_id: int) -> Any:
+            def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+                if err is None:
+                    acked.append(row_id)
+                else:
+                    errors.append(err)
+
+            return on_delivery
+
+        for row in rows:
+            m = row._mapping
+            self._producer.produce(
+                self._settings.name(m["topic"]),
+                key=m["event_key"].encode(),
+                value=m["payload"],
+                headers=headers(
+                    m["event_id"], m["event_type"], self._source, m["created_at"], m["traceparent"]
+                ),
+                on_delivery=report(m["id"]),
+            )
+            self._producer.poll(0)
+        self._producer.flush(self._settings.delivery_timeout_seconds + 5)
+        if errors:
+            log.warning(
+                "broker did not acknowledge every event",
+                extra={"acked": len(acked), "failed": len(errors), "error": str(errors[0])},
+            )
+        return acked
+
+    def _mark(self, conn: Connection, acked: list[int]) -> None:
+        if acked:
+            t = self._table
+            conn.execute(update(t).where(t.c.id.in_(acked)).values(sent_at=utcnow()))

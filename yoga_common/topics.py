@@ -1,0 +1,58 @@
+"""The Kafka topics of the system, created by the project (never by auto-create)."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from yoga_common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+YOGACLASS_EVENTS = "yoga.yogaclass.events"
+RESERVATION_EVENTS = "yoga.reservation.events"
+# One topic per producing context, keyed by aggregate id; one dead-letter topic per consumer.
+EVENT_TOPICS = (YOGACLASS_EVENTS, RESERVATION_EVENTS)
+CONSUMERS = ("reservation_svc", "notification_svc", "mypage_svc")
+
+
+def dead_letter_topic(consumer: str) -> str:
+    return f"yoga.{consumer.removesuffix('_svc')}.dlt"
+
+
+def all_topics() -> list[str]:
+    return [*EVENT_TOPICS, *(dead_letter_topic(c) for c in CONSUMERS)]
+
+
+def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
+    admin = AdminClient(settings.client_config())
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [
+        NewTopic(settings.name(topic), settings.partitions, settings.replication_factor)
+        for topic in all_topics()
+        if settings.name(topic) not in existing
+    ]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result()
+            log.info("topic created", extra={"topic": name})
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+def main() -> None:
+    """`python -m yoga_common.topics`: creates the topics named by the YOGA_KAFKA_* settings."""
+    logging.basicConfig(level=logging.INFO)
+    settings = KafkaSettings()
+    ensure_topics(settings)
+    print(" ".join(settings.name(t) for t in all_topics()))
+
+
+if __name__ == "__main__":
+    main()
