@@ -1,1 +1,1 @@
-"""mypage_svc: arrives with the events issue (DESIGN.md §4)."""
+"""mypage_svc: each member's page, a read model (CQRS) built only from events."""

@@ -1,9 +1,11 @@
-"""`make run`: starts every service on this machine with SQLite files under var/, waits until
-each is healthy, prints how to call it, and stops everything cleanly on Ctrl-C."""
+"""`make run`: starts the Kafka broker, a local SMTP sink and every service on this machine with
+SQLite files under var/, waits until each is healthy, prints how to call it, and stops
+everything cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,17 +13,49 @@ from pathlib import Path
 
 from yoga_common.auth import ensure_dev_keys
 from yoga_common.devstack import ServiceProcess
-from yoga_common.settings import AuthSettings
+from yoga_common.settings import AuthSettings, KafkaSettings
+from yoga_common.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "var" / "logs"
 
 
+SMTP_PORT = 2525
+
+
 def services() -> list[ServiceProcess]:
+    mail = {"NOTIFICATION_SMTP_PORT": str(SMTP_PORT)}
     return [
         ServiceProcess("yogaclass_svc", 50051, {}, LOGS / "yogaclass.log"),
         ServiceProcess("reservation_svc", 50052, {}, LOGS / "reservation.log"),
+        ServiceProcess("notification_svc", 50053, mail, LOGS / "notification.log"),
+        ServiceProcess("mypage_svc", 50054, {}, LOGS / "mypage.log"),
     ]
+
+
+def script(*args: str) -> str:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / args[0]), *args[1:]], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def smtp_sink() -> subprocess.Popen[bytes]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with (LOGS / "smtp_sink.log").open("ab") as log:
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "notification_svc.smtp_sink", "--port", str(SMTP_PORT)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", SMTP_PORT)) == 0:
+                return sink
+        time.sleep(0.1)
+    sink.kill()
+    raise RuntimeError("the SMTP sink did not start; see var/logs/smtp_sink.log")
 
 
 def banner(running: list[ServiceProcess], tools: str) -> str:
@@ -43,6 +77,7 @@ def banner(running: list[ServiceProcess], tools: str) -> str:
         '"request_id": "\'$(uuidgen)\'"}\' '
         "127.0.0.1:50052 yoga.reservation.v1.ReservationService/CreateReservation",
         "",
+        "Kafka: 127.0.0.1:59092 (topics yoga.*.events); emails land in var/mail/*.eml",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
@@ -50,9 +85,11 @@ def banner(running: list[ServiceProcess], tools: str) -> str:
 
 def main() -> int:
     ensure_dev_keys(AuthSettings())
-    tools = subprocess.run(
-        [str(ROOT / "scripts" / "tools.sh")], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    tools = script("tools.sh")
+    print("starting Kafka ...", flush=True)
+    script("kafka.sh", "start")
+    ensure_topics(KafkaSettings())
+    sink = smtp_sink()
     running = services()
     stopping = False
 
@@ -77,6 +114,9 @@ def main() -> int:
     finally:
         for service in reversed(running):
             service.stop()
+        sink.terminate()
+        sink.wait(10)
+        script("kafka.sh", "stop")
         print("stopped.")
     return 0
 

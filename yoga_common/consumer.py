@@ -154,9 +154,12 @@ class EventConsumer:
                     event_id=envelope.event_id,
                     event_type=envelope.event_type,
                     applied_at=utcnow(),
-                ).on_conflict_do_nothing()
-            )
-            if new.rowcount != 1:
+                )
+                .on_conflict_do_nothing()
+                # RETURNING, not rowcount: psycopg reports -1 rows for this INSERT.
+                .returning(self._inbox.c.event_id)
+            ).first()
+            if new is None:
                 return False
             handler.apply(conn, envelope, message)
             return True

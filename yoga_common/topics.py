@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -44,6 +44,26 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:
         except KafkaException as err:
             if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+
+def consumer_lag(settings: KafkaSettings, group: str, topics: list[str]) -> int:
+    """Messages on `topics` that consumer group `group` has not committed yet."""
+    probe = Consumer(
+        {**settings.client_config(), "group.id": settings.name(group), "enable.auto.commit": False}
+    )
+    try:
+        names = [settings.name(t) for t in topics]
+        metadata = probe.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(name, p) for name in names for p in metadata.topics[name].partitions
+        ]
+        total = 0
+        for tp in probe.committed(partitions, timeout=10):
+            low, high = probe.get_watermark_offsets(tp, timeout=10)
+            total += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+        return total
+    finally:
+        probe.close()
 
 
 def main() -> None:

@@ -1,0 +1,3 @@
+from mypage_svc.main import main
+
+main()
