@@ -1,1 +1,1 @@
-"""notification_svc: arrives with the events issue (DESIGN.md §4)."""
+"""notification_svc: a member's notifications from reservation events, in-app and by email."""

@@ -9,6 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine
 
+import mypage_svc.storage
+import notification_svc.storage
 import reservation_svc.storage
 import yogaclass_svc.storage
 from tests.integration.conftest import BACKENDS, new_database
@@ -17,6 +19,8 @@ from yoga_common import migrate
 SERVICES = {
     "yogaclass_svc": yogaclass_svc.storage.metadata,
     "reservation_svc": reservation_svc.storage.metadata,
+    "notification_svc": notification_svc.storage.metadata,
+    "mypage_svc": mypage_svc.storage.metadata,
 }
 
 

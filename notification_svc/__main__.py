@@ -1,0 +1,3 @@
+from notification_svc.main import main
+
+main()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from notification_svc.domain import RetryPolicy
+from yoga_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+
+    port: int = 50053
+    database_url: str = "sqlite:///var/notification.db"
+    # The zone class times are shown in (the events carry UTC times only).
+    time_zone: str = "UTC"
+    # user_id -> address, for members whose events carry none (env: a JSON object).
+    email_directory: dict[str, str] = {}
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_sender: str = "Yoga Studio <no-reply@yoga.example>"
+    # Seconds for each SMTP step (connect, each command).
+    smtp_timeout: float = 10.0
+    email_max_attempts: int = 5
+    # Backoff after a failed email: base, 2 x base, 4 x base, ... at most max.
+    email_retry_base_seconds: float = 2.0
+    email_retry_max_seconds: float = 600.0
+    email_batch_size: int = 10
+    email_poll_seconds: float = 0.5
+    # How long a mailer owns a notification it is sending; must outlast one SMTP exchange.
+    email_claim_seconds: float = 120.0
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"{value!r} is not an IANA time zone") from err
+        return value
+
+    @model_validator(mode="after")
+    def _claim_outlasts_send(self) -> Settings:
+        if self.email_max_attempts < 1:
+            raise ValueError("email_max_attempts must be at least 1")
+        if self.email_claim_seconds < 10 * self.smtp_timeout:
+            raise ValueError("email_claim_seconds must be at least 10 x smtp_timeout")
+        return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.email_max_attempts, self.email_retry_base_seconds, self.email_retry_max_seconds
+        )

@@ -1,0 +1,158 @@
+"""Email delivery, after the consumer's transaction committed: a loop picks due PENDING
+notifications in small batches, claims each (so no other mailer sends it), sends it over SMTP in
+a worker thread, and records SENT, or a retry with backoff, or FAILED once tries run out.
+
+The Message-ID is derived from the notification id, so a receiver can drop the duplicate that
+only a crash between the SMTP answer and the database write could cause. A stop lets the
+email in hand finish and be recorded first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Protocol
+
+from notification_svc.domain import Notification, RetryPolicy, after_failure, after_success
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    def send(self, message: EmailMessage) -> None:
+        """Hands the message to the mail server; raises if it was not accepted."""
+
+
+class Store(Protocol):
+    async def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def claim(
+        self, notification_id: str, now: datetime, until: datetime
+    ) -> tuple[Notification, str] | None: ...
+
+    async def finish(self, n: Notification, claim_id: str) -> bool: ...
+
+
+class SmtpSender:
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self._host = host
+        self._port = port
+        self._timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            smtp.send_message(message)
+
+
+def message_id(notification_id: str, sender: str) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "yoga.example"
+    return f"<{notification_id}@{domain}>"
+
+
+def compose(n: Notification, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = n.email
+    message["Subject"] = n.subject
+    message["Date"] = format_datetime(n.create_time)
+    message["Message-ID"] = message_id(n.notification_id, sender)
+    message.set_content(n.body)
+    return message
+
+
+def is_permanent(err: Exception) -> bool:
+    """The server refused this message for good (5xx for every recipient or its data)."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        return bool(err.recipients) and all(code >= 500 for code, _ in err.recipients.values())
+    if isinstance(err, smtplib.SMTPDataError):
+        return err.smtp_code >= 500
+    return False
+
+
+class Mailer:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        from_address: str,
+        policy: RetryPolicy,
+        clock: Callable[[], datetime],
+        batch_size: int = 10,
+        poll_seconds: float = 0.5,
+        claim_seconds: float = 120.0,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._from = from_address
+        self._policy = policy
+        self._now = clock
+        self._batch = batch_size
+        self._poll = poll_seconds
+        self._claim = timedelta(seconds=claim_seconds)
+
+    async def deliver_due(self) -> int:
+        """One pass over the notifications due now; returns how many emails this pass sent."""
+        sent = 0
+        for notification_id in await self._store.due(self._now(), self._batch):
+            job = asyncio.ensure_future(self._deliver(notification_id))
+            try:
+                sent += await asyncio.shield(job)
+            except asyncio.CancelledError:
+                await job  # an email on its way is finished and recorded before stopping
+                raise
+        return sent
+
+    async def _deliver(self, notification_id: str) -> bool:
+        now = self._now()
+        claimed = await self._store.claim(notification_id, now, now + self._claim)
+        if claimed is None:
+            return False  # another mailer has it, or it is no longer due
+        n, claim_id = claimed
+        try:
+            message = compose(n, self._from)
+        except (ValueError, TypeError) as err:
+            return await self._failed(n, claim_id, err, permanent=True)
+        try:
+            await asyncio.to_thread(self._sender.send, message)
+        except Exception as err:  # every failed try counts, so retries stay bounded
+            return await self._failed(n, claim_id, err, permanent=is_permanent(err))
+        if not await self._store.finish(after_success(n, self._now()), claim_id):
+            log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
+        log.info("email sent", extra={"notification_id": n.notification_id})
+        return True
+
+    async def _failed(
+        self, n: Notification, claim_id: str, err: Exception, permanent: bool
+    ) -> bool:
+        error = f"{type(err).__name__}: {err}"
+        after = after_failure(n, self._now(), error, self._policy, permanent)
+        await self._store.finish(after, claim_id)
+        log.warning(
+            "email not sent",
+            extra={
+                "notification_id": n.notification_id,
+                "attempts": after.attempts,
+                "email_state": after.email_state.value,
+                "error": error,
+            },
+        )
+        return False
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                sent = await self.deliver_due()
+                failures = 0
+                if sent < self._batch:  # a full batch: more may be due right away
+                    await asyncio.sleep(self._poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("mail pass failed; trying again")
+                await asyncio.sleep(min(self._poll * 2**failures, 30.0))

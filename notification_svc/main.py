@@ -1,0 +1,62 @@
+"""Entry point: `python -m notification_svc`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from notification_svc import storage
+from notification_svc.config import Settings
+from notification_svc.consumers import handlers
+from notification_svc.mailer import Mailer, SmtpSender
+from notification_svc.servicer import ROLES, SERVICE_NAME, NotificationServicer
+from notification_svc.storage import NotificationStore
+from yoga.notification.v1 import notification_pb2_grpc
+from yoga_common.consumer import EventConsumer
+from yoga_common.server import open_database, run_main, serve
+from yoga_common.timestamps import utcnow
+from yoga_common.topics import RESERVATION_EVENTS
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def run(settings: Settings) -> None:
+    db = open_database(settings, MIGRATIONS)
+    store = NotificationStore(db)
+    servicer = NotificationServicer(store)
+    consumer = EventConsumer(
+        "notification_svc",
+        db,
+        storage.inbox,
+        [RESERVATION_EVENTS],
+        handlers(settings.email_directory, settings.time_zone),
+        settings.kafka,
+    )
+    mailer = Mailer(
+        store,
+        SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_timeout),
+        settings.smtp_sender,
+        settings.retry_policy,
+        utcnow,
+        batch_size=settings.email_batch_size,
+        poll_seconds=settings.email_poll_seconds,
+        claim_seconds=settings.email_claim_seconds,
+    )
+    await serve(
+        settings,
+        [SERVICE_NAME.full_name],
+        lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
+            servicer, server
+        ),
+        ROLES,
+        tasks=[consumer.run, mailer.run],
+        on_stop=db.close,
+    )
+
+
+def main() -> None:
+    settings = Settings()
+    run_main("notification", settings, lambda: run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Domain objects <-> protobuf messages: reservation events in, notifications out."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from notification_svc.domain import EmailState, Kind, Notification, Outcome, ReservationFact
+from yoga.notification.v1 import notification_pb2
+from yoga.reservation.v1 import events_pb2, reservation_pb2
+from yoga_common.timestamps import from_timestamp, to_timestamp
+
+ReservationEvent: TypeAlias = (
+    events_pb2.ReservationConfirmed
+    | events_pb2.ReservationRejected
+    | events_pb2.ReservationCancelled
+)
+
+KIND = {
+    Kind.BOOKED: notification_pb2.NOTIFICATION_KIND_BOOKED,
+    Kind.REJECTED: notification_pb2.NOTIFICATION_KIND_REJECTED,
+    Kind.CANCELLED: notification_pb2.NOTIFICATION_KIND_CANCELLED,
+    Kind.CLASS_CANCELLED: notification_pb2.NOTIFICATION_KIND_CLASS_CANCELLED,
+}
+
+EMAIL_STATE = {
+    EmailState.PENDING: notification_pb2.DELIVERY_STATE_PENDING,
+    EmailState.SENT: notification_pb2.DELIVERY_STATE_SENT,
+    EmailState.FAILED: notification_pb2.DELIVERY_STATE_FAILED,
+    EmailState.SKIPPED: notification_pb2.DELIVERY_STATE_SKIPPED,
+}
+
+_REASON_PREFIX = "RESERVATION_REASON_"
+
+
+def reason_name(value: int) -> str:
+    """`CLASS_FULL`, `CANCELLED_BY_STUDIO`, ...; "" when unspecified or unknown to this build."""
+    try:
+        name = reservation_pb2.ReservationReason.Name(value)
+    except ValueError:
+        return ""
+    return "" if value == 0 else name.removeprefix(_REASON_PREFIX)
+
+
+def fact(event_id: str, outcome: Outcome, event: ReservationEvent) -> ReservationFact:
+    r = event.reservation
+    return ReservationFact(
+        event_id=event_id,
+        outcome=outcome,
+        reservation_id=r.reservation_id,
+        class_id=r.class_id,
+        user_id=r.user_id,
+        class_title=r.class_title,
+        class_start_time=from_timestamp(r.class_start_time)
+        if r.HasField("class_start_time")
+        else None,
+        reason=reason_name(r.reason),
+        user_email=event.user_email,
+    )
+
+
+def to_proto(n: Notification) -> notification_pb2.Notification:
+    message = notification_pb2.Notification(
+        notification_id=n.notification_id,
+        user_id=n.user_id,
+        kind=KIND[n.kind],
+        reservation_id=n.reservation_id,
+        class_id=n.class_id,
+        class_title=n.class_title,
+        subject=n.subject,
+        body=n.body,
+        email_state=EMAIL_STATE[n.email_state],
+        create_time=to_timestamp(n.create_time),
+    )
+    if n.class_start_time is not None:
+        message.class_start_time.CopyFrom(to_timestamp(n.class_start_time))
+    return message

@@ -1,0 +1,69 @@
+"""A local SMTP sink for development: accepts every message and stores it as an `.eml` file.
+
+    python -m notification_svc.smtp_sink --port 2525 --dir var/mail
+
+Listens on 127.0.0.1 only (aiosmtpd); `make run` points notification_svc at it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from yoga_common import logs
+
+log = logging.getLogger(__name__)
+
+
+class MailDir:
+    """aiosmtpd handler: one `.eml` file per accepted message, written atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode()
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        partial = self.folder / f".{name}.part"
+        partial.write_bytes(content)
+        partial.rename(self.folder / name)
+        log.info("message stored", extra={"file": name, "to": list(envelope.rcpt_tos)})
+        return "250 Message accepted for delivery"
+
+
+def start(folder: Path, port: int, host: str = "127.0.0.1") -> Controller:
+    controller = Controller(MailDir(folder), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="SMTP sink: stores each message as .eml")
+    parser.add_argument("--port", type=int, default=2525)
+    parser.add_argument("--dir", type=Path, default=Path("var/mail"))
+    args = parser.parse_args(argv)
+    logs.configure("smtp_sink")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    controller = start(args.dir, args.port)
+    log.info("listening", extra={"address": f"127.0.0.1:{args.port}", "folder": str(args.dir)})
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

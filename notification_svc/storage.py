@@ -1,0 +1,234 @@
+"""Everything notification_svc keeps: notifications (with their email delivery state) and the
+inbox of applied events, behind `NotificationStore`.
+
+One notification per event and recipient: the inbox drops a redelivered event, and a unique
+constraint on (event_id, user_id) holds even if it did not. A mailer owns a notification it
+sends through a claim: one conditional UPDATE that moves `next_attempt_at` past now, so no other
+mailer (or a restarted one) picks it up while the email is on its way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from notification_svc.domain import EmailState, Kind, Notification
+from yoga_common.db import Database, UtcDateTime
+from yoga_common.outbox import inbox_table
+
+metadata = MetaData()
+
+_PENDING = text("email_state = 'PENDING'")
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(36), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reservation_id", String(64), nullable=False),
+    Column("class_id", String(64), nullable=False),
+    Column("class_title", String(200), nullable=False),
+    Column("class_start_time", UtcDateTime),
+    Column("subject", String(400), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("email_state", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text, nullable=False, server_default=""),
+    # Set while a mailer owns the notification (it is being sent).
+    Column("claim_id", String(36)),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("sent_time", UtcDateTime),
+    UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
+    CheckConstraint(
+        "kind IN ('BOOKED', 'REJECTED', 'CANCELLED', 'CLASS_CANCELLED')",
+        name="ck_notifications_kind",
+    ),
+    CheckConstraint(
+        "email_state IN ('PENDING', 'SENT', 'FAILED', 'SKIPPED')", name="ck_notifications_state"
+    ),
+    CheckConstraint(
+        "(email_state = 'PENDING') = (next_attempt_at IS NOT NULL)",
+        name="ck_notifications_next_attempt",
+    ),
+    CheckConstraint("attempts >= 0", name="ck_notifications_attempts"),
+    Index("ix_notifications_user", "user_id", "create_time", "notification_id"),
+    Index(
+        "ix_notifications_due", "next_attempt_at", sqlite_where=_PENDING, postgresql_where=_PENDING
+    ),
+)
+
+inbox = inbox_table(metadata)
+
+
+def _to_domain(row: Row[Any]) -> Notification:
+    m = row._mapping
+    return Notification(
+        notification_id=m["notification_id"],
+        event_id=m["event_id"],
+        user_id=m["user_id"],
+        kind=Kind(m["kind"]),
+        reservation_id=m["reservation_id"],
+        class_id=m["class_id"],
+        class_title=m["class_title"],
+        class_start_time=m["class_start_time"],
+        subject=m["subject"],
+        body=m["body"],
+        email=m["email"],
+        email_state=EmailState(m["email_state"]),
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        last_error=m["last_error"],
+        create_time=m["create_time"],
+        sent_time=m["sent_time"],
+    )
+
+
+def _delivery_columns(n: Notification) -> dict[str, Any]:
+    return {
+        "email_state": n.email_state.value,
+        "attempts": n.attempts,
+        "next_attempt_at": n.next_attempt_at,
+        "last_error": n.last_error,
+        "sent_time": n.sent_time,
+    }
+
+
+def add_notification(conn: Connection, n: Notification) -> bool:
+    """Stores a new notification in the caller's transaction (the consumer's, with the inbox
+    row); False when this event already notified this recipient."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(notifications).values(
+                    notification_id=n.notification_id,
+                    event_id=n.event_id,
+                    user_id=n.user_id,
+                    kind=n.kind.value,
+                    reservation_id=n.reservation_id,
+                    class_id=n.class_id,
+                    class_title=n.class_title,
+                    class_start_time=n.class_start_time,
+                    subject=n.subject,
+                    body=n.body,
+                    email=n.email,
+                    create_time=n.create_time,
+                    **_delivery_columns(n),
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class NotificationStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, notification_id: str) -> Notification | None:
+        query = select(notifications).where(notifications.c.notification_id == notification_id)
+
+        def work(conn: Connection) -> Notification | None:
+            row = conn.execute(query).first()
+            return _to_domain(row) if row else None
+
+        return await self._db.read(work)
+
+    async def page(
+        self, user_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Notification]:
+        """A user's notifications, newest first, after the keyset position `after`."""
+        c = notifications.c
+        query = (
+            select(notifications)
+            .where(c.user_id == user_id)
+            .order_by(c.create_time.desc(), c.notification_id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(c.create_time < at, and_(c.create_time == at, c.notification_id < last_id))
+            )
+        return await self._db.read(lambda conn: [_to_domain(r) for r in conn.execute(query)])
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of PENDING notifications whose next try is due, oldest due first."""
+        c = notifications.c
+        query = (
+            select(c.notification_id)
+            .where(c.email_state == EmailState.PENDING.value, c.next_attempt_at <= now)
+            .order_by(c.next_attempt_at, c.notification_id)
+            .limit(limit)
+        )
+        return await self._db.read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def claim(
+        self, notification_id: str, now: datetime, until: datetime
+    ) -> tuple[Notification, str] | None:
+        """Takes a due notification for sending until `until`; None if it is not due (any
+        more), e.g. because another mailer claimed it first. Returns it with the claim id."""
+        claim_id = str(uuid.uuid4())
+        c = notifications.c
+
+        def work(conn: Connection) -> tuple[Notification, str] | None:
+            taken = conn.execute(
+                update(notifications)
+                .where(
+                    c.notification_id == notification_id,
+                    c.email_state == EmailState.PENDING.value,
+                    c.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=until, claim_id=claim_id)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = conn.execute(
+                select(notifications).where(c.notification_id == notification_id)
+            ).one()
+            return _to_domain(row), claim_id
+
+        return await self._db.run(work)
+
+    async def finish(self, n: Notification, claim_id: str) -> bool:
+        """Records the outcome of a send by the mailer holding `claim_id`; False if the claim
+        was lost (it expired and another mailer took the notification)."""
+        c = notifications.c
+
+        def work(conn: Connection) -> bool:
+            done = conn.execute(
+                update(notifications)
+                .where(
+                    c.notification_id == n.notification_id,
+                    c.email_state == EmailState.PENDING.value,
+                    c.claim_id == claim_id,
+                )
+                .values(claim_id=None, **_delivery_columns(n))
+            )
+            return done.rowcount == 1
+
+        return await self._db.run(work)
