@@ -13,9 +13,12 @@ python=$(command -v python3.11 || command -v python3)
   || { echo "bootstrap: Python 3.11 is required" >&2; exit 1; }
 [[ -x "$VENV/bin/python" ]] || "$python" -m venv "$VENV"
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-${YOGA_CACHE:-$HOME/.cache/yoga}/pip}
-"$VENV/bin/python" -m pip install -q --upgrade pip==26.3
-# compat mode: the source folders themselves go on the path, so a new service package needs no reinstall.
-"$VENV/bin/python" -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+log="$VENV/install.log"
+{
+  "$VENV/bin/python" -m pip install --upgrade pip==26.3
+  # compat mode: the source folders themselves go on the path, so a new package needs no reinstall.
+  "$VENV/bin/python" -m pip install -e '.[dev]' --config-settings editable_mode=compat
+} >"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "bootstrap: install failed (see $log)" >&2; exit 1; }
 # The generated code lives in gen/ (package `yoga`); put it on the venv's path.
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$PWD/gen" > "$site/yoga_gen.pth"
