@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check unit integration clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench-gateway clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -12,22 +12,34 @@ run: venv
 	@$(PY) scripts/run.py
 
 ## Every check and test, against real PostgreSQL and SQLite.
-test: venv lint proto-check
+test: venv lint proto-check deploy-check
 	@scripts/test.sh
 
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc
+	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc \
+	  scripts/deploy_check.py
 
 ## Regenerates gen/ from protos/.
 protos: venv
 	scripts/gen_protos.sh
+	scripts/build_descriptor.sh
 
 proto-check: venv
 	.venv/bin/buf lint
 	.venv/bin/buf build -o /dev/null
 	scripts/gen_protos.sh --check
+	scripts/build_descriptor.sh --check
+
+## Dockerfile (hadolint), Helm chart (lint, render every ci/*.yaml), manifests against the
+## Kubernetes schemas and ../shared/k8s-crds, and the project's own deployment rules.
+deploy-check: venv
+	$(PY) scripts/deploy_check.py
+
+## Measures what the gateway costs against direct gRPC (a measurement, not a test).
+bench-gateway: venv
+	$(PY) bench/gateway.py
 
 unit: venv
 	.venv/bin/pytest tests/unit -q

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from yoga_common import gateway
 from yoga_common.auth import ensure_dev_keys
 from yoga_common.devstack import ServiceProcess
 from yoga_common.settings import AuthSettings, KafkaSettings
@@ -21,6 +22,7 @@ LOGS = ROOT / "var" / "logs"
 
 
 SMTP_PORT = 2525
+GATEWAY_PORT = 8088
 
 
 def services() -> list[ServiceProcess]:
@@ -31,6 +33,13 @@ def services() -> list[ServiceProcess]:
         ServiceProcess("notification_svc", 50053, mail, LOGS / "notification.log"),
         ServiceProcess("mypage_svc", 50054, {}, LOGS / "mypage.log"),
     ]
+
+
+def start_gateway(running: list[ServiceProcess]) -> gateway.EnvoyProcess:
+    """Envoy on 8088 in front of the services: JSON and gRPC on one port."""
+    targets = {s.module.removesuffix("_svc"): s.target for s in running}
+    jwks = gateway.jwks_file(AuthSettings()).resolve()
+    return gateway.start_gateway(ROOT / "var" / "envoy", GATEWAY_PORT, targets, jwks)
 
 
 def script(*args: str) -> str:
@@ -67,7 +76,12 @@ def banner(running: list[ServiceProcess], tools: str) -> str:
         "  ADMIN=$(.venv/bin/yoga token --user staff-1 --role admin)",
         "  MEMBER=$(.venv/bin/yoga token --user 11)",
         "",
-        "Call it with grpcurl (server reflection):",
+        "Gateway 127.0.0.1:8088 (JSON and gRPC; log: var/envoy/envoy.log):",
+        '  curl -s http://127.0.0.1:8088/v1/classes -H "authorization: Bearer $MEMBER"',
+        "  grpcurl -plaintext -protoset envoy/yoga.pb -H \"authorization: Bearer $MEMBER\" -d '{}' "
+        "127.0.0.1:8088 yoga.yogaclass.v1.YogaClassService/ListClasses",
+        "",
+        "Call a service directly with grpcurl (server reflection):",
         f"  export PATH={tools}:$PATH",
         '  grpcurl -plaintext -H "authorization: Bearer $ADMIN" -d \'{"yoga_class": '
         '{"title": "Vinyasa", "start_time": "2030-01-01T09:00:00Z", '
@@ -91,6 +105,7 @@ def main() -> int:
     ensure_topics(KafkaSettings())
     sink = smtp_sink()
     running = services()
+    envoy: gateway.EnvoyProcess | None = None
     stopping = False
 
     def stop(*_: object) -> None:
@@ -104,14 +119,20 @@ def main() -> int:
             service.start()
         for service in running:
             service.wait_healthy()
+        envoy = start_gateway(running)
         print(banner(running, tools), flush=True)
         while not stopping:
             for service in running:
                 if service.process and service.process.poll() is not None:
                     print(f"{service.module} exited:\n{service.tail()}", file=sys.stderr)
                     return 1
+            if envoy.process and envoy.process.poll() is not None:
+                print(f"envoy exited:\n{envoy.tail()}", file=sys.stderr)
+                return 1
             time.sleep(0.5)
     finally:
+        if envoy:
+            envoy.stop()
         for service in reversed(running):
             service.stop()
         sink.terminate()

@@ -7,6 +7,8 @@ CACHE=${YOGA_CACHE:-$HOME/.cache/yoga}
 export GOBIN=$CACHE/bin GOPATH=$CACHE/go GOMODCACHE=$CACHE/gomod GOFLAGS=-mod=mod
 declare -A TOOLS=(
   [grpcurl]=github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
+  [ghz]=github.com/bojand/ghz/cmd/ghz@v0.120.0
+  [hey]=github.com/rakyll/hey@v0.1.5
 )
 for name in "${!TOOLS[@]}"; do
   module=${TOOLS[$name]}

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from yoga_common.errors import unauthenticated
 from yoga_common.settings import AuthSettings
@@ -36,29 +36,31 @@ class Principal:
 
 
 def ensure_dev_keys(settings: AuthSettings) -> None:
-    """Creates the development RSA key pair (and its JWKS for the gateway) if it is missing."""
-    if settings.private_key_file.exists() and settings.public_key_file.exists():
-        return
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    settings.private_key_file.parent.mkdir(parents=True, exist_ok=True)
-    settings.public_key_file.parent.mkdir(parents=True, exist_ok=True)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    settings.private_key_file.write_bytes(private_pem)
-    settings.private_key_file.chmod(0o600)
-    public = key.public_key()
-    settings.public_key_file.write_bytes(
-        public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    """Creates the development RSA key pair and its JWKS for the gateway, where missing."""
+    if not (settings.private_key_file.exists() and settings.public_key_file.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        settings.private_key_file.parent.mkdir(parents=True, exist_ok=True)
+        settings.public_key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
-    )
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
-    jwk.update({"kid": settings.key_id, "alg": settings.algorithm, "use": "sig"})
+        settings.private_key_file.write_bytes(private_pem)
+        settings.private_key_file.chmod(0o600)
+        settings.public_key_file.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     jwks_file = settings.public_key_file.with_name("jwks.json")
-    jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))
+    if not jwks_file.exists():
+        public = serialization.load_pem_public_key(settings.public_key_file.read_bytes())
+        if not isinstance(public, RSAPublicKey):
+            raise ValueError(f"{settings.public_key_file} does not hold an RSA public key")
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
+        jwk.update({"kid": settings.key_id, "alg": settings.algorithm, "use": "sig"})
+        jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))
 
 
 def issue_token(
