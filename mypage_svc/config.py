@@ -9,4 +9,5 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MYPAGE_", extra="ignore")
 
     port: int = 50054
+    metrics_port: int = 9464
     database_url: str = "sqlite:///var/mypage.db"

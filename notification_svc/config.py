@@ -13,6 +13,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
     port: int = 50053
+    metrics_port: int = 9463
     database_url: str = "sqlite:///var/notification.db"
     # The zone class times are shown in (the events carry UTC times only).
     time_zone: str = "UTC"

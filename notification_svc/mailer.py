@@ -17,9 +17,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Protocol
 
+from prometheus_client import Counter
+
 from notification_svc.domain import Notification, RetryPolicy, after_failure, after_success
 
 log = logging.getLogger(__name__)
+
+DELIVERIES = Counter(
+    "yoga_notification_deliveries_total",
+    "Email delivery attempts by the state they left the notification in: sent, retry (to be "
+    "tried again later), failed (given up).",
+    ["state"],
+)
 
 
 class Sender(Protocol):
@@ -122,6 +131,7 @@ class Mailer:
             return await self._failed(n, claim_id, err, permanent=is_permanent(err))
         if not await self._store.finish(after_success(n, self._now()), claim_id):
             log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
+        DELIVERIES.labels("sent").inc()
         log.info("email sent", extra={"notification_id": n.notification_id})
         return True
 
@@ -131,6 +141,8 @@ class Mailer:
         error = f"{type(err).__name__}: {err}"
         after = after_failure(n, self._now(), error, self._policy, permanent)
         await self._store.finish(after, claim_id)
+        state = after.email_state.value.lower()
+        DELIVERIES.labels("retry" if state == "pending" else state).inc()
         log.warning(
             "email not sent",
             extra={

@@ -10,6 +10,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RESERVATION_", extra="ignore")
 
     port: int = 50052
+    metrics_port: int = 9462
     database_url: str = "sqlite:///var/reservation.db"
     events_topic: str = RESERVATION_EVENTS
     class_events_topic: str = YOGACLASS_EVENTS

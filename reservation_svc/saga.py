@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from prometheus_client import Counter
+
 from reservation_svc.domain import (
     ACTIVE,
     ClassInfo,
@@ -25,6 +27,12 @@ from reservation_svc.domain import (
 )
 
 log = logging.getLogger(__name__)
+
+RESERVATIONS = Counter(
+    "yoga_reservations_total",
+    "Reservations that reached an outcome: confirmed, rejected, cancelled.",
+    ["outcome"],
+)
 
 
 class SeatsUnavailable(Exception):
@@ -93,6 +101,8 @@ class BookingSaga:
         current, changed = await self._store.change(
             r.reservation_id, _PENDING, status, reason, self._now(), info
         )
+        if changed:
+            _settled(current)
         if not changed and answer is SeatAnswer.RESERVED and current.status is not Status.CONFIRMED:
             # Someone else ended it first (a cancel, or a rejection by an earlier try): the
             # seat this call took is owed back, recorded first so recovery retries it if need be.
@@ -102,9 +112,11 @@ class BookingSaga:
         return current
 
     async def cancel(self, r: Reservation, reason: Reason) -> Reservation:
-        current, _ = await self._store.change(
+        current, changed = await self._store.change(
             r.reservation_id, ACTIVE, Status.CANCELLED, reason, self._now()
         )
+        if changed:
+            _settled(current)
         if current.release_pending:
             current = await self.release(current)
         return current
@@ -138,3 +150,16 @@ class BookingSaga:
             except Exception:
                 log.exception("recovery pass failed; trying again")
             await asyncio.sleep(interval)
+
+
+def _settled(r: Reservation) -> None:
+    RESERVATIONS.labels(r.status.value.lower()).inc()
+    log.info(
+        f"reservation {r.status.value.lower()}",
+        extra={
+            "reservation_id": r.reservation_id,
+            "class_id": r.class_id,
+            "status": r.status.value,
+            "reason": r.reason.value,
+        },
+    )

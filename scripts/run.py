@@ -23,6 +23,13 @@ LOGS = ROOT / "var" / "logs"
 
 SMTP_PORT = 2525
 GATEWAY_PORT = 8088
+# Each service's Prometheus metrics (the defaults of its config.py).
+METRICS_PORTS = {
+    "yogaclass_svc": 9461,
+    "reservation_svc": 9462,
+    "notification_svc": 9463,
+    "mypage_svc": 9464,
+}
 
 
 def services() -> list[ServiceProcess]:
@@ -90,6 +97,11 @@ def banner(running: list[ServiceProcess], tools: str) -> str:
         '  grpcurl -plaintext -H "authorization: Bearer $MEMBER" -d \'{"class_id": "<id>", '
         '"request_id": "\'$(uuidgen)\'"}\' '
         "127.0.0.1:50052 yoga.reservation.v1.ReservationService/CreateReservation",
+        "",
+        "Prometheus metrics (text format):",
+        *(f"  {s.module:<16} http://127.0.0.1:{METRICS_PORTS[s.module]}/metrics" for s in running),
+        "Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4317) before make run.",
+        "Grafana dashboard: monitoring/grafana-dashboard.json",
         "",
         "Kafka: 127.0.0.1:59092 (topics yoga.*.events); emails land in var/mail/*.eml",
         "Ctrl-C stops everything.",

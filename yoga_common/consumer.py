@@ -12,20 +12,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 from google.protobuf.message import DecodeError, Message
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from yoga_common.db import Database
 from yoga_common.events import Envelope, from_kafka
+from yoga_common.metrics import (
+    CONSUMER_APPLIED,
+    CONSUMER_DEAD_LETTERS,
+    CONSUMER_LAG,
+    CONSUMER_RETRIES,
+)
 from yoga_common.relay import producer
 from yoga_common.settings import KafkaSettings
+from yoga_common.telemetry import context_from
 from yoga_common.timestamps import utcnow
 from yoga_common.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 M = TypeVar("M", bound=Message)
 
@@ -100,8 +110,12 @@ class EventConsumer:
             }
         )
         consumer.subscribe([self._settings.name(t) for t in self._topics])
+        measured = 0.0
         try:
             while not self._stop.is_set():
+                if time.monotonic() - measured >= self._settings.lag_interval_seconds:
+                    self._measure_lag(consumer)
+                    measured = time.monotonic()
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue
@@ -109,23 +123,84 @@ class EventConsumer:
                     log.warning("consumer error", extra={"error": str(msg.error())})
                     continue
                 if self._handle(msg):
-                    consumer.commit(message=msg, asynchronous=False)
+                    self._commit(consumer, msg)
         finally:
             consumer.close()
 
+    def _commit(self, consumer: Consumer, msg: KafkaMessage) -> None:
+        """Commits the offset after `msg`, again while the group has no coordinator (a broker just
+        back answers NOT_COORDINATOR for a while). Given up only when stopping: the message is then
+        delivered again and the inbox drops it."""
+        while True:
+            try:
+                consumer.commit(message=msg, asynchronous=False)
+                return
+            except KafkaException as err:
+                log.warning("offset commit failed; retrying", extra={"error": str(err)})
+                if self._stop.wait(0.5):
+                    return
+
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """Sets the lag gauge of each topic: what the group has not committed on the partitions
+        assigned to this consumer. A broker that does not answer leaves the gauge as it was."""
+        names = {self._settings.name(t): t for t in self._topics}
+        try:
+            assigned = consumer.assignment()
+            lag = dict.fromkeys(self._topics, 0)
+            committed = consumer.committed(assigned, timeout=2) if assigned else []
+            for tp in committed:
+                marks = consumer.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition), timeout=2
+                )
+                if marks is None:
+                    return
+                low, high = marks
+                behind = max(high - (tp.offset if tp.offset >= 0 else low), 0)
+                lag[names.get(tp.topic, tp.topic)] += behind
+        except KafkaException as err:
+            log.debug("lag not measured", extra={"error": str(err)})
+            return
+        for topic, value in lag.items():
+            CONSUMER_LAG.labels(self.name, topic).set(value)
+
     def _handle(self, msg: KafkaMessage) -> bool:
-        """True once the message is applied, skipped or dead-lettered; False if stopping first."""
+        """True once the message is applied, skipped or dead-lettered; False if stopping first.
+        One CONSUMER span per message, a child of the change that caused the event (the
+        `traceparent` header), so the consumer joins the request's trace."""
         envelope = from_kafka(msg)
+        with tracer.start_as_current_span(
+            f"process {envelope.topic}",
+            context=context_from(envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": envelope.topic,
+                "messaging.destination.partition.id": str(envelope.partition),
+                "messaging.kafka.offset": envelope.offset,
+                "messaging.consumer.group.name": self._settings.name(self.name),
+                "messaging.message.id": envelope.event_id,
+                "cloudevents.event_type": envelope.event_type,
+            },
+        ) as span:
+            done = self._attempts(msg, envelope)
+            if not done:
+                span.set_status(Status(StatusCode.ERROR, "stopped before the event was handled"))
+            return done
+
+    def _attempts(self, msg: KafkaMessage, envelope: Envelope) -> bool:
         last_error: Exception | None = None
         for attempt in range(1, self._settings.max_attempts + 1):
             try:
-                self.apply(envelope)
+                if self.apply(envelope):
+                    CONSUMER_APPLIED.labels(self.name, envelope.event_type).inc()
                 return True
             except InvalidEvent as err:
                 last_error = err
                 break
             except Exception as err:
                 last_error = err
+                CONSUMER_RETRIES.labels(self.name).inc()
                 log.warning(
                     "event failed; retrying",
                     extra={"event_id": envelope.event_id, "attempt": attempt, "error": str(err)},
@@ -183,6 +258,8 @@ class EventConsumer:
                     topic, key=msg.key(), value=msg.value(), headers=kept + extra
                 )
                 if self._dead_letters.flush(self._settings.delivery_timeout_seconds) == 0:
+                    CONSUMER_DEAD_LETTERS.labels(self.name).inc()
+                    trace.get_current_span().set_status(Status(StatusCode.ERROR, str(error)))
                     log.error(
                         "event dead-lettered",
                         extra={"event_id": envelope.event_id, "topic": topic, "error": str(error)},

@@ -10,6 +10,7 @@ and constraints, and the rare serialization failure or deadlock is retried."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from yoga_common.errors import unavailable
+from yoga_common.telemetry import trace_engine
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -73,8 +75,10 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
             max_overflow=0,
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+    trace_engine(engine)
+    return engine
 
 
 class Database:
@@ -108,7 +112,10 @@ class Database:
 
     async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.run_sync, work, write)
+        # The caller's context goes along (the current span: database spans and outbox rows
+        # join the request's trace); run_in_executor alone would drop it.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._pool, context.run, self.run_sync, work, write)
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         return await self.run(work, write=False)

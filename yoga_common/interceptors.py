@@ -5,6 +5,7 @@ and turns a `ServiceError` into a `google.rpc.Status` with ErrorInfo/BadRequest 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeAlias
@@ -16,6 +17,7 @@ from grpc_status import rpc_status
 
 from yoga_common.auth import Principal, TokenVerifier
 from yoga_common.errors import DOMAIN, ServiceError, permission_denied, unauthenticated
+from yoga_common.metrics import GRPC_HANDLED, GRPC_SECONDS, GRPC_STARTED
 
 log = logging.getLogger(__name__)
 
@@ -96,26 +98,62 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return principal
 
     def _guard(self, method: str, metadata: Mapping[str, Any], inner: Behavior) -> Behavior:
+        service, _, name = method.strip("/").partition("/")
+        labels = ("unary", service, name)
+
         async def behavior(request: Any, context: Context) -> Any:
+            GRPC_STARTED.labels(*labels).inc()
+            started = time.perf_counter()
+            code = grpc.StatusCode.UNKNOWN
             try:
-                _principal.set(self._authorize(method, metadata))
-                return await inner(request, context)
-            except ServiceError as err:
-                log.info(
-                    "request refused",
-                    extra={"method": method, "code": err.code.name, "reason": err.reason},
-                )
-                await abort(context, to_status_proto(err))
-            except Exception as err:
-                if isinstance(err, grpc.aio.AbortError) or context.code() is not None:
-                    raise
-                log.exception("unexpected error", extra={"method": method})
-                await abort(
-                    context,
-                    status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"),
-                )
+                answer = await self._answer(method, metadata, inner, request, context)
+                code = context.code() or grpc.StatusCode.OK
+                return answer
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            finally:
+                GRPC_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+                GRPC_HANDLED.labels(*labels, _code_name(code)).inc()
 
         return behavior
+
+    async def _answer(
+        self,
+        method: str,
+        metadata: Mapping[str, Any],
+        inner: Behavior,
+        request: Any,
+        context: Context,
+    ) -> Any:
+        try:
+            _principal.set(self._authorize(method, metadata))
+            return await inner(request, context)
+        except ServiceError as err:
+            log.info(
+                "request refused",
+                extra={"method": method, "code": err.code.name, "reason": err.reason},
+            )
+            await abort(context, to_status_proto(err))
+        except Exception as err:
+            if isinstance(err, grpc.aio.AbortError) or context.code() is not None:
+                raise
+            log.exception("unexpected error", extra={"method": method})
+            await abort(
+                context,
+                status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"),
+            )
+        return None
+
+
+def _code_name(code: Any) -> str:
+    """grpc.aio reports the code as a StatusCode, or as the raw integer after an abort."""
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    for known in grpc.StatusCode:
+        if known.value[0] == code:
+            return str(known.name)
+    return "UNKNOWN"
 
 
 def role_table(

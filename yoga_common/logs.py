@@ -1,4 +1,5 @@
-"""One JSON object per log line, with the service's name on each."""
+"""One JSON object per log line, with the service's name on each, and the trace and span ids of
+the current span when there is one. Fields that could carry a secret are never written."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# `extra=` keys whose value is replaced, whatever a caller passes (tokens, keys, passwords).
+_SECRET_WORDS = ("authorization", "token", "password", "secret", "private_key", "jwt")
+_REDACTED = "[redacted]"
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,8 +35,18 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = trace.format_trace_id(context.trace_id)
+            entry["span_id"] = trace.format_span_id(context.span_id)
         # Fields passed with `extra=` become keys of their own.
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        entry.update(
+            {
+                k: _REDACTED if _is_secret(k) else v
+                for k, v in vars(record).items()
+                if k not in _STANDARD and k not in {"otelSpanID", "otelTraceID"}
+            }
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from yoga_common.db import UtcDateTime
+from yoga_common.telemetry import current_traceparent
 from yoga_common.timestamps import utcnow
 
 _UNSENT = text("sent_at IS NULL")
@@ -54,6 +55,8 @@ def add_event(conn: Connection, table: Table, topic: str, key: str, event: Messa
             event_key=key,
             event_type=event.DESCRIPTOR.full_name,
             payload=event.SerializeToString(),
+            # The trace of the change: the event's consumers continue it.
+            traceparent=current_traceparent(),
             created_at=utcnow(),
         )
     )

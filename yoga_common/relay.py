@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from sqlalchemy import Connection, Row, Table, select, text, update
+from sqlalchemy import Connection, Row, Table, func, select, text, update
 
 from yoga_common.db import Database
 from yoga_common.events import headers
+from yoga_common.metrics import OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED, OUTBOX_UNSENT
 from yoga_common.settings import KafkaSettings
 from yoga_common.timestamps import utcnow
 
@@ -77,14 +79,27 @@ class OutboxRelay:
             rows = self._db.run_sync(self._unsent, write=False)
             acked = self._send(rows)
             self._db.run_sync(lambda conn: self._mark(conn, acked))
+            self._measure(rows, acked)
             return len(acked)
         with self._db.transaction() as conn:
             lock = text("SELECT pg_try_advisory_xact_lock(:key)")
             if not conn.execute(lock, {"key": self._lock_key}).scalar():
                 return 0
-            acked = self._send(self._unsent(conn))
+            rows = self._unsent(conn)
+            acked = self._send(rows)
             self._mark(conn, acked)
-            return len(acked)
+        self._measure(rows, acked)
+        return len(acked)
+
+    def _measure(self, rows: list[Row[Any]], acked: list[int]) -> None:
+        """The backlog gauge: what this pass found minus what it sent (counted when the batch
+        was full, since more rows may be waiting behind it)."""
+        if len(rows) < self._batch:
+            OUTBOX_UNSENT.set(len(rows) - len(acked))
+        else:
+            t = self._table
+            query = select(func.count()).select_from(t).where(t.c.sent_at.is_(None))
+            OUTBOX_UNSENT.set(self._db.run_sync(lambda c: c.execute(query).scalar_one(), False))
 
     def _unsent(self, conn: Connection) -> list[Row[Any]]:
         t = self._table
@@ -97,10 +112,12 @@ class OutboxRelay:
         acked: list[int] = []
         errors: list[KafkaError] = []
 
-        def report(row_id: int) -> Any:
+        def report(row_id: int, topic: str, created: datetime) -> Any:
             def on_delivery(err: KafkaError | None, _msg: Message) -> None:
                 if err is None:
                     acked.append(row_id)
+                    OUTBOX_PUBLISHED.labels(topic).inc()
+                    OUTBOX_PUBLISH_SECONDS.observe((utcnow() - created).total_seconds())
                 else:
                     errors.append(err)
 
@@ -115,7 +132,7 @@ class OutboxRelay:
                 headers=headers(
                     m["event_id"], m["event_type"], self._source, m["created_at"], m["traceparent"]
                 ),
-                on_delivery=report(m["id"]),
+                on_delivery=report(m["id"], m["topic"], m["created_at"]),
             )
             self._producer.poll(0)
         self._producer.flush(self._settings.delivery_timeout_seconds + 5)

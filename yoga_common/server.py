@@ -16,7 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from yoga_common import logs, migrate
+from yoga_common import logs, migrate, telemetry
 from yoga_common.auth import TokenVerifier
 from yoga_common.db import Database
 from yoga_common.interceptors import ServiceInterceptor
@@ -86,4 +86,10 @@ def run_main(
     name: str, settings: ServiceSettings, run: Callable[[], Coroutine[Any, Any, None]]
 ) -> None:
     logs.configure(name, settings.log_level)
-    asyncio.run(run())
+    started = telemetry.setup(
+        f"{name}_svc", settings.host, settings.metrics_port, settings.trace_file
+    )
+    try:
+        asyncio.run(run())
+    finally:
+        started.shutdown()

@@ -36,6 +36,8 @@ class KafkaSettings(BaseSettings):
     max_attempts: int = 5
     # Seconds the relay waits for the broker's acknowledgement of one batch.
     delivery_timeout_seconds: float = 10.0
+    # Seconds between two measurements of a consumer's lag (the `yoga_consumer_lag_messages` gauge).
+    lag_interval_seconds: float = 5.0
 
     def name(self, topic_or_group: str) -> str:
         return self.prefix + topic_or_group
@@ -62,5 +64,10 @@ class ServiceSettings(BaseSettings):
     # Seconds in-flight calls get to finish once the server stops.
     grace_seconds: float = 5.0
     db_threads: int = 8
+    # Prometheus metrics at http://<host>:<metrics_port>/metrics; 0: none. Each service's
+    # config sets its own default, so all four can run on one machine.
+    metrics_port: int = 0
+    # Where to append every finished span as one JSON line (tests); empty: no file.
+    trace_file: str = ""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

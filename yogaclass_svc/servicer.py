@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
+
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
 from yoga_common.auth import ADMIN, MEMBER, SERVICE
@@ -12,9 +14,14 @@ from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, role_table
 from yoga_common.requests import check_id, fingerprint
 from yoga_common.timestamps import from_timestamp, utcnow
-from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, validate_details
+from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, SeatResult, validate_details
 from yogaclass_svc.messages import SEAT_RESULTS, to_proto
 from yogaclass_svc.storage import ClassStore
+
+SEAT_ANSWERS = Counter("yoga_seat_requests_total", "ReserveSeat answers, by result.", ["result"])
+# A retried ReserveSeat of a seat already held answers RESERVED again and is counted again.
+SEATS_BOOKED = Counter("yoga_seats_booked_total", "Seats given to reservations.")
+SEATS_RELEASED = Counter("yoga_seats_released_total", "Seats given back.")
 
 SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
 ROLES = role_table(
@@ -155,6 +162,9 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         result, current = await self._store.reserve_seat(
             request.class_id, request.reservation_id, request.user_id, utcnow()
         )
+        SEAT_ANSWERS.labels(result.value.lower()).inc()
+        if result is SeatResult.RESERVED:
+            SEATS_BOOKED.inc()
         return yogaclass_pb2.ReserveSeatResponse(
             result=SEAT_RESULTS[result], yoga_class=to_proto(current) if current else None
         )
@@ -169,6 +179,8 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         released, current = await self._store.release_seat(
             request.class_id, request.reservation_id, utcnow()
         )
+        if released:
+            SEATS_RELEASED.inc()
         return yogaclass_pb2.ReleaseSeatResponse(
             released=released, yoga_class=to_proto(current) if current else None
         )

@@ -102,10 +102,17 @@ class Stack:
             self.folder / f"{name}.log",
         )
 
-    def start(self, names: tuple[str, ...] = CORE, pending_grace: float = 10.0) -> None:
+    def start(
+        self,
+        names: tuple[str, ...] = CORE,
+        pending_grace: float = 10.0,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """`extra_env` goes to every service; metrics servers are off unless it turns them on."""
         ensure_topics(self.kafka())
         ports = {name: free_port() for name in names}
-        specs = {
+        extra = {f"{name.upper()}_METRICS_PORT": "0" for name in ALL} | (extra_env or {})
+        specs: dict[str, dict[str, str]] = {
             "yogaclass": {},
             "reservation": {
                 "RESERVATION_YOGACLASS_TARGET": f"127.0.0.1:{ports.get('yogaclass', 1)}",
@@ -120,7 +127,7 @@ class Stack:
             "mypage": {},
         }
         for name in names:
-            self._service(name, ports[name], specs[name])
+            self._service(name, ports[name], specs[name] | extra)
         for service in self.services.values():
             service.start()
         for service in self.services.values():
