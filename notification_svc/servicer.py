@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from notification_svc.domain import check_reader
 from notification_svc.messages import to_proto
 from notification_svc.storage import NotificationStore
@@ -30,18 +28,12 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         v.raise_if_any()
         check_reader(current_principal(), request.user_id)
         size = pagination.page_size(request.page_size)
-        position = pagination.decode(request.page_token)
-        after: tuple[datetime, str] | None = None
-        if position is not None:
-            try:
-                after = (datetime.fromisoformat(position[0]), str(position[1]))
-            except (IndexError, TypeError, ValueError):
-                pagination.decode("!")  # the same INVALID_ARGUMENT as any foreign token
+        after = pagination.decode_after(request.page_token)
         found = await self._store.page(request.user_id, size + 1, after)
         page = found[:size]
         token = ""
         if len(found) > size:
-            token = pagination.encode([page[-1].create_time.isoformat(), page[-1].notification_id])
+            token = pagination.encode_after(page[-1].create_time, page[-1].notification_id)
         return notification_pb2.ListNotificationsResponse(
             notifications=[to_proto(n) for n in page], next_page_token=token
         )

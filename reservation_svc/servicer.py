@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
 from reservation_svc.messages import to_proto
 from reservation_svc.saga import BookingSaga
@@ -69,18 +67,12 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v.raise_if_any()
         user_id = visible_user(current_principal(), request.user_id)
         size = pagination.page_size(request.page_size)
-        position = pagination.decode(request.page_token)
-        after = None
-        if position is not None:
-            try:
-                after = (datetime.fromisoformat(position[0]), str(position[1]))
-            except (IndexError, TypeError, ValueError):
-                pagination.decode("!")  # the same INVALID_ARGUMENT as any foreign token
+        after = pagination.decode_after(request.page_token)
         found = await self._store.page(request.class_id, user_id, size + 1, after)
         page = found[:size]
         token = ""
         if len(found) > size:
-            token = pagination.encode([page[-1].create_time.isoformat(), page[-1].reservation_id])
+            token = pagination.encode_after(page[-1].create_time, page[-1].reservation_id)
         return reservation_pb2.ListReservationsResponse(
             reservations=[to_proto(r) for r in page], next_page_token=token
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 from typing import Any
 
 from yoga_common.errors import invalid_field
@@ -23,13 +24,32 @@ def encode(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
 
 
+def _foreign() -> Exception:
+    return invalid_field("page_token", "is not a token this service issued")
+
+
 def decode(token: str) -> list[Any] | None:
     if not token:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, RecursionError) as err:
-        raise invalid_field("page_token", "is not a token this service issued") from err
+        raise _foreign() from err
     if not isinstance(value, list):
-        raise invalid_field("page_token", "is not a token this service issued")
+        raise _foreign()
     return value
+
+
+def encode_after(at: datetime, key: str) -> str:
+    """A keyset position: the sort time and id of the last item of a page."""
+    return encode([at.isoformat(), key])
+
+
+def decode_after(token: str) -> tuple[datetime, str] | None:
+    position = decode(token)
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(position[0]), str(position[1])
+    except (IndexError, TypeError, ValueError) as err:
+        raise _foreign() from err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -110,13 +109,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         self, request: yogaclass_pb2.ListClassesRequest, context: Context
     ) -> yogaclass_pb2.ListClassesResponse:
         size = pagination.page_size(request.page_size)
-        position = pagination.decode(request.page_token)
-        after: tuple[datetime, str] | None = None
-        if position is not None:
-            try:
-                after = (datetime.fromisoformat(position[0]), str(position[1]))
-            except (IndexError, TypeError, ValueError):
-                pagination.decode("!")  # raises the same INVALID_ARGUMENT as any foreign token
+        after = pagination.decode_after(request.page_token)
         start = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
         found = await self._store.page(start, end, size + 1, after)
@@ -124,7 +117,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         token = ""
         if more:
             last = page[-1]
-            token = pagination.encode([last.details.start_time.isoformat(), last.class_id])
+            token = pagination.encode_after(last.details.start_time, last.class_id)
         return yogaclass_pb2.ListClassesResponse(
             yoga_classes=[to_proto(c) for c in page], next_page_token=token
         )
