@@ -128,16 +128,21 @@ class EventConsumer:
             consumer.close()
 
     def _commit(self, consumer: Consumer, msg: KafkaMessage) -> None:
-        """Commits the offset after `msg`, again while the group has no coordinator (a broker just
-        back answers NOT_COORDINATOR for a while). Given up only when stopping: the message is then
-        delivered again and the inbox drops it."""
-        while True:
+        """Commits the offset after `msg`. A broker just back answers NOT_COORDINATOR for a while:
+        such retriable errors are tried again for a few seconds. Otherwise (the group dropped this
+        member during an outage, say) the commit is given up and polling goes on, which rejoins
+        the group: the message is delivered again and the inbox drops it; a later commit covers
+        it anyway, as offsets are cumulative."""
+        for _ in range(20):
             try:
                 consumer.commit(message=msg, asynchronous=False)
                 return
             except KafkaException as err:
-                log.warning("offset commit failed; retrying", extra={"error": str(err)})
-                if self._stop.wait(0.5):
+                retriable = bool(err.args and err.args[0].retriable())
+                log.warning(
+                    "offset commit failed", extra={"error": str(err), "retrying": retriable}
+                )
+                if not retriable or self._stop.wait(0.5):
                     return
 
     def _measure_lag(self, consumer: Consumer) -> None:
