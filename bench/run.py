@@ -1,0 +1,220 @@
+"""`make bench`: the seven scenarios of BENCHMARKS.md on SQLite and on PostgreSQL, each next
+to its reference, and the table of figures in bench/results/latest.md.
+
+    .venv/bin/python bench/run.py [--reps 3] [--backends sqlite,postgres] [--quick]
+
+It starts PostgreSQL and Kafka itself (scripts/postgres.sh, scripts/kafka.sh) and stops them
+at the end. Cold start (scenario 7) runs `make run` three times from a stopped broker, so it
+needs ports 50051-50054, 8088, 2525 and 9461-9464 free and stops a broker it finds running.
+Exits 1 if a correctness check failed (the table says which)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import scenarios  # noqa: E402
+from bench.loadgen import tools  # noqa: E402
+from bench.report import Broken, Failure, Figure, save  # noqa: E402
+from bench.system import System  # noqa: E402
+from yoga_common.devstack import free_port, wait_for_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def script(*args: str) -> str:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / args[0]), *args[1:]], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def cold_start(reps: int) -> list[Figure]:
+    """`make run` from nothing (broker stopped, fresh SQLite files) until every service and
+    the gateway answer, next to a bare grpc.aio server process starting to listen."""
+    script("kafka.sh", "stop")
+    totals: list[float] = []
+    services: list[float] = []
+
+    def make_run() -> float:
+        with tempfile.TemporaryDirectory(prefix="yoga-cold-") as tmp:
+            env = {
+                **os.environ,
+                **{
+                    f"{n.upper()}_DATABASE_URL": f"sqlite:///{tmp}/{n}.db"
+                    for n in ("yogaclass", "reservation", "notification", "mypage")
+                },
+            }
+            began = time.monotonic()
+            proc = subprocess.Popen(
+                ["make", "-s", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            assert proc.stdout is not None
+            seen = ""
+            for line in proc.stdout:
+                seen += line
+                found = re.search(r"up in ([\d.]+) s \(Kafka ([\d.]+) s\)", line)
+                if found:
+                    took = time.monotonic() - began
+                    services.append(float(found.group(1)) - float(found.group(2)))
+                    break
+            else:
+                raise Broken(f"make run did not come up:\n{seen[-2000:]}")
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
+            return took
+
+    def bare() -> float:
+        port = free_port()
+        began = time.monotonic()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "echo.py"),
+                "--port",
+                str(port),
+                "--responses",
+                str(RESULTS / "echo-responses.json"),
+            ],
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, 30)
+        took = time.monotonic() - began
+        proc.terminate()
+        proc.wait(10)
+        return took
+
+    totals, refs = scenarios.alternate(reps, make_run, bare)
+    return [
+        Figure(
+            "7",
+            "sqlite",
+            "make run until every service and Envoy answer",
+            "s",
+            totals,
+            refs,
+            "bare grpc.aio process listening",
+            scenarios.Target("<=", 30),
+            note="includes starting the Kafka broker",
+        ),
+        Figure("7", "sqlite", "of which the services and Envoy, after Kafka", "s", services),
+    ]
+
+
+def one_backend(
+    backend: str, settings: scenarios.Settings, folder: Path, tool_dir: Path
+) -> tuple[list[Figure], list[Failure]]:
+    pg = script("postgres.sh", "url", "postgres") if backend == "postgres" else ""
+    system = System(backend, folder / backend, script("kafka.sh", "bootstrap"), pg)
+    (folder / backend).mkdir(parents=True)
+    failures: list[Failure] = []
+    print(f"\n== {backend}: starting the system", flush=True)
+    system.start()
+    echo = None
+    try:
+        class_id = system.create_classes(30, 100, "Catalog")[0]
+        responses = scenarios.capture(system, class_id)
+        echo = scenarios.Echo.start(folder / backend, responses)
+        scenarios.echo.save(RESULTS / "echo-responses.json", responses)
+        ctx = scenarios.Context(system, tool_dir, settings, echo, scenarios.Bookings(system))
+        steps = [
+            ("1-2", "catalog reads", lambda: scenarios.catalog(ctx, class_id)),
+            ("3", "booking throughput", lambda: scenarios.booking(ctx)),
+            ("4", "last-seat contention", lambda: scenarios.contention(ctx)),
+            ("5", "event latency", lambda: scenarios.event_latency(ctx)),
+            ("6", "burst", lambda: scenarios.burst(ctx)),
+        ]
+        for number, name, step in steps:
+            began = time.monotonic()
+            print(f"== {backend}: {number} {name} ...", flush=True)
+            try:
+                step()
+            except Broken as err:
+                print(f"   FAILED: {err}", flush=True)
+                failures.append(Failure(number, backend, str(err)))
+            print(f"   {time.monotonic() - began:.0f} s", flush=True)
+        return ctx.figures, failures
+    finally:
+        if echo:
+            echo.stop()
+        system.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
+    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tool_dir = tools()
+    script("postgres.sh", "start")
+    figures: list[Figure] = []
+    failures: list[Failure] = []
+    settings = scenarios.Settings(
+        reps=args.reps,
+        seconds=args.seconds,
+        burst=args.burst,
+        profile_folder=None if args.no_profile else RESULTS / "profiles",
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="yoga-bench-") as tmp:
+            if not args.no_cold_start:
+                print("== 7 cold start (make run) ...", flush=True)
+                if not (RESULTS / "echo-responses.json").exists():
+                    scenarios.echo.save(RESULTS / "echo-responses.json", {})
+                try:
+                    figures += cold_start(args.reps)
+                except Broken as err:
+                    failures.append(Failure("7", "sqlite", str(err)))
+            script("kafka.sh", "start")
+            for backend in args.backends.split(","):
+                got, failed = one_backend(backend, settings, Path(tmp), tool_dir)
+                figures += got
+                failures += failed
+    finally:
+        script("kafka.sh", "stop")
+    figures.sort(key=lambda f: (f.scenario, f.backend))
+    header = (
+        f"`make bench` on {platform.node()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{args.reps} repetitions; took {(time.monotonic() - started) / 60:.1f} min."
+    )
+    path = save(RESULTS, header, figures, failures)
+    print(f"\n{path.read_text()}")
+    if settings.profile_folder and settings.profile_folder.exists():
+        print(script_profile(settings.profile_folder))
+    return 1 if failures else 0
+
+
+def script_profile(folder: Path) -> str:
+    from bench.profile import summary
+
+    text = summary(folder)
+    (folder.parent / "profile.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,676 @@
+"""The scenarios of `make bench`, each next to its reference in the same run: repetitions
+alternate system and reference (the order flips every repetition) so a slow moment of the
+machine falls on both. Every scenario that books checks the books afterwards: no class holds
+more than its capacity, every answer is in the database, every event reached its consumers
+once; a broken check raises `Broken` and the scenario reports failure instead of a figure."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench import echo, kafka_probe
+from bench.loadgen import Ghz, Hey, Run, paced, percentiles
+from bench.report import Broken, Figure, Target
+from bench.system import System, cpu_seconds, epoch
+from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
+from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
+from yoga_common.devstack import free_port, wait_for_port
+
+CONFIRMED = reservation_pb2.RESERVATION_STATUS_CONFIRMED
+REJECTED = reservation_pb2.RESERVATION_STATUS_REJECTED
+BOOKING_TARGETS = {"sqlite": 800.0, "postgres": 600.0}
+
+
+@dataclass
+class Settings:
+    reps: int = 3
+    seconds: float = 3.0  # per throughput run
+    concurrency: int = 32
+    burst: int = 10_000
+    slow_rate: float = 10.0
+    slow_seconds: float = 6.0
+    fast_rate: float = 300.0
+    fast_seconds: float = 2.0
+    profile_folder: Path | None = None
+
+
+@dataclass
+class Echo:
+    """The reference server, answering with responses captured from `system`."""
+
+    process: subprocess.Popen[bytes]
+    target: str
+
+    @classmethod
+    def start(cls, folder: Path, responses: dict[str, Any]) -> Echo:
+        path = folder / "echo-responses.json"
+        echo.save(path, responses)
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(echo.__file__)),
+                "--port",
+                str(port),
+                "--responses",
+                str(path),
+            ],
+            stdout=(folder / "echo.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(port, 30)
+        return cls(process, f"127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class Bookings:
+    """Booking requests for ghz with no (member, class) pair twice: call r of a run books class
+    (r + offset) mod 101 as member (r + offset) mod 100, unique while r + offset < 10,100;
+    past that, a new set of classes. Every class has room for all its 100 pairs."""
+
+    CLASSES, MEMBERS = 101, 100
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.classes: list[str] = []
+        self.offset = self.CLASSES * self.MEMBERS
+        tokens = " ".join(f'"{system.token(f"m{i}")}"' for i in range(self.MEMBERS))
+        self.metadata = (
+            '{"authorization": "Bearer {{ $t := list ' + tokens + " }}"
+            "{{ index $t (mod (add .RequestNumber OFFSET) " + str(self.MEMBERS) + ') }}"}'
+        )
+
+    def request(self, at_most: int, **load: Any) -> Ghz:
+        """A ghz run of CreateReservation making up to `at_most` bookings; `load` sets the
+        other fields of `Ghz` (concurrency, seconds, rps, target)."""
+        if not self.classes or self.offset + at_most > self.CLASSES * self.MEMBERS:
+            self.classes = self.system.create_classes(self.CLASSES, self.MEMBERS, "Booking")
+            self.offset = 0
+        names = " ".join(f'"{c}"' for c in self.classes)
+        pick = f"(mod (add .RequestNumber {self.offset}) {self.CLASSES})"
+        data = (
+            '{"class_id": "{{ $c := list ' + names + " }}{{ index $c " + pick + ' }}", '
+            '"request_id": "{{newUUID}}"}'
+        )
+        return Ghz(
+            self.system.target("reservation"),
+            echo.CREATE_RESERVATION,
+            data,
+            self.metadata.replace("OFFSET", str(self.offset)),
+            **load,
+        )
+
+    def used(self, count: int) -> None:
+        self.offset += count
+
+
+@dataclass
+class Context:
+    system: System
+    tools: Path
+    settings: Settings
+    echo: Echo
+    bookings: Bookings
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        return self.system.backend
+
+    def measured(self, run: Callable[[], Run], processes: dict[str, int]) -> Run:
+        """Runs a load and adds each process's CPU seconds to the result."""
+        before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        result = run()
+        for name, pid in processes.items():
+            result.cpu[name] = cpu_seconds(pid) - before[name]
+        return result
+
+
+def alternate(reps: int, a: Callable[[], Any], b: Callable[[], Any]) -> tuple[list[Any], list[Any]]:
+    """Runs a and b `reps` times each, a first on even repetitions and b first on odd ones."""
+    got_a: list[Any] = []
+    got_b: list[Any] = []
+    for rep in range(reps):
+        if rep % 2 == 0:
+            got_a.append(a())
+            got_b.append(b())
+        else:
+            got_b.append(b())
+            got_a.append(a())
+    return got_a, got_b
+
+
+def cpu_per_call(runs: list[Run]) -> dict[str, float]:
+    names = runs[0].cpu.keys()
+    return {n: statistics.median(r.cpu[n] / max(r.count, 1) * 1000 for r in runs) for n in names}
+
+
+def no_errors(runs: list[Run], what: str) -> None:
+    for run in runs:
+        if run.errors:
+            raise Broken(f"{what}: {run.errors} of {run.count} calls failed: {run.statuses}")
+
+
+# --- the books ---------------------------------------------------------------------------
+
+
+def drained(system: System, within: float = 300.0) -> float:
+    """Waits until every consumer has committed everything and both outboxes are empty;
+    returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        backlog = sum(
+            system.count(name, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            for name in ("yogaclass", "reservation")
+        )
+        if backlog == 0 and not any(system.lag().values()):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise Broken(f"events not drained after {within:.0f}s: lag {system.lag()}")
+
+
+def mailed(system: System, within: float = 60.0) -> float:
+    """Waits until no email is pending; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        pending = system.count(
+            "notification", "SELECT count(*) FROM notifications WHERE email_state = 'PENDING'"
+        )
+        if not pending:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise Broken(f"emails still pending {within:.0f}s after the events were applied")
+
+
+def check_books(system: System) -> dict[str, int]:
+    """The invariants after a load, once drained; returns the reservation counts by status."""
+    booked = dict(system.rows("yogaclass", "SELECT class_id, booked FROM classes"))
+    held = dict(
+        system.rows(
+            "yogaclass",
+            "SELECT class_id, count(*) FROM seat_claims WHERE state = 'HELD' GROUP BY class_id",
+        )
+    )
+    confirmed = dict(
+        system.rows(
+            "reservation",
+            "SELECT class_id, count(*) FROM reservations WHERE status = 'CONFIRMED' "
+            "GROUP BY class_id",
+        )
+    )
+    for class_id, seats in booked.items():
+        if seats != held.get(class_id, 0) or seats != confirmed.get(class_id, 0):
+            raise Broken(
+                f"class {class_id}: booked {seats}, held claims {held.get(class_id, 0)}, "
+                f"confirmed reservations {confirmed.get(class_id, 0)}"
+            )
+    oversold = system.count("yogaclass", "SELECT count(*) FROM classes WHERE booked > capacity")
+    if oversold:
+        raise Broken(f"{oversold} classes hold more seats than they have")
+    statuses = dict(
+        system.rows("reservation", "SELECT status, count(*) FROM reservations GROUP BY status")
+    )
+    if statuses.get("PENDING"):
+        raise Broken(f"{statuses['PENDING']} reservations left PENDING")
+    page = dict(system.rows("mypage", "SELECT status, count(*) FROM reservations GROUP BY status"))
+    if page != statuses:
+        raise Broken(f"my page shows {page}, reservations are {statuses}")
+    kinds = dict(
+        system.rows("notification", "SELECT kind, count(*) FROM notifications GROUP BY kind")
+    )
+    expected = {"BOOKED": statuses.get("CONFIRMED", 0), "REJECTED": statuses.get("REJECTED", 0)}
+    expected = {k: v for k, v in expected.items() if v}
+    if kinds != expected:
+        raise Broken(f"notifications {kinds}, expected {expected}")
+    return {k: int(v) for k, v in statuses.items()}
+
+
+def confirmed_total(system: System) -> int:
+    return system.count("reservation", "SELECT count(*) FROM reservations WHERE status='CONFIRMED'")
+
+
+# --- 1 and 2: catalog reads --------------------------------------------------------------
+
+
+def catalog(ctx: Context, class_id: str) -> None:
+    s, reps, secs, conc = (
+        ctx.system,
+        ctx.settings.reps,
+        ctx.settings.seconds,
+        ctx.settings.concurrency,
+    )
+    token = s.token("reader")
+    auth = f'{{"authorization": "Bearer {token}"}}'
+    envoy = s.envoy
+    assert envoy is not None
+    reads = {
+        "GetClass": (echo.GET_CLASS, f'{{"class_id": "{class_id}"}}', f"/v1/classes/{class_id}"),
+        "ListClasses": (echo.LIST_CLASSES, "{}", "/v1/classes"),
+    }
+    service = {"yogaclass": s.pids()["yogaclass"]}
+    for name, (call, data, path) in reads.items():
+        direct = Ghz(s.target("yogaclass"), call, data, auth, conc, secs)
+        bare = Ghz(ctx.echo.target, call, data, auth, conc, secs)
+        json_run = Hey(f"{envoy.url}{path}", token, conc, secs)
+        for warm in (direct, bare):
+            Ghz(warm.target, call, data, auth, conc, 1).run(ctx.tools)
+        Hey(json_run.url, token, conc, 1).run(ctx.tools)
+        grpc_runs, echo_runs = alternate(
+            reps,
+            lambda d=direct: ctx.measured(lambda: d.run(ctx.tools), service),
+            lambda b=bare: ctx.measured(lambda: b.run(ctx.tools), {"echo": ctx.echo.process.pid}),
+        )
+        json_runs, grpc_again = alternate(
+            reps,
+            lambda j=json_run: ctx.measured(
+                lambda: j.run(ctx.tools), {**service, "envoy": s.pids()["envoy"]}
+            ),
+            lambda d=direct: ctx.measured(lambda: d.run(ctx.tools), service),
+        )
+        no_errors(grpc_runs + echo_runs + json_runs + grpc_again, name)
+        ctx.figures += [
+            Figure(
+                "1",
+                ctx.backend,
+                f"{name} over gRPC",
+                "calls/s",
+                [r.calls_per_s for r in grpc_runs],
+                [r.calls_per_s for r in echo_runs],
+                "bare grpc.aio echo",
+                Target(">=", 0.6, of_reference=True),
+                cpu_per_call(grpc_runs),
+            ),
+            latency_figure("1", ctx.backend, f"{name} over gRPC", grpc_runs, echo_runs, "echo"),
+            Figure(
+                "2",
+                ctx.backend,
+                f"{name} as JSON via Envoy",
+                "calls/s",
+                [r.calls_per_s for r in json_runs],
+                [r.calls_per_s for r in grpc_again],
+                "direct gRPC",
+                Target(">=", 0.75, of_reference=True),
+                cpu_per_call(json_runs),
+            ),
+            latency_figure(
+                "2", ctx.backend, f"{name} as JSON via Envoy", json_runs, grpc_again, "direct gRPC"
+            ),
+        ]
+
+
+def latency_figure(
+    scenario: str,
+    backend: str,
+    what: str,
+    runs: list[Run],
+    refs: list[Run],
+    ref_name: str,
+    target: Target | None = None,
+) -> Figure:
+    return Figure(
+        scenario,
+        backend,
+        f"{what} p99 (p50 {statistics.median(r.p50_ms for r in runs):.1f})",
+        "ms",
+        [r.p99_ms for r in runs],
+        [r.p99_ms for r in refs],
+        f"{ref_name} p99 (p50 {statistics.median(r.p50_ms for r in refs):.1f})",
+        target,
+    )
+
+
+# --- 3: booking throughput ---------------------------------------------------------------
+
+
+def booking(ctx: Context) -> None:
+    s, reps, secs = ctx.system, ctx.settings.reps, ctx.settings.seconds
+    processes = {n: p for n, p in s.pids().items() if n != "envoy"}
+    before = confirmed_total(s)
+    booked = 0
+
+    def system_run(rps: int = 0) -> Run:
+        nonlocal booked
+        most = int(secs * rps * 1.2) + 10 if rps else int(secs * 2000)
+        load = ctx.bookings.request(most, concurrency=64 if rps else 32, seconds=secs, rps=rps)
+        run = ctx.measured(lambda: load.run(ctx.tools), processes)
+        ctx.bookings.used(run.count)
+        booked += run.count - run.errors
+        return run
+
+    def echo_run(rps: int = 0) -> Run:
+        load = replace(
+            ctx.bookings.request(0, concurrency=64 if rps else 32, seconds=secs, rps=rps),
+            target=ctx.echo.target,
+        )
+        return ctx.measured(lambda: load.run(ctx.tools), {"echo": ctx.echo.process.pid})
+
+    echo_run()  # warm-up of the reference; the system warmed up in the catalog scenario
+    top, top_echo = alternate(reps, system_run, echo_run)
+    half = int(statistics.median(r.calls_per_s for r in top) / 2)
+    at_half, echo_half = alternate(reps, lambda: system_run(half), lambda: echo_run(half))
+    no_errors(top + top_echo + at_half + echo_half, "CreateReservation")
+    drained(s)
+    check_books(s)
+    confirmed = confirmed_total(s) - before
+    if confirmed != booked:
+        raise Broken(f"{booked} bookings answered OK but {confirmed} reservations are CONFIRMED")
+    if ctx.settings.profile_folder:
+        profile(ctx, processes)
+    ctx.figures += [
+        Figure(
+            "3",
+            ctx.backend,
+            "CreateReservation to CONFIRMED, 32 callers",
+            "confirmed/s",
+            [r.calls_per_s for r in top],
+            [r.calls_per_s for r in top_echo],
+            "bare grpc.aio echo",
+            Target(">=", BOOKING_TARGETS[ctx.backend]),
+            cpu_per_call(top),
+        ),
+        latency_figure(
+            "3",
+            ctx.backend,
+            f"CreateReservation at half load ({half}/s)",
+            at_half,
+            echo_half,
+            f"echo at {half}/s",
+            Target("<=", 100),
+        ),
+    ]
+
+
+def profile(ctx: Context, processes: dict[str, int]) -> None:
+    """py-spy on the booking path during one more (unmeasured) run: where the time goes."""
+    folder = ctx.settings.profile_folder
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [
+                str(Path(".venv/bin/py-spy").resolve()),
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(ctx.settings.seconds) + 2),
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(folder / f"{ctx.backend}-{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in processes.items()
+    ]
+    time.sleep(0.5)
+    load = ctx.bookings.request(int(ctx.settings.seconds * 2000), seconds=ctx.settings.seconds)
+    ctx.bookings.used(load.run(ctx.tools).count)
+    for spy in spies:
+        spy.wait(60)
+
+
+# --- 4: last-seat contention ---------------------------------------------------------------
+
+
+async def _rush(system: System, class_id: str, bookers: int) -> list[tuple[float, int]]:
+    """`bookers` members book the class at once; returns (ms, status) per answer."""
+    async with grpc.aio.insecure_channel(system.target("reservation")) as channel:
+        stub = reservation_pb2_grpc.ReservationServiceStub(channel)
+        await channel.channel_ready()
+        go = asyncio.Event()
+
+        async def one(i: int) -> tuple[float, int]:
+            await go.wait()
+            began = time.perf_counter()
+            answer = await stub.CreateReservation(
+                reservation_pb2.CreateReservationRequest(
+                    class_id=class_id, request_id=str(uuid.uuid4())
+                ),
+                metadata=system.metadata(f"r{i}"),
+                timeout=60,
+            )
+            return (time.perf_counter() - began) * 1000, answer.reservation.status
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(bookers)]
+        await asyncio.sleep(0.2)
+        go.set()
+        return list(await asyncio.gather(*tasks))
+
+
+def contention(ctx: Context, bookers: int = 200, seats: int = 10) -> None:
+    s = ctx.system
+    for i in range(bookers):
+        s.token(f"r{i}")  # signed before the clock starts
+
+    def rush(capacity: int) -> list[tuple[float, int]]:
+        class_id = s.create_classes(1, capacity, "Rush")[0]
+        answers = asyncio.run(_rush(s, class_id, bookers))
+        won = sum(1 for _, status in answers if status == CONFIRMED)
+        lost = sum(1 for _, status in answers if status == REJECTED)
+        if won != min(capacity, bookers) or won + lost != bookers:
+            raise Broken(f"{bookers} bookers, {capacity} seats: {won} CONFIRMED, {lost} REJECTED")
+        return answers
+
+    contended, free = alternate(ctx.settings.reps, lambda: rush(seats), lambda: rush(bookers))
+    drained(s)
+    check_books(s)
+
+    def p(answers: list[tuple[float, int]], q: int) -> float:
+        ms = sorted(a for a, _ in answers)
+        return percentiles(ms)[q]
+
+    ctx.figures += [
+        Figure(
+            "4",
+            ctx.backend,
+            f"{bookers} bookers for {seats} seats, answer p50",
+            "ms",
+            [p(a, 0) for a in contended],
+            [p(a, 0) for a in free],
+            f"{bookers} bookers for {bookers} seats",
+            note="exactly 10 CONFIRMED in every repetition",
+        ),
+        Figure(
+            "4",
+            ctx.backend,
+            f"{bookers} bookers for {seats} seats, answer p99",
+            "ms",
+            [p(a, 1) for a in contended],
+            [p(a, 1) for a in free],
+            f"{bookers} bookers for {bookers} seats",
+        ),
+    ]
+
+
+# --- 5: event latency --------------------------------------------------------------------
+
+
+async def _paced_bookings(
+    system: System, classes: list[str], rate: float, seconds: float
+) -> list[tuple[float, str]]:
+    """Books at `rate`/s, a new member per call; returns (answer time, reservation id)."""
+    async with grpc.aio.insecure_channel(system.target("reservation")) as channel:
+        stub = reservation_pb2_grpc.ReservationServiceStub(channel)
+        run = uuid.uuid4().hex[:6]
+
+        async def one(i: int) -> tuple[str, int]:
+            answer = await stub.CreateReservation(
+                reservation_pb2.CreateReservationRequest(
+                    class_id=classes[i % len(classes)], request_id=str(uuid.uuid4())
+                ),
+                metadata=system.metadata(f"e{run}-{i}"),
+                timeout=60,
+            )
+            return answer.reservation.reservation_id, answer.reservation.status
+
+        for i in range(round(rate * seconds)):
+            system.token(f"e{run}-{i}")
+        results = await paced(rate, seconds, one)
+    out = []
+    for _, end, (reservation_id, status) in results:
+        if status != CONFIRMED:
+            raise Broken(f"reservation {reservation_id} ended {status}, not CONFIRMED")
+        out.append((end, reservation_id))
+    return out
+
+
+def _seen_at(system: System, answers: list[tuple[float, str]]) -> dict[str, list[float]]:
+    """Milliseconds from each CONFIRMED answer to its row in my page and in notifications,
+    and to its email leaving for the SMTP server (each is the time the consumer's or the
+    mailer's transaction stamped, just before its commit)."""
+    answered = dict((rid, at) for at, rid in answers)
+    events = dict(
+        system.rows(
+            "reservation",
+            "SELECT event_id, event_key FROM outbox WHERE event_type LIKE '%Confirmed'",
+        )
+    )
+    page = {
+        events[e]: epoch(t)
+        for e, t in system.rows("mypage", "SELECT event_id, applied_at FROM inbox")
+        if events.get(e) in answered
+    }
+    notes = {
+        rid: (epoch(created), epoch(sent) if sent else None)
+        for rid, created, sent in system.rows(
+            "notification",
+            "SELECT reservation_id, create_time, sent_time FROM notifications WHERE kind='BOOKED'",
+        )
+        if rid in answered
+    }
+    missing = [
+        rid for rid in answered if rid not in page or rid not in notes or notes[rid][1] is None
+    ]
+    if missing:
+        raise Broken(f"{len(missing)} confirmed reservations never reached my page or email")
+    return {
+        "my page row": [(page[r] - answered[r]) * 1000 for r in answered],
+        "notification row": [(notes[r][0] - answered[r]) * 1000 for r in answered],
+        "email sent": [(notes[r][1] - answered[r]) * 1000 for r in answered],  # type: ignore[operator]
+    }
+
+
+def event_latency(ctx: Context) -> None:
+    for rate, seconds in (
+        (ctx.settings.slow_rate, ctx.settings.slow_seconds),
+        (ctx.settings.fast_rate, ctx.settings.fast_seconds),
+    ):
+        _event_latency_at(ctx, rate, seconds)
+    check_books(ctx.system)
+
+
+def _event_latency_at(ctx: Context, rate: float, seconds: float) -> None:
+    s = ctx.system
+
+    def system_run() -> dict[str, list[float]]:
+        classes = s.create_classes(max(1, round(rate * seconds) // 50), 100, "Events")
+        answers = asyncio.run(_paced_bookings(s, classes, rate, seconds))
+        drained(s)
+        mailed(s)
+        return _seen_at(s, answers)
+
+    def kafka_run() -> list[float]:
+        return kafka_probe.latencies(s.kafka, rate, seconds)
+
+    runs, refs = alternate(ctx.settings.reps, system_run, kafka_run)
+    ref_p99 = [percentiles(sorted(r))[1] for r in refs]
+    for what in ("my page row", "notification row", "email sent"):
+        p50 = statistics.median(percentiles(sorted(r[what]))[0] for r in runs)
+        ctx.figures.append(
+            Figure(
+                "5",
+                ctx.backend,
+                f"CONFIRMED answer to {what} at {rate:g}/s, p99 (p50 {p50:.0f})",
+                "ms",
+                [percentiles(sorted(r[what]))[1] for r in runs],
+                ref_p99,
+                "bare Kafka produce-to-consume p99",
+                Target("<=", 250) if rate <= 10 and what != "email sent" else None,
+            )
+        )
+
+
+# --- 6: burst ------------------------------------------------------------------------------
+
+
+def burst(ctx: Context) -> None:
+    s = ctx.system
+    count = ctx.settings.burst
+    load = ctx.bookings.request(count, concurrency=64, total=count)
+    before = confirmed_total(s)
+    started = time.monotonic()
+    run = load.run(ctx.tools)
+    ctx.bookings.used(run.count)
+    answered = time.monotonic()
+    no_errors([run], "burst")
+    drain = drained(s, within=600)
+    mailed_at = answered + drain + mailed(s, within=600)
+    if confirmed_total(s) - before != count:
+        raise Broken(f"{count} bookings answered OK, {confirmed_total(s) - before} confirmed")
+    check_books(s)
+    reference = [kafka_probe.drain_seconds(s.kafka, count) for _ in range(ctx.settings.reps)]
+    ctx.figures += [
+        Figure(
+            "6",
+            ctx.backend,
+            f"{count:,} bookings answered (64 callers)",
+            "s",
+            [answered - started],
+            note=f"{run.calls_per_s:.0f} bookings/s",
+        ),
+        Figure(
+            "6",
+            ctx.backend,
+            "after the last answer: every consumer's lag back to 0",
+            "s",
+            [drain],
+            reference,
+            f"bare consumer reads {count:,} (from its first)",
+        ),
+        Figure(
+            "6",
+            ctx.backend,
+            "after the last answer: every email sent",
+            "s",
+            [mailed_at - answered],
+        ),
+    ]
+
+
+def capture(system: System, class_id: str) -> dict[str, Any]:
+    """The real responses the echo server will give, byte for byte the same size."""
+    with grpc.insecure_channel(system.target("yogaclass")) as channel:
+        stub = yogaclass_pb2_grpc.YogaClassServiceStub(channel)
+        got = stub.GetClass(
+            yogaclass_pb2.GetClassRequest(class_id=class_id), metadata=system.metadata("reader")
+        )
+        listed = stub.ListClasses(
+            yogaclass_pb2.ListClassesRequest(), metadata=system.metadata("reader")
+        )
+    with grpc.insecure_channel(system.target("reservation")) as channel:
+        booked = reservation_pb2_grpc.ReservationServiceStub(channel).CreateReservation(
+            reservation_pb2.CreateReservationRequest(
+                class_id=class_id, request_id=str(uuid.uuid4())
+            ),
+            metadata=system.metadata("m-capture"),
+        )
+    return {echo.GET_CLASS: got, echo.LIST_CLASSES: listed, echo.CREATE_RESERVATION: booked}
