@@ -20,6 +20,7 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from notification_svc.domain import Notification, RetryPolicy, after_failure, after_success
+from yoga_common.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ class Mailer:
         self._batch = batch_size
         self._poll = poll_seconds
         self._claim = timedelta(seconds=claim_seconds)
+        self._wakeup = Wakeup()
+
+    def wake(self) -> None:
+        """A new notification was committed (any thread): deliver now, not at the next poll."""
+        self._wakeup.set()
 
     async def deliver_due(self) -> int:
         """One pass over the notifications due now; returns how many emails this pass sent."""
@@ -161,7 +167,7 @@ class Mailer:
                 sent = await self.deliver_due()
                 failures = 0
                 if sent < self._batch:  # a full batch: more may be due right away
-                    await asyncio.sleep(self._poll)
+                    await self._wakeup.wait(self._poll)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -41,6 +41,7 @@ async def run(settings: Settings) -> None:
         poll_seconds=settings.email_poll_seconds,
         claim_seconds=settings.email_claim_seconds,
     )
+    db.on_events_committed(mailer.wake)
     await serve(
         settings,
         [SERVICE_NAME.full_name],

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from notification_svc.domain import EmailState, Kind, Notification
-from yoga_common.db import Database, UtcDateTime
+from yoga_common.db import Database, UtcDateTime, events_written
 from yoga_common.outbox import inbox_table
 
 metadata = MetaData()
@@ -142,6 +142,8 @@ def add_notification(conn: Connection, n: Notification) -> bool:
             )
     except IntegrityError:
         return False
+    if n.email_state is EmailState.PENDING:
+        events_written(conn)  # wakes the mailer once committed
     return True
 
 

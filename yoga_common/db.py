@@ -32,6 +32,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _WRITE = "yoga_write"
+# Set on a connection by `events_written` (the outbox); read once its transaction committed.
+_EVENTS = "yoga_events_written"
 _RETRYABLE_PG = {"40001", "40P01"}  # serialization failure, deadlock detected
 _ATTEMPTS = 8
 
@@ -87,6 +89,12 @@ class Database:
         self.engine = make_engine(url, pool_size=threads)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+        self._on_events: list[Callable[[], None]] = []
+
+    def on_events_committed(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` (from the committing thread) after each transaction of `run_sync`
+        that wrote an outbox row: the relay publishes at once instead of at its next poll."""
+        self._on_events.append(callback)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
@@ -100,7 +108,13 @@ class Database:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with self.transaction(write) as conn:
-                    return work(conn)
+                    conn.info.pop(_EVENTS, None)
+                    result = work(conn)
+                    wrote_events = conn.info.pop(_EVENTS, False)
+                if wrote_events:
+                    for callback in self._on_events:
+                        callback()
+                return result
             except DBAPIError as err:
                 if not _is_transient(err):
                     raise
@@ -123,6 +137,11 @@ class Database:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+def events_written(conn: Connection) -> None:
+    """Marks the connection's transaction as one that wrote events (see on_events_committed)."""
+    conn.info[_EVENTS] = True
 
 
 class UtcDateTime(TypeDecorator[datetime]):

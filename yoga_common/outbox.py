@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from yoga_common.db import UtcDateTime
+from yoga_common.db import UtcDateTime, events_written
 from yoga_common.telemetry import current_traceparent
 from yoga_common.timestamps import utcnow
 
@@ -48,6 +48,7 @@ def outbox_table(metadata: MetaData) -> Table:
 
 def add_event(conn: Connection, table: Table, topic: str, key: str, event: Message) -> str:
     event_id = str(uuid.uuid4())
+    events_written(conn)
     conn.execute(
         insert(table).values(
             event_id=event_id,

@@ -19,6 +19,7 @@ from yoga_common.events import headers
 from yoga_common.metrics import OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED, OUTBOX_UNSENT
 from yoga_common.settings import KafkaSettings
 from yoga_common.timestamps import utcnow
+from yoga_common.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class OutboxRelay:
         self._batch = batch_size
         self._idle = idle_seconds
         self._producer = producer(settings)
+        self._wakeup = Wakeup()
+        db.on_events_committed(self._wakeup.set)
         # Replicas on PostgreSQL take turns: one relay at a time keeps the order of each key.
         self._lock_key = zlib.crc32(f"outbox:{source}".encode())
 
@@ -70,7 +73,9 @@ class OutboxRelay:
                 await asyncio.sleep(min(0.2 * 2**failures, 5.0))
                 continue
             if sent == 0:
-                await asyncio.sleep(self._idle)
+                # Until a commit of this process wrote events, or `idle_seconds` (the rows of
+                # another replica).
+                await self._wakeup.wait(self._idle)
 
     def publish_batch(self) -> int:
         """Publishes the oldest unsent rows; returns how many the broker acknowledged."""
