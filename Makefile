@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench-gateway clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -37,9 +37,10 @@ proto-check: venv
 deploy-check: venv
 	$(PY) scripts/deploy_check.py
 
-## Measures what the gateway costs against direct gRPC (a measurement, not a test).
-bench-gateway: venv
-	$(PY) bench/gateway.py
+## The seven benchmark scenarios next to their references, SQLite and PostgreSQL
+## (BENCHMARKS.md); the table goes to bench/results/latest.md. A measurement, not a test.
+bench: venv
+	@$(PY) bench/run.py
 
 unit: venv
 	.venv/bin/pytest tests/unit -q

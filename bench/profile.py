@@ -1,8 +1,13 @@
 """Where the booking path spends its time: py-spy's raw samples (one line per distinct stack,
 `frame;frame;... count`) of each service during a booking run, summed by the layer of the
-innermost Python frame. py-spy sees Python frames only: time inside a C extension (the
-SQLite library, psycopg's libpq, grpc's core) is counted on the Python frame that called it,
-which is why "database driver" is the frame that hands a statement to the driver."""
+innermost Python frame. Only the thread holding the GIL is sampled (`--gil`), so the figures
+are the Python interpreter's own work, which is what a single service process cannot spread
+over cores; time in C code that releases the GIL (SQLite executing a statement, libpq
+waiting, grpc's core threads, librdkafka) is outside them, and the CPU time per request of
+each process (bench/results/latest.md) tells how much that adds. Time in C code that keeps
+the GIL is counted on the Python frame that called it: "database driver" is the frame that
+hands a statement to the driver, and "event loop callbacks" is mostly grpc's aio machinery
+(Cython, invisible to py-spy) running from asyncio's Handle._run."""
 
 from __future__ import annotations
 
@@ -56,7 +61,7 @@ def read(path: Path) -> tuple[collections.Counter[str], collections.Counter[str]
 
 
 def summary(folder: Path) -> str:
-    lines = ["# Where the booking path spends its time (py-spy, samples of busy threads)", ""]
+    lines = ["# Where the booking path spends its time (py-spy --gil, 100 samples/s)", ""]
     for path in sorted(folder.glob("*.txt")):
         by_layer, by_frame, total = read(path)
         if not total:

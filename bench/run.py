@@ -150,6 +150,7 @@ def one_backend(
                 print(f"   FAILED: {err}", flush=True)
                 failures.append(Failure(number, backend, str(err)))
             print(f"   {time.monotonic() - began:.0f} s", flush=True)
+        ctx.close()
         return ctx.figures, failures
     finally:
         if echo:

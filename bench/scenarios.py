@@ -22,7 +22,7 @@ import grpc
 from bench import echo, kafka_probe
 from bench.loadgen import Ghz, Hey, Run, paced, percentiles
 from bench.report import Broken, Figure, Target
-from bench.system import System, cpu_seconds, epoch
+from bench.system import System, cpu_seconds, epoch, shared_parts
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common.devstack import free_port, wait_for_port
@@ -126,32 +126,54 @@ class Context:
     echo: Echo
     bookings: Bookings
     figures: list[Figure] = field(default_factory=list)
+    _probe: kafka_probe.Probe | None = None
+
+    def probe(self) -> kafka_probe.Probe:
+        if self._probe is None:
+            self._probe = kafka_probe.Probe(self.system.kafka)
+        return self._probe
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
 
     @property
     def backend(self) -> str:
         return self.system.backend
 
-    def measured(self, run: Callable[[], Run], processes: dict[str, int]) -> Run:
-        """Runs a load and adds each process's CPU seconds to the result."""
-        before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    def measured(
+        self, run: Callable[[], Run], processes: dict[str, int], shared: bool = True
+    ) -> Run:
+        """Runs a load and adds the CPU seconds each process used meanwhile (with `shared`,
+        the broker's and PostgreSQL's too)."""
+        groups = {name: [pid] for name, pid in processes.items()}
+        if shared:
+            groups |= {name: pids for name, pids in shared_parts().items() if pids}
+        before = {pid: _cpu(pid) for pids in groups.values() for pid in pids}
         result = run()
-        for name, pid in processes.items():
-            result.cpu[name] = cpu_seconds(pid) - before[name]
+        for name, pids in groups.items():
+            spent = [_cpu(pid) - before[pid] for pid in pids]
+            result.cpu[name] = sum(x for x in spent if x >= 0)
         return result
 
 
-def alternate(reps: int, a: Callable[[], Any], b: Callable[[], Any]) -> tuple[list[Any], list[Any]]:
-    """Runs a and b `reps` times each, a first on even repetitions and b first on odd ones."""
-    got_a: list[Any] = []
-    got_b: list[Any] = []
+def _cpu(pid: int) -> float:
+    """A process's CPU seconds; -inf once it has exited (its share is then left out)."""
+    try:
+        return cpu_seconds(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return float("-inf")
+
+
+def alternate(reps: int, *runs: Callable[[], Any]) -> list[list[Any]]:
+    """Runs each of `runs` once per repetition, the order rotated every repetition (system
+    first, then its reference first, ...); returns each one's results."""
+    got: list[list[Any]] = [[] for _ in runs]
     for rep in range(reps):
-        if rep % 2 == 0:
-            got_a.append(a())
-            got_b.append(b())
-        else:
-            got_b.append(b())
-            got_a.append(a())
-    return got_a, got_b
+        for i in range(len(runs)):
+            k = (i + rep) % len(runs)
+            got[k].append(runs[k]())
+    return got
 
 
 def cpu_per_call(runs: list[Run]) -> dict[str, float]:
@@ -262,6 +284,7 @@ def catalog(ctx: Context, class_id: str) -> None:
         "ListClasses": (echo.LIST_CLASSES, "{}", "/v1/classes"),
     }
     service = {"yogaclass": s.pids()["yogaclass"]}
+    envoy_pids = {**service, "envoy": s.pids()["envoy"]}
     for name, (call, data, path) in reads.items():
         direct = Ghz(s.target("yogaclass"), call, data, auth, conc, secs)
         bare = Ghz(ctx.echo.target, call, data, auth, conc, secs)
@@ -269,19 +292,15 @@ def catalog(ctx: Context, class_id: str) -> None:
         for warm in (direct, bare):
             Ghz(warm.target, call, data, auth, conc, 1).run(ctx.tools)
         Hey(json_run.url, token, conc, 1).run(ctx.tools)
-        grpc_runs, echo_runs = alternate(
+        grpc_runs, echo_runs, json_runs = alternate(
             reps,
             lambda d=direct: ctx.measured(lambda: d.run(ctx.tools), service),
-            lambda b=bare: ctx.measured(lambda: b.run(ctx.tools), {"echo": ctx.echo.process.pid}),
-        )
-        json_runs, grpc_again = alternate(
-            reps,
-            lambda j=json_run: ctx.measured(
-                lambda: j.run(ctx.tools), {**service, "envoy": s.pids()["envoy"]}
+            lambda b=bare: ctx.measured(
+                lambda: b.run(ctx.tools), {"echo": ctx.echo.process.pid}, shared=False
             ),
-            lambda d=direct: ctx.measured(lambda: d.run(ctx.tools), service),
+            lambda j=json_run: ctx.measured(lambda: j.run(ctx.tools), envoy_pids),
         )
-        no_errors(grpc_runs + echo_runs + json_runs + grpc_again, name)
+        no_errors(grpc_runs + echo_runs + json_runs, name)
         ctx.figures += [
             Figure(
                 "1",
@@ -301,13 +320,13 @@ def catalog(ctx: Context, class_id: str) -> None:
                 f"{name} as JSON via Envoy",
                 "calls/s",
                 [r.calls_per_s for r in json_runs],
-                [r.calls_per_s for r in grpc_again],
+                [r.calls_per_s for r in grpc_runs],
                 "direct gRPC",
                 Target(">=", 0.75, of_reference=True),
                 cpu_per_call(json_runs),
             ),
             latency_figure(
-                "2", ctx.backend, f"{name} as JSON via Envoy", json_runs, grpc_again, "direct gRPC"
+                "2", ctx.backend, f"{name} as JSON via Envoy", json_runs, grpc_runs, "direct gRPC"
             ),
         ]
 
@@ -356,7 +375,7 @@ def booking(ctx: Context) -> None:
             ctx.bookings.request(0, concurrency=64 if rps else 32, seconds=secs, rps=rps),
             target=ctx.echo.target,
         )
-        return ctx.measured(lambda: load.run(ctx.tools), {"echo": ctx.echo.process.pid})
+        return ctx.measured(lambda: load.run(ctx.tools), {"echo": ctx.echo.process.pid}, False)
 
     echo_run()  # warm-up of the reference; the system warmed up in the catalog scenario
     top, top_echo = alternate(reps, system_run, echo_run)
@@ -589,7 +608,7 @@ def _event_latency_at(ctx: Context, rate: float, seconds: float) -> None:
         return _seen_at(s, answers)
 
     def kafka_run() -> list[float]:
-        return kafka_probe.latencies(s.kafka, rate, seconds)
+        return ctx.probe().latencies(rate, seconds)
 
     runs, refs = alternate(ctx.settings.reps, system_run, kafka_run)
     ref_p99 = [percentiles(sorted(r))[1] for r in refs]
@@ -627,7 +646,7 @@ def burst(ctx: Context) -> None:
     if confirmed_total(s) - before != count:
         raise Broken(f"{count} bookings answered OK, {confirmed_total(s) - before} confirmed")
     check_books(s)
-    reference = [kafka_probe.drain_seconds(s.kafka, count) for _ in range(ctx.settings.reps)]
+    reference = [ctx.probe().drain_seconds(count) for _ in range(ctx.settings.reps)]
     ctx.figures += [
         Figure(
             "6",

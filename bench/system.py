@@ -209,3 +209,22 @@ class System:
     def mails(self) -> int:
         folder = self.folder / "mail"
         return sum(1 for _ in folder.glob("*.eml")) if folder.exists() else 0
+
+
+def shared_parts() -> dict[str, list[int]]:
+    """The processes of the broker and of PostgreSQL (all its backends), whose CPU time the
+    scenarios count too: they serve every service."""
+    found: dict[str, list[int]] = {"kafka": [], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if b"kafka.Kafka" in cmdline:
+            found["kafka"].append(int(entry.name))
+        elif comm == "postgres":
+            found["postgres"].append(int(entry.name))
+    return found

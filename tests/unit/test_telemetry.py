@@ -48,6 +48,40 @@ def test_no_exporter_without_an_endpoint() -> None:
     assert provider.resource.attributes["service.name"] == "reservation_svc"
 
 
+def test_spans_with_nowhere_to_go_are_not_recorded_but_keep_their_ids() -> None:
+    provider, _ = telemetry.tracer_provider("reservation_svc", environ={})
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        context = span.get_span_context()
+        assert not span.is_recording()
+        assert context.is_valid and not context.trace_flags.sampled
+        # The id travels on: the next hop (an outbox row, a gRPC call) carries it, unsampled.
+        ids = f"{trace.format_trace_id(context.trace_id)}-{trace.format_span_id(context.span_id)}"
+        sent = str(telemetry.current_traceparent())
+        assert sent[3:-3] == ids
+        assert not int(sent[-2:], 16) & 1  # the sampled flag is off
+    parent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    with tracer.start_as_current_span("child", context=telemetry.context_from(parent)) as child:
+        # A caller that samples its trace is followed.
+        assert child.is_recording()
+        assert child.get_span_context().trace_id == int("ab" * 16, 16)
+
+
+def test_an_explicit_sampler_is_kept() -> None:
+    provider, _ = telemetry.tracer_provider(
+        "reservation_svc", environ={"OTEL_TRACES_SAMPLER": "always_on"}
+    )
+    with provider.get_tracer("test").start_as_current_span("request") as span:
+        assert span.is_recording()
+
+
+def test_spans_are_recorded_when_they_go_to_a_file(tmp_path: Path) -> None:
+    provider, files = telemetry.tracer_provider("mypage_svc", str(tmp_path / "s.jsonl"), environ={})
+    with provider.get_tracer("test").start_as_current_span("request") as span:
+        assert span.is_recording()
+    telemetry.Telemetry(provider, files).shutdown()
+
+
 def test_otlp_exporter_when_an_endpoint_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
