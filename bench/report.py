@@ -80,8 +80,9 @@ def markdown(figures: list[Figure], failures: list[Failure]) -> str:
     for f in figures:
         ratio = f.ratio()
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in f.cpu_ms.items()) or "—"
+        note = f"; {f.note}" if f.note else ""
         lines.append(
-            f"| {f.scenario} | {f.backend} | {f.measure} ({f.unit}) | {_spread(f.system)} | "
+            f"| {f.scenario} | {f.backend} | {f.measure} ({f.unit}){note} | {_spread(f.system)} | "
             f"{f.reference_name or '—'} | {_spread(f.reference)} | "
             f"{'—' if ratio is None else f'{ratio:.2f}'} | {f.target or '—'} | "
             f"{'—' if f.target is None else ('yes' if f.target.met(f) else 'no')} | {cpu} |"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -48,14 +49,51 @@ class Store(Protocol):
 
 
 class SmtpSender:
+    """One SMTP connection, kept open from one email to the next: a connection per email
+    (connect, EHLO, QUIT) cost more than the email itself in a burst (bench/). A connection
+    the server has closed meanwhile is found by a NOOP before the next email and replaced;
+    an email is never sent twice by this class (a failure during sending is raised)."""
+
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self._host = host
         self._port = port
         self._timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        self._smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        return self._smtp
 
     def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-            smtp.send_message(message)
+        with self._lock:
+            smtp = self._connection()
+            try:
+                smtp.send_message(message)
+            except (smtplib.SMTPServerDisconnected, OSError):
+                self.close()
+                raise
+            except smtplib.SMTPException:
+                try:
+                    smtp.rset()  # a refused message leaves the session usable
+                except (smtplib.SMTPException, OSError):
+                    self.close()
+                raise
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
 
 
 def message_id(notification_id: str, sender: str) -> str:

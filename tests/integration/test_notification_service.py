@@ -187,6 +187,58 @@ def mailer(
     )
 
 
+class CountingMailDir(MailDir):
+    """Counts the SMTP sessions (one EHLO each)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.sessions = 0
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SmtpEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+def plain_message(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = f"m{n}@example.com"
+    message["Subject"] = f"message {n}"
+    message["Message-ID"] = f"<{uuid.uuid4()}@yoga.example>"
+    message.set_content("hello")
+    return message
+
+
+def test_one_smtp_connection_carries_many_emails_and_is_replaced_once_closed(
+    smtp: SmtpServer,
+) -> None:
+    handler = CountingMailDir(smtp.folder)
+    smtp.start(handler)
+    sender = SmtpSender("127.0.0.1", smtp.port, timeout=5.0)
+    try:
+        for n in range(3):
+            sender.send(plain_message(n))
+        assert handler.sessions == 1
+        assert len(smtp.received()) == 3
+        smtp.stop()  # the server goes away and comes back: the open connection is dead
+        smtp.start(handler)
+        sender.send(plain_message(3))
+        assert handler.sessions == 2
+        assert sorted(str(m["To"]) for m in smtp.received()) == [
+            f"m{n}@example.com" for n in range(4)
+        ]
+    finally:
+        sender.close()
+
+
 # --- the consumer ----------------------------------------------------------------------------
 
 
