@@ -10,7 +10,8 @@ import time
 import uuid
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from yoga_common.relay import producer
 from yoga_common.settings import KafkaSettings
@@ -56,7 +57,7 @@ class Probe:
             msg = self._consumer.poll(0.2)
             if msg is None or msg.error():
                 continue
-            self._consumer.commit(msg, asynchronous=False)
+            self._consumer.commit(message=msg, asynchronous=False)
             seen(msg)  # type: ignore[operator]
             got += 1
         if got < count:

@@ -19,14 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import scenarios  # noqa: E402
+from bench import echo, scenarios  # noqa: E402
 from bench.loadgen import tools  # noqa: E402
-from bench.report import Broken, Failure, Figure, save  # noqa: E402
+from bench.report import Broken, Failure, Figure, Target, save  # noqa: E402
 from bench.system import System  # noqa: E402
 from yoga_common.devstack import free_port, wait_for_port  # noqa: E402
 
@@ -111,7 +112,7 @@ def cold_start(reps: int) -> list[Figure]:
             totals,
             refs,
             "bare grpc.aio process listening",
-            scenarios.Target("<=", 30),
+            Target("<=", 30),
             note="includes starting the Kafka broker",
         ),
         Figure("7", "sqlite", "of which the services and Envoy, after Kafka", "s", services),
@@ -127,14 +128,14 @@ def one_backend(
     failures: list[Failure] = []
     print(f"\n== {backend}: starting the system", flush=True)
     system.start()
-    echo = None
+    reference = None
     try:
         class_id = system.create_classes(30, 100, "Catalog")[0]
         responses = scenarios.capture(system, class_id)
-        echo = scenarios.Echo.start(folder / backend, responses)
-        scenarios.echo.save(RESULTS / "echo-responses.json", responses)
-        ctx = scenarios.Context(system, tool_dir, settings, echo, scenarios.Bookings(system))
-        steps = [
+        reference = scenarios.Echo.start(folder / backend, responses)
+        echo.save(RESULTS / "echo-responses.json", responses)
+        ctx = scenarios.Context(system, tool_dir, settings, reference, scenarios.Bookings(system))
+        steps: list[tuple[str, str, Callable[[], None]]] = [
             ("1-2", "catalog reads", lambda: scenarios.catalog(ctx, class_id)),
             ("3", "booking throughput", lambda: scenarios.booking(ctx)),
             ("4", "last-seat contention", lambda: scenarios.contention(ctx)),
@@ -153,8 +154,8 @@ def one_backend(
         ctx.close()
         return ctx.figures, failures
     finally:
-        if echo:
-            echo.stop()
+        if reference:
+            reference.stop()
         system.stop()
 
 
@@ -184,7 +185,7 @@ def main() -> int:
             if not args.no_cold_start:
                 print("== 7 cold start (make run) ...", flush=True)
                 if not (RESULTS / "echo-responses.json").exists():
-                    scenarios.echo.save(RESULTS / "echo-responses.json", {})
+                    echo.save(RESULTS / "echo-responses.json", {})
                 try:
                     figures += cold_start(args.reps)
                 except Broken as err:

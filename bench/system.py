@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from notification_svc import smtp_sink
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import gateway
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
@@ -89,15 +89,7 @@ class System:
         ensure_topics(self.kafka)
         smtp_port = free_port()
         self.sink = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "notification_svc.smtp_sink",
-                "--port",
-                str(smtp_port),
-                "--dir",
-                str(self.folder / "mail"),
-            ],
+            smtp_sink.command(smtp_port, self.folder / "mail"),
             stdout=(self.folder / "smtp_sink.log").open("ab"),
             stderr=subprocess.STDOUT,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -45,6 +46,19 @@ def start(folder: Path, port: int, host: str = "127.0.0.1") -> Controller:
     controller = Controller(MailDir(folder), hostname=host, port=port)
     controller.start()
     return controller
+
+
+def command(port: int, folder: Path) -> list[str]:
+    """The command line that runs this sink as its own process."""
+    return [
+        sys.executable,
+        "-m",
+        "notification_svc.smtp_sink",
+        "--port",
+        str(port),
+        "--dir",
+        str(folder),
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

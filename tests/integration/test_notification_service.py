@@ -8,7 +8,6 @@ import asyncio
 import email
 import email.policy
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 
 import notification_svc
-from notification_svc import storage
+from notification_svc import smtp_sink, storage
 from notification_svc.consumers import handlers
 from notification_svc.domain import EmailState, Kind, Notification, RetryPolicy
 from notification_svc.mailer import Mailer, SmtpSender
@@ -515,15 +514,7 @@ async def running(db: Database, auth: AuthSettings, tmp_path: Path) -> AsyncIter
     c.apply(confirmed("12", "m12@example.com", title="Other member's class"))
     port, smtp_port = free_port(), free_port()
     mail = tmp_path / "service-mail"
-    sink = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "notification_svc.smtp_sink",
-        "--port",
-        str(smtp_port),
-        "--dir",
-        str(mail),
-    )
+    sink = await asyncio.create_subprocess_exec(*smtp_sink.command(smtp_port, mail))
     service = ServiceProcess(
         "notification_svc",
         port,
