@@ -36,6 +36,8 @@ class KafkaSettings(BaseSettings):
     max_attempts: int = 5
     # Seconds the relay waits for the broker's acknowledgement of one batch.
     delivery_timeout_seconds: float = 10.0
+    # Seconds between two commits of a consumer's offsets (what it applied meanwhile).
+    commit_interval_seconds: float = 0.5
     # Seconds between two measurements of a consumer's lag (the `yoga_consumer_lag_messages` gauge).
     lag_interval_seconds: float = 5.0
 
