@@ -165,6 +165,12 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
     parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument(
+        "--burst-reps",
+        type=int,
+        default=1,
+        help="bursts per backend (each waits for the emails of the one before)",
+    )
     parser.add_argument("--no-cold-start", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
@@ -178,6 +184,7 @@ def main() -> int:
         reps=args.reps,
         seconds=args.seconds,
         burst=args.burst,
+        burst_reps=args.burst_reps,
         profile_folder=None if args.no_profile else RESULTS / "profiles",
     )
     try:

@@ -39,6 +39,9 @@ class Settings:
     seconds: float = 3.0  # per throughput run
     concurrency: int = 32
     burst: int = 10_000
+    # One burst per backend by default: 10,000 bookings take 75-110 s here, and three of
+    # them (with the emails drained in between) would not fit the 15 minutes of `make bench`.
+    burst_reps: int = 1
     slow_rate: float = 10.0
     slow_seconds: float = 6.0
     fast_rate: float = 300.0
@@ -628,46 +631,69 @@ def _event_latency_at(ctx: Context, rate: float, seconds: float) -> None:
 # --- 6: burst ------------------------------------------------------------------------------
 
 
-def burst(ctx: Context) -> None:
-    s = ctx.system
-    count = ctx.settings.burst
+@dataclass
+class Burst:
+    answered_s: float
+    bookings_per_s: float
+    drain_s: float
+    emails_per_s: float
+    emails_sent: int
+
+
+def _burst(ctx: Context) -> Burst:
+    """`settings.burst` bookings as fast as they are answered, then the wait until every
+    consumer's lag is 0. Emails go on after that: their figure is their rate meanwhile."""
+    s, count = ctx.system, ctx.settings.burst
+    mailed(s, within=900)  # a previous burst's emails are not in the way
     load = ctx.bookings.request(count, concurrency=64, total=count)
     before = confirmed_total(s)
-    started = time.monotonic()
-    wall_start = time.time()
+    started, wall_start = time.monotonic(), time.time()
     run = load.run(ctx.tools)
     ctx.bookings.used(run.count)
-    answered = time.monotonic()
+    answered = time.monotonic() - started
     no_errors([run], "burst")
     drain = drained(s, within=600)
-    # Emails go on after the consumers are done; the figure is their rate, not their end.
-    sent_times = [
-        epoch(t)
-        for (t,) in s.rows(
-            "notification",
-            "SELECT sent_time FROM notifications WHERE sent_time IS NOT NULL",
+    sent = [
+        t
+        for t in (
+            epoch(value)
+            for (value,) in s.rows(
+                "notification", "SELECT sent_time FROM notifications WHERE sent_time IS NOT NULL"
+            )
         )
+        if t >= wall_start
     ]
-    sent_times = [t for t in sent_times if t >= wall_start]
     if confirmed_total(s) - before != count:
         raise Broken(f"{count} bookings answered OK, {confirmed_total(s) - before} confirmed")
     check_books(s)
-    reference = [ctx.probe().drain_seconds(count) for _ in range(ctx.settings.reps)]
+    rate = len(sent) / (max(sent) - min(sent)) if len(sent) > 1 else 0.0
+    return Burst(answered, run.calls_per_s, drain, rate, len(sent))
+
+
+def burst(ctx: Context) -> None:
+    count = ctx.settings.burst
+    runs, reference = alternate(
+        ctx.settings.burst_reps, partial(_burst, ctx), partial(ctx.probe().drain_seconds, count)
+    )
+    if len(reference) < ctx.settings.reps:  # the reference is cheap: at least `reps` of it
+        reference += [ctx.probe().drain_seconds(count) for _ in range(ctx.settings.reps - 1)]
+    rates = ", ".join(f"{r.bookings_per_s:.0f}" for r in runs)
+    sent = ", ".join(f"{r.emails_sent:,}" for r in runs)
     ctx.figures += [
         Figure(
             "6",
             ctx.backend,
             f"{count:,} bookings answered (64 callers)",
             "s",
-            [answered - started],
-            note=f"{run.calls_per_s:.0f} bookings/s",
+            [r.answered_s for r in runs],
+            note=f"bookings/s: {rates}",
         ),
         Figure(
             "6",
             ctx.backend,
             "after the last answer: every consumer's lag back to 0",
             "s",
-            [drain],
+            [r.drain_s for r in runs],
             reference,
             f"bare consumer reads {count:,} (from its first)",
         ),
@@ -676,8 +702,8 @@ def burst(ctx: Context) -> None:
             ctx.backend,
             "emails sent per second during the burst",
             "emails/s",
-            [len(sent_times) / (max(sent_times) - min(sent_times)) if len(sent_times) > 1 else 0],
-            note=f"{len(sent_times):,} of {count:,} sent when the lag reached 0",
+            [r.emails_per_s for r in runs],
+            note=f"sent of {count:,} when the lag reached 0: {sent}",
         ),
     ]
 
