@@ -8,8 +8,9 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -50,7 +51,7 @@ class Probe:
             self._producer.poll(0)
         self._producer.flush(30)
 
-    def _read(self, count: int, seen: object) -> None:
+    def _read(self, count: int, seen: Callable[[Message], None]) -> None:
         got = 0
         deadline = time.monotonic() + 120
         while got < count and time.monotonic() < deadline:
@@ -58,7 +59,7 @@ class Probe:
             if msg is None or msg.error():
                 continue
             self._consumer.commit(message=msg, asynchronous=False)
-            seen(msg)  # type: ignore[operator]
+            seen(msg)
             got += 1
         if got < count:
             raise RuntimeError(f"the probe read {got} of {count} messages")

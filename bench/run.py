@@ -45,7 +45,6 @@ def cold_start(reps: int) -> list[Figure]:
     """`make run` from nothing (broker stopped, fresh SQLite files) until every service and
     the gateway answer, next to a bare grpc.aio server process starting to listen."""
     script("kafka.sh", "stop")
-    totals: list[float] = []
     services: list[float] = []
 
     def make_run() -> float:

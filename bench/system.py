@@ -14,24 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from notification_svc import smtp_sink
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import gateway
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
-from yoga_common.devstack import ServiceProcess, free_port, wait_for_port
+from yoga_common.devstack import ServiceProcess, free_port, new_database, wait_for_port
 from yoga_common.settings import AuthSettings, KafkaSettings
-from yoga_common.topics import RESERVATION_EVENTS, YOGACLASS_EVENTS, consumer_lag, ensure_topics
+from yoga_common.topics import CONSUMED, consumer_lag, ensure_topics
 
 NAMES = ("yogaclass", "reservation", "notification", "mypage")
-CONSUMED = {
-    "reservation": [YOGACLASS_EVENTS],
-    "notification": [RESERVATION_EVENTS],
-    "mypage": [RESERVATION_EVENTS, YOGACLASS_EVENTS],
-}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -74,16 +67,6 @@ class System:
     def kafka(self) -> KafkaSettings:
         return KafkaSettings(bootstrap_servers=self.kafka_bootstrap, prefix=self.prefix)
 
-    def _database(self, name: str) -> str:
-        if self.backend == "sqlite":
-            return f"sqlite:///{self.folder}/{name}.db"
-        admin = make_url(self.pg_admin_url)
-        db = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-        plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db}"')
-        return admin.set(database=db).render_as_string(hide_password=False)
-
     def start(self) -> None:
         ensure_dev_keys(self.auth)
         ensure_topics(self.kafka)
@@ -110,7 +93,9 @@ class System:
                 **common,
                 f"{name.upper()}_PORT": str(ports[name]),
                 f"{name.upper()}_METRICS_PORT": "0",
-                f"{name.upper()}_DATABASE_URL": self._database(name),
+                f"{name.upper()}_DATABASE_URL": new_database(
+                    self.backend, self.folder, f"bench_{name}", self.pg_admin_url
+                ),
                 **wiring.get(name, {}),
             }
             self.services[name] = ServiceProcess(
@@ -146,9 +131,6 @@ class System:
         if self.envoy and self.envoy.process:
             found["envoy"] = self.envoy.process.pid
         return found
-
-    def cpu(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) for name, pid in self.pids().items()}
 
     def token(self, user: str, role: str = MEMBER) -> str:
         key = (user, role)
@@ -197,10 +179,6 @@ class System:
             name: consumer_lag(self.kafka, f"{name}_svc", topics)
             for name, topics in CONSUMED.items()
         }
-
-    def mails(self) -> int:
-        folder = self.folder / "mail"
-        return sum(1 for _ in folder.glob("*.eml")) if folder.exists() else 0
 
 
 def shared_parts() -> dict[str, list[int]]:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from notification_svc import smtp_sink as smtp_sink_process
 from yoga_common import gateway
 from yoga_common.auth import ensure_dev_keys
 from yoga_common.devstack import ServiceProcess, wait_for_port
@@ -59,7 +60,7 @@ def smtp_sink() -> subprocess.Popen[bytes]:
     LOGS.mkdir(parents=True, exist_ok=True)
     with (LOGS / "smtp_sink.log").open("ab") as log:
         sink = subprocess.Popen(
-            [sys.executable, "-m", "notification_svc.smtp_sink", "--port", str(SMTP_PORT)],
+            smtp_sink_process.command(SMTP_PORT, ROOT / "var" / "mail"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

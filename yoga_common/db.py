@@ -32,7 +32,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _WRITE = "yoga_write"
-# Set on a connection by `events_written` (the outbox); read once its transaction committed.
+# Set on a connection by `events_written`; read once its transaction committed.
 _EVENTS = "yoga_events_written"
 _RETRYABLE_PG = {"40001", "40P01"}  # serialization failure, deadlock detected
 _ATTEMPTS = 8
@@ -93,7 +93,8 @@ class Database:
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
         """Calls `callback` (from the committing thread) after each transaction of `run_sync`
-        that wrote an outbox row: the relay publishes at once instead of at its next poll."""
+        that marked itself with `events_written` (an outbox row, an email to send): the relay
+        or the mailer starts at once instead of at its next poll."""
         self._on_events.append(callback)
 
     @contextmanager

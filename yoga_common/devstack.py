@@ -9,17 +9,33 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.engine import make_url
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def new_database(backend: str, folder: Path, name: str, pg_admin_url: str = "") -> str:
+    """The URL of a new, empty database of its own: a SQLite file in `folder`, or a PostgreSQL
+    database created through `pg_admin_url` (with a random suffix)."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder}/{name}.db"
+    admin = make_url(pg_admin_url)
+    db = f"{name}_{uuid.uuid4().hex[:10]}"
+    plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}"')
+    return admin.set(database=db).render_as_string(hide_password=False)
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

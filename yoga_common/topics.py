@@ -16,7 +16,13 @@ YOGACLASS_EVENTS = "yoga.yogaclass.events"
 RESERVATION_EVENTS = "yoga.reservation.events"
 # One topic per producing context, keyed by aggregate id; one dead-letter topic per consumer.
 EVENT_TOPICS = (YOGACLASS_EVENTS, RESERVATION_EVENTS)
-CONSUMERS = ("reservation_svc", "notification_svc", "mypage_svc")
+# What each consuming service reads (its consumer group is `<name>_svc`).
+CONSUMED = {
+    "reservation": [YOGACLASS_EVENTS],
+    "notification": [RESERVATION_EVENTS],
+    "mypage": [RESERVATION_EVENTS, YOGACLASS_EVENTS],
+}
+CONSUMERS = tuple(f"{name}_svc" for name in CONSUMED)
 
 
 def dead_letter_topic(consumer: str) -> str:

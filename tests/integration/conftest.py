@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
+from yoga_common import devstack
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
 from yoga_common.devstack import ServiceProcess, free_port
 from yoga_common.settings import AuthSettings, KafkaSettings
@@ -38,14 +37,8 @@ def pg_admin_url() -> str:
 
 
 def new_database(backend: str, folder: Path, name: str) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{folder}/{name}.db"
-    admin = make_url(pg_admin_url())
-    db = f"{name}_{uuid.uuid4().hex[:10]}"
-    plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    return admin.set(database=db).render_as_string(hide_password=False)
+    admin = pg_admin_url() if backend == "postgres" else ""
+    return devstack.new_database(backend, folder, name, admin)
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,9 @@ from confluent_kafka import KafkaException
 from sqlalchemy import create_engine, text
 
 from tests.integration.conftest import Stack
-from yoga_common.topics import RESERVATION_EVENTS, YOGACLASS_EVENTS, consumer_lag
+from yoga_common.topics import CONSUMED, consumer_lag
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSUMED = {
-    "reservation": [YOGACLASS_EVENTS],
-    "notification": [RESERVATION_EVENTS],
-    "mypage": [RESERVATION_EVENTS, YOGACLASS_EVENTS],
-}
 
 
 class Mailbox:
