@@ -44,8 +44,27 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "yoga-studio"
 CI_VALUES = CHART / "ci"
 GATEWAY_FILES = CHART / "files" / "gateway"
-# ../shared beside the repository, in a developer's checkout and in CI's fresh clone alike.
-CRD_DIR = Path(os.environ.get("YOGA_K8S_CRDS", ROOT.parent / "shared" / "k8s-crds"))
+
+
+def crd_dir() -> Path:
+    """../shared/k8s-crds beside the repository (a developer's checkout, CI's clone), else
+    beside the local repository this one was cloned from (a clone in a temporary folder)."""
+    if os.environ.get("YOGA_K8S_CRDS"):
+        return Path(os.environ["YOGA_K8S_CRDS"])
+    beside = ROOT.parent / "shared" / "k8s-crds"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared" / "k8s-crds"
+    return beside
+
+
+CRD_DIR = crd_dir()
 BIN = Path(sys.executable).parent
 # The newest Kubernetes whose schemas kubernetes-validate 1.37.0 bundles; Helm renders for it too.
 KUBE_VERSION = "1.37.0"
