@@ -19,7 +19,7 @@ lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc \
-	  scripts/deploy_check.py bench
+	  devtools scripts/deploy_check.py bench
 
 ## Regenerates gen/ from protos/.
 protos: venv

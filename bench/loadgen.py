@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yoga_common import gateway
+from devtools import gateway_config as gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,7 @@ from bench import echo, scenarios  # noqa: E402
 from bench.loadgen import tools  # noqa: E402
 from bench.report import Broken, Failure, Figure, Target, save  # noqa: E402
 from bench.system import System  # noqa: E402
-from yoga_common.devstack import free_port, wait_for_port  # noqa: E402
+from devtools.processes import free_port, wait_for_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 

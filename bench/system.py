@@ -16,11 +16,11 @@ from typing import Any
 import grpc
 from sqlalchemy import create_engine, text
 
-from notification_svc import smtp_sink
+from devtools import envoy, smtp_sink
+from devtools import gateway_config as gateway
+from devtools.processes import ServiceProcess, free_port, new_database, wait_for_port
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
-from yoga_common import gateway
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
-from yoga_common.devstack import ServiceProcess, free_port, new_database, wait_for_port
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import CONSUMED, consumer_lag, ensure_topics
 
@@ -52,7 +52,7 @@ class System:
     pg_admin_url: str = ""
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
     services: dict[str, ServiceProcess] = field(default_factory=dict)
-    envoy: gateway.EnvoyProcess | None = None
+    envoy: envoy.EnvoyProcess | None = None
     sink: subprocess.Popen[bytes] | None = None
     auth: AuthSettings = field(init=False)
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -106,7 +106,7 @@ class System:
         for service in self.services.values():
             service.wait_healthy()
         targets = {name: s.target for name, s in self.services.items()}
-        self.envoy = gateway.start_gateway(
+        self.envoy = envoy.start_gateway(
             self.folder / "envoy",
             free_port(),
             targets,

@@ -1,7 +1,7 @@
 """Checks everything the project deploys, offline: `.venv/bin/python scripts/deploy_check.py`.
 
 1. hadolint on the Dockerfile.
-2. The gateway's files in the chart (files/gateway/) match what yoga_common/gateway.py renders and
+2. The gateway's files in the chart (files/gateway/) match what devtools/gateway_config.py renders and
    envoy/yoga.pb (`--sync` rewrites them).
 3. `helm lint --strict` and `helm template` with the defaults and with each
    helm/yoga-studio/ci/*.yaml; values.schema.json rejects unknown keys there.
@@ -149,9 +149,9 @@ def rendered_gateway_config() -> str:
     args = [a for pair in GATEWAY_ARGS.items() for a in pair]
     # Issuer and audience at their defaults, whatever this shell exports: the chart sets them.
     env = {k: v for k, v in os.environ.items() if not k.startswith("YOGA_JWT_")}
-    done = run([sys.executable, "-m", "yoga_common.gateway", *args], cwd=ROOT, env=env)
+    done = run([sys.executable, "-m", "devtools.gateway_config", *args], cwd=ROOT, env=env)
     if done.returncode != 0:
-        raise CheckError(f"python -m yoga_common.gateway failed:\n{done.stderr.strip()}")
+        raise CheckError(f"python -m devtools.gateway_config failed:\n{done.stderr.strip()}")
     return done.stdout
 
 
@@ -169,7 +169,7 @@ def gateway_file_problems(sync: bool = False) -> list[str]:
     problems = []
     if not config.exists() or config.read_text() != expected:
         problems.append(
-            f"{config.relative_to(ROOT)} differs from what yoga_common/gateway.py renders: "
+            f"{config.relative_to(ROOT)} differs from what devtools/gateway_config.py renders: "
             "run scripts/deploy_check.py --sync"
         )
     if not descriptor.exists() or not filecmp.cmp(source, descriptor, shallow=False):
@@ -763,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         step("hadolint Dockerfile", hadolint_problems())
-        step("gateway files match yoga_common/gateway.py", gateway_file_problems(args.sync))
+        step("gateway files match devtools/gateway_config.py", gateway_file_problems(args.sync))
         step("values.schema.json is closed", values_schema_problems())
         print(f"     helm: {helm_binary()}")
         kube = KubeSchemas()

@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from notification_svc import smtp_sink as smtp_sink_process
-from yoga_common import gateway
+from devtools import envoy
+from devtools import gateway_config as gateway
+from devtools import smtp_sink as smtp_sink_process
+from devtools.processes import ServiceProcess, wait_for_port
 from yoga_common.auth import ensure_dev_keys
-from yoga_common.devstack import ServiceProcess, wait_for_port
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import ensure_topics
 
@@ -42,11 +43,11 @@ def services() -> list[ServiceProcess]:
     ]
 
 
-def start_gateway(running: list[ServiceProcess]) -> gateway.EnvoyProcess:
+def start_gateway(running: list[ServiceProcess]) -> envoy.EnvoyProcess:
     """Envoy on 8088 in front of the services: JSON and gRPC on one port."""
     targets = {s.module.removesuffix("_svc"): s.target for s in running}
     jwks = gateway.jwks_file(AuthSettings()).resolve()
-    return gateway.start_gateway(ROOT / "var" / "envoy", GATEWAY_PORT, targets, jwks)
+    return envoy.start_gateway(ROOT / "var" / "envoy", GATEWAY_PORT, targets, jwks)
 
 
 def script(*args: str) -> str:
@@ -117,7 +118,7 @@ def main() -> int:
     kafka_ready = time.monotonic() - began
     sink = smtp_sink()
     running = services()
-    envoy: gateway.EnvoyProcess | None = None
+    gateway_process: envoy.EnvoyProcess | None = None
     stopping = False
 
     def stop(*_: object) -> None:
@@ -131,7 +132,7 @@ def main() -> int:
             service.start()
         for service in running:
             service.wait_healthy()
-        envoy = start_gateway(running)
+        gateway_process = start_gateway(running)
         print(banner(running, tools), flush=True)
         # bench/run.py reads this line (cold start).
         print(f"up in {time.monotonic() - began:.1f} s (Kafka {kafka_ready:.1f} s)", flush=True)
@@ -140,13 +141,13 @@ def main() -> int:
                 if service.process and service.process.poll() is not None:
                     print(f"{service.module} exited:\n{service.tail()}", file=sys.stderr)
                     return 1
-            if envoy.process and envoy.process.poll() is not None:
-                print(f"envoy exited:\n{envoy.tail()}", file=sys.stderr)
+            if gateway_process.process and gateway_process.process.poll() is not None:
+                print(f"envoy exited:\n{gateway_process.tail()}", file=sys.stderr)
                 return 1
             time.sleep(0.5)
     finally:
-        if envoy:
-            envoy.stop()
+        if gateway_process:
+            gateway_process.stop()
         for service in reversed(running):
             service.stop()
         sink.terminate()

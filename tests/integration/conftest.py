@@ -14,13 +14,13 @@ from typing import Any
 import grpc
 import pytest
 
+from devtools import processes as devstack
+from devtools.processes import ServiceProcess, free_port
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
-from yoga_common import devstack
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
-from yoga_common.devstack import ServiceProcess, free_port
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import ensure_topics
 

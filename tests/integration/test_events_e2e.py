@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from devtools.processes import free_port
 from tests.integration.conftest import ALL, BACKENDS, Clients, Stack, connect
 from tests.integration.events_support import (
     CONSUMED,
@@ -29,7 +30,6 @@ from yoga.notification.v1 import notification_pb2 as npb
 from yoga.reservation.v1 import events_pb2 as rev
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
-from yoga_common.devstack import free_port
 from yoga_common.events import headers
 from yoga_common.settings import AuthSettings
 from yoga_common.timestamps import utcnow

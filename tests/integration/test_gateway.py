@@ -18,6 +18,9 @@ import grpc
 import pytest
 from grpc_status import rpc_status
 
+from devtools import envoy
+from devtools import gateway_config as gateway
+from devtools.processes import free_port
 from tests.integration.conftest import ALL, Stack
 from tests.integration.events_support import Mailbox
 from tests.integration.gateway_support import (
@@ -38,9 +41,7 @@ from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
-from yoga_common import gateway
 from yoga_common.auth import ADMIN, SERVICE, ensure_dev_keys, issue_token
-from yoga_common.devstack import free_port
 from yoga_common.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ RELEASE_SEAT = "/yoga.yogaclass.v1.YogaClassService/ReleaseSeat"
 @dataclass
 class Gateway:
     stack: Stack
-    envoy: gateway.EnvoyProcess
+    envoy: envoy.EnvoyProcess
     folder: Path
 
     def json(self, user: str | None = None, role: str = "member") -> JsonClient:
@@ -71,13 +72,11 @@ def gw(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     mailbox = Mailbox(free_port())
     mailbox.start()
     stack = Stack("sqlite", auth, folder, smtp_port=mailbox.port)
-    envoy: gateway.EnvoyProcess | None = None
+    envoy: envoy.EnvoyProcess | None = None
     try:
         stack.start(ALL, pending_grace=1.0)
         targets = {name: service.target for name, service in stack.services.items()}
-        envoy = gateway.start_gateway(
-            folder / "envoy", free_port(), targets, gateway.jwks_file(auth)
-        )
+        envoy = envoy.start_gateway(folder / "envoy", free_port(), targets, gateway.jwks_file(auth))
         yield Gateway(stack, envoy, folder)
     finally:
         if envoy:
@@ -122,7 +121,7 @@ def test_rendered_config_is_valid_for_envoy(gw: Gateway, tmp_path: Path) -> None
     path.write_text(
         gateway.render_config(8088, gw.targets(), gateway.jwks_file(gw.stack.auth), admin_port=0)
     )
-    gateway.validate(path)
+    envoy.validate(path)
     assert gateway.internal_methods() == [RESERVE_SEAT, RELEASE_SEAT]
 
 
@@ -133,14 +132,14 @@ def test_broken_config_fails_to_start(gw: Gateway, tmp_path: Path) -> None:
         gateway.render_config(free_port(), gw.targets(), gateway.jwks_file(gw.stack.auth), missing)
     )
     with pytest.raises(RuntimeError, match="envoy rejects"):
-        gateway.validate(bad)
-    envoy = gateway.EnvoyProcess(bad, tmp_path / "broken.log", free_port())
-    envoy.start()
+        envoy.validate(bad)
+    broken = envoy.EnvoyProcess(bad, tmp_path / "broken.log", free_port())
+    broken.start()
     try:
         with pytest.raises(RuntimeError, match="envoy exited"):
-            envoy.wait_ready(timeout=20)
+            broken.wait_ready(timeout=20)
     finally:
-        envoy.stop()
+        broken.stop()
     with pytest.raises(ValueError, match="targets must name"):
         gateway.render_config(8088, {"yogaclass": "127.0.0.1:1"}, tmp_path)
 
@@ -449,7 +448,7 @@ async def test_gateway_forwards_the_token_and_drops_identity_headers(
     try:
         targets = {**gw.targets(), "mypage": f"127.0.0.1:{port}"}
         envoy = await asyncio.to_thread(
-            gateway.start_gateway,
+            envoy.start_gateway,
             tmp_path,
             free_port(),
             targets,

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from sqlalchemy import select
 
 import mypage_svc
+from devtools.processes import ServiceProcess, free_port
 from mypage_svc import messages, storage
 from mypage_svc.consumers import handlers
 from mypage_svc.domain import Status
@@ -36,7 +37,6 @@ from yoga_common import migrate
 from yoga_common.auth import ADMIN, MEMBER, SERVICE, issue_token
 from yoga_common.consumer import EventConsumer, InvalidEvent
 from yoga_common.db import Database
-from yoga_common.devstack import ServiceProcess, free_port
 from yoga_common.events import Envelope
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.timestamps import to_timestamp

@@ -25,12 +25,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 
 import notification_svc
-from notification_svc import smtp_sink, storage
+from devtools import smtp_sink
+from devtools.processes import ServiceProcess, free_port
+from devtools.smtp_sink import MailDir
+from notification_svc import storage
 from notification_svc.consumers import handlers
 from notification_svc.domain import EmailState, Kind, Notification, RetryPolicy
 from notification_svc.mailer import Mailer, SmtpSender
 from notification_svc.messages import ReservationEvent
-from notification_svc.smtp_sink import MailDir
 from notification_svc.storage import NotificationStore
 from tests.integration.conftest import BACKENDS, new_database
 from tests.integration.support import error_details, eventually
@@ -40,7 +42,6 @@ from yoga_common import migrate
 from yoga_common.auth import ADMIN, MEMBER, SERVICE, issue_token
 from yoga_common.consumer import EventConsumer, InvalidEvent
 from yoga_common.db import Database
-from yoga_common.devstack import ServiceProcess, free_port
 from yoga_common.events import Envelope
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.timestamps import to_timestamp, utcnow

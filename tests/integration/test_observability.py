@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.processes import free_port
 from tests.integration.conftest import ALL, Clients, Stack, connect
 from tests.integration.events_support import Mailbox
 from tests.integration.support import a_class, eventually, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga_common.auth import ADMIN, MEMBER
-from yoga_common.devstack import free_port
 
 Span = dict[str, Any]
 

@@ -23,14 +23,9 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +39,6 @@ from yoga_common.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR = ROOT / "envoy" / "yoga.pb"
-ENVOY = Path(sys.executable).parent / "envoy"
 LISTEN_PORT = 8088
 
 # Target name (as in `make run` and the tests) -> the gRPC service it serves.
@@ -496,140 +490,10 @@ def render_config(
     return json.dumps(config, indent=2) + "\n"
 
 
-def validate(config_path: Path, binary: Path = ENVOY) -> None:
-    """`envoy --mode validate`: parses the configuration and loads every part of it (the
-    descriptor set, the JWKS, the filters) without serving. Raises with Envoy's complaint."""
-    done = subprocess.run(
-        [str(binary), "--mode", "validate", "-c", str(config_path), "--log-level", "error"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"envoy rejects {config_path}:\n{done.stdout}{done.stderr}")
-
-
-@dataclass
-class EnvoyProcess:
-    """Envoy as a child process: one worker (`--concurrency 1`; it did better than two on
-    2 cores), its log (Envoy's own messages and the JSON access log) in `log_path`, ready when
-    the admin endpoint answers `/ready`."""
-
-    config_path: Path
-    log_path: Path
-    listen_port: int
-    binary: Path = ENVOY
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.listen_port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.target}"
-
-    @property
-    def admin_address_path(self) -> Path:
-        return self.config_path.with_suffix(".admin")
-
-    def admin_url(self) -> str:
-        address = self.admin_address_path.read_text().strip()
-        return f"http://{address}"
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.admin_address_path.unlink(missing_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(self.binary),
-                "-c",
-                str(self.config_path),
-                "--concurrency",
-                "1",
-                # Several gateways (tests, `make run`) may run on one machine: no shared memory.
-                "--disable-hot-restart",
-                "--admin-address-path",
-                str(self.admin_address_path),
-                "--log-level",
-                "warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"envoy exited; see {self.log_path}:\n{self.tail()}")
-            if self._ready():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.tail()}")
-
-    def _ready(self) -> bool:
-        if not self.admin_address_path.exists():
-            return False
-        try:
-            with urllib.request.urlopen(f"{self.admin_url()}/ready", timeout=1) as answer:
-                return bool(answer.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
-
-def start_gateway(
-    folder: Path,
-    listen_port: int,
-    targets: Mapping[str, str],
-    jwks_path: Path,
-    descriptor_path: Path = DESCRIPTOR,
-    opts: GatewayOptions | None = None,
-) -> EnvoyProcess:
-    """Writes the configuration into `folder`, starts Envoy and waits until it is ready."""
-    if not jwks_path.exists():
-        raise FileNotFoundError(
-            f"{jwks_path} is missing: `auth.ensure_dev_keys` writes it beside the public key "
-            "when it creates the key pair (remove an older key pair to have it made again)"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    config_path = folder / "envoy.yaml"
-    config_path.write_text(
-        render_config(listen_port, targets, jwks_path, descriptor_path, opts=opts)
-    )
-    envoy = EnvoyProcess(config_path, folder / "envoy.log", listen_port)
-    envoy.start()
-    try:
-        envoy.wait_ready()
-    except Exception:
-        envoy.stop()
-        raise
-    return envoy
-
-
 def main(argv: list[str] | None = None) -> int:
     """Prints the configuration `make run` uses (or another), e.g. to read it or to run Envoy
-    by hand: `python -m yoga_common.gateway > /tmp/envoy.yaml`."""
-    parser = argparse.ArgumentParser(prog="python -m yoga_common.gateway")
+    by hand: `python -m devtools.gateway_config > /tmp/envoy.yaml`."""
+    parser = argparse.ArgumentParser(prog="python -m devtools.gateway_config")
     parser.add_argument("--port", type=int, default=LISTEN_PORT)
     parser.add_argument("--admin-port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1", help="address the listener binds")

@@ -1,6 +1,6 @@
 """A local SMTP sink for development: accepts every message and stores it as an `.eml` file.
 
-    python -m notification_svc.smtp_sink --port 2525 --dir var/mail
+    python -m devtools.smtp_sink --port 2525 --dir var/mail
 
 Listens on 127.0.0.1 only (aiosmtpd); `make run` points notification_svc at it."""
 
@@ -53,7 +53,7 @@ def command(port: int, folder: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "notification_svc.smtp_sink",
+        "devtools.smtp_sink",
         "--port",
         str(port),
         "--dir",
