@@ -1,7 +1,7 @@
 """Checks everything the project deploys, offline: `.venv/bin/python scripts/deploy_check.py`.
 
 1. hadolint on the Dockerfile.
-2. The gateway's files in the chart (files/gateway/) match what devtools/gateway_config.py renders and
+2. The gateway's files in the chart (files/gateway/) match devtools/gateway_config.py and
    envoy/yoga.pb (`--sync` rewrites them).
 3. `helm lint --strict` and `helm template` with the defaults and with each
    helm/yoga-studio/ci/*.yaml; values.schema.json rejects unknown keys there.
