@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from yoga_common import system
 from yoga_common.settings import ServiceSettings
+
+SERVICE = system.service("mypage")
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="MYPAGE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICE.env_prefix, extra="ignore")
 
-    port: int = 50054
-    metrics_port: int = 9464
-    database_url: str = "sqlite:///var/mypage.db"
+    port: int = SERVICE.port
+    metrics_port: int = SERVICE.metrics_port
+    database_url: str = f"sqlite:///var/{SERVICE.name}.db"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from yoga_common.auth import Principal
 from yoga_common.errors import permission_denied
+from yoga_common.principal import Principal
 
 
 class Status(StrEnum):

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mypage_svc import storage
-from mypage_svc.config import Settings
+from mypage_svc.config import SERVICE, Settings
 from mypage_svc.consumers import handlers
+from mypage_svc.service import MyPageService
 from mypage_svc.servicer import ROLES, SERVICE_NAME, MyPageServicer
-from mypage_svc.storage import MyPageStore
+from mypage_svc.storage import MyPageStore, inbox
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga_common.consumer import EventConsumer
 from yoga_common.server import open_database, run_main, serve
-from yoga_common.topics import RESERVATION_EVENTS, YOGACLASS_EVENTS
+from yoga_common.uow import Transactions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
-    store = MyPageStore(db)
-    servicer = MyPageServicer(store)
+    tx = Transactions(db, MyPageStore)
+    servicer = MyPageServicer(MyPageService(tx))
     consumer = EventConsumer(
-        "mypage_svc",
-        db,
-        storage.inbox,
-        [RESERVATION_EVENTS, YOGACLASS_EVENTS],
-        handlers(store),
-        settings.kafka,
+        SERVICE.consumer_group, tx, inbox, SERVICE.consumes, handlers(), settings.kafka
     )
     await serve(
         settings,
@@ -41,7 +36,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main("mypage", settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings))
 
 
 if __name__ == "__main__":

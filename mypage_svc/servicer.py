@@ -1,14 +1,14 @@
-"""gRPC face of mypage_svc: maps protobuf to the read model and back, nothing more."""
+"""gRPC face of mypage_svc: maps protobuf to the service layer and back, nothing more."""
 
 from __future__ import annotations
 
 from mypage_svc.domain import page_owner
 from mypage_svc.messages import to_proto
-from mypage_svc.storage import MyPageStore
+from mypage_svc.service import MyPageService
 from yoga.mypage.v1 import mypage_pb2, mypage_pb2_grpc
-from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, current_principal, role_table
+from yoga_common.principal import ADMIN, MEMBER
 from yoga_common.requests import check_id
 
 SERVICE_NAME = mypage_pb2.DESCRIPTOR.services_by_name["MyPageService"]
@@ -16,8 +16,8 @@ ROLES = role_table(SERVICE_NAME, {"GetMyPage": {ADMIN, MEMBER}})
 
 
 class MyPageServicer(mypage_pb2_grpc.MyPageServiceServicer):
-    def __init__(self, store: MyPageStore) -> None:
-        self._store = store
+    def __init__(self, service: MyPageService) -> None:
+        self._service = service
 
     async def GetMyPage(
         self, request: mypage_pb2.GetMyPageRequest, context: Context
@@ -26,5 +26,5 @@ class MyPageServicer(mypage_pb2_grpc.MyPageServiceServicer):
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
         user_id = page_owner(current_principal(), request.user_id)
-        entries = await self._store.page(user_id)
+        entries = await self._service.page(user_id)
         return mypage_pb2.GetMyPageResponse(user_id=user_id, entries=[to_proto(e) for e in entries])

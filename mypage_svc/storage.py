@@ -1,5 +1,7 @@
 """Everything mypage_svc keeps: one row per reservation and per class, as their latest events
-told them, and the inbox of applied events, behind `MyPageStore`. No outbox: it produces nothing.
+told them, and the inbox of applied events. `MyPageStore` works inside the caller's
+transaction (a unit of work): queries and atomic primitives, no rules. No outbox: it produces
+nothing.
 
 A fact is written by one conditional upsert that updates only when the incoming version is newer
 (`domain.supersedes`), so redelivered, replayed or reordered events, even applied by concurrent
@@ -34,7 +36,7 @@ from mypage_svc.domain import (
     newest_class_first,
     page_entry,
 )
-from yoga_common.db import Database, UtcDateTime
+from yoga_common.db import UtcDateTime
 from yoga_common.outbox import inbox_table
 
 metadata = MetaData()
@@ -135,27 +137,20 @@ def _to_entry(row: Row[Any]) -> PageEntry:
 
 
 class MyPageStore:
-    """`save_*` run inside the event consumer's transaction (the connection it hands them), so a
-    fact and its inbox row commit together; reads run on the database's own threads."""
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def save_reservation(self, conn: Connection, r: ReservationView) -> bool:
+    def save_reservation(self, r: ReservationView) -> bool:
         """Stores the reservation unless a newer version is held; True if it was written."""
-        return _upsert(conn, reservations, _reservation_columns(r))
+        return _upsert(self._conn, reservations, _reservation_columns(r))
 
-    def save_class(self, conn: Connection, c: ClassView) -> bool:
+    def save_class(self, c: ClassView) -> bool:
         """Stores the class unless a newer version is held; True if it was written."""
-        return _upsert(conn, classes, _class_columns(c))
+        return _upsert(self._conn, classes, _class_columns(c))
 
-    async def page(self, user_id: str) -> list[PageEntry]:
+    def page(self, user_id: str) -> list[PageEntry]:
         query = _PAGE.where(reservations.c.user_id == user_id)
-
-        def work(conn: Connection) -> list[PageEntry]:
-            return newest_class_first(_to_entry(row) for row in conn.execute(query))
-
-        return await self._db.read(work)
+        return newest_class_first(_to_entry(row) for row in self._conn.execute(query))
 
 
 def _upsert(conn: Connection, table: Table, values: dict[str, Any]) -> bool:

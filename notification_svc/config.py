@@ -6,21 +6,24 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from notification_svc.domain import RetryPolicy
+from yoga_common import system
 from yoga_common.settings import ServiceSettings
+
+SERVICE = system.service("notification")
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICE.env_prefix, extra="ignore")
 
-    port: int = 50053
-    metrics_port: int = 9463
-    database_url: str = "sqlite:///var/notification.db"
+    port: int = SERVICE.port
+    metrics_port: int = SERVICE.metrics_port
+    database_url: str = f"sqlite:///var/{SERVICE.name}.db"
     # The zone class times are shown in (the events carry UTC times only).
     time_zone: str = "UTC"
     # user_id -> address, for members whose events carry none (env: a JSON object).
     email_directory: dict[str, str] = {}
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
+    smtp_port: int = system.SMTP_SINK_PORT
     smtp_sender: str = "Yoga Studio <no-reply@yoga.example>"
     # Seconds for each SMTP step (connect, each command).
     smtp_timeout: float = 10.0

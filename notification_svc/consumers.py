@@ -1,29 +1,28 @@
-"""Reservation events -> notifications. Each handler runs inside the consumer's transaction,
-together with the inbox row (yoga_common.consumer), and does no network I/O: the row it writes
-is PENDING for email, and the mailer sends it after the transaction commits."""
+"""Reservation events -> notifications. Each handler maps the event to the domain and records
+it through the service layer, inside the consumer's unit of work together with the inbox row
+(yoga_common.consumer); no network I/O: the row it writes is PENDING for email, and the mailer
+sends it after the transaction commits."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
-from sqlalchemy import Connection
-
-from notification_svc import messages
+from notification_svc import messages, service
 from notification_svc.domain import Outcome, new_notification
-from notification_svc.storage import add_notification
+from notification_svc.storage import NotificationStore
 from yoga.reservation.v1 import events_pb2
 from yoga_common.consumer import Handlers, InvalidEvent
 from yoga_common.errors import Violations
 from yoga_common.events import Envelope
 from yoga_common.requests import check_id
 from yoga_common.timestamps import utcnow
+from yoga_common.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
+Work = UnitOfWork[NotificationStore]
 
 
 def _notify(
-    conn: Connection,
+    uow: Work,
     envelope: Envelope,
     outcome: Outcome,
     event: messages.ReservationEvent,
@@ -43,38 +42,24 @@ def _notify(
     notification = new_notification(
         messages.fact(envelope.event_id, outcome, event), directory, time_zone, utcnow()
     )
-    if add_notification(conn, notification):
-        log.info(
-            "notification recorded",
-            extra={
-                "notification_id": notification.notification_id,
-                "kind": notification.kind.value,
-                "email_state": notification.email_state.value,
-            },
-        )
+    service.record(uow, notification)
 
 
-def handlers(directory: Mapping[str, str], time_zone: str) -> Handlers:
+def handlers(directory: Mapping[str, str], time_zone: str) -> Handlers[NotificationStore]:
     """The handlers of the reservation topic; `directory` (user_id -> address) is where an
     address comes from when the event carries none, `time_zone` is how times are shown."""
-    found = Handlers()
+    found: Handlers[NotificationStore] = Handlers()
 
     @found.on(events_pb2.ReservationConfirmed)
-    def booked(
-        conn: Connection, envelope: Envelope, event: events_pb2.ReservationConfirmed
-    ) -> None:
-        _notify(conn, envelope, Outcome.CONFIRMED, event, directory, time_zone)
+    def booked(uow: Work, envelope: Envelope, event: events_pb2.ReservationConfirmed) -> None:
+        _notify(uow, envelope, Outcome.CONFIRMED, event, directory, time_zone)
 
     @found.on(events_pb2.ReservationRejected)
-    def rejected(
-        conn: Connection, envelope: Envelope, event: events_pb2.ReservationRejected
-    ) -> None:
-        _notify(conn, envelope, Outcome.REJECTED, event, directory, time_zone)
+    def rejected(uow: Work, envelope: Envelope, event: events_pb2.ReservationRejected) -> None:
+        _notify(uow, envelope, Outcome.REJECTED, event, directory, time_zone)
 
     @found.on(events_pb2.ReservationCancelled)
-    def cancelled(
-        conn: Connection, envelope: Envelope, event: events_pb2.ReservationCancelled
-    ) -> None:
-        _notify(conn, envelope, Outcome.CANCELLED, event, directory, time_zone)
+    def cancelled(uow: Work, envelope: Envelope, event: events_pb2.ReservationCancelled) -> None:
+        _notify(uow, envelope, Outcome.CANCELLED, event, directory, time_zone)
 
     return found

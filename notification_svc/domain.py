@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from yoga_common.auth import Principal
 from yoga_common.errors import permission_denied
+from yoga_common.principal import Principal
 
 MAX_TITLE = 200
 MAX_ADDRESS = 320

@@ -38,7 +38,9 @@ class Sender(Protocol):
         """Hands the message to the mail server; raises if it was not accepted."""
 
 
-class Store(Protocol):
+class Deliveries(Protocol):
+    """The service layer's steps of a delivery (NotificationService)."""
+
     async def due(self, now: datetime, limit: int) -> list[str]: ...
 
     async def claim(
@@ -124,7 +126,7 @@ def is_permanent(err: Exception) -> bool:
 class Mailer:
     def __init__(
         self,
-        store: Store,
+        deliveries: Deliveries,
         sender: Sender,
         from_address: str,
         policy: RetryPolicy,
@@ -133,7 +135,7 @@ class Mailer:
         poll_seconds: float = 0.5,
         claim_seconds: float = 120.0,
     ) -> None:
-        self._store = store
+        self._deliveries = deliveries
         self._sender = sender
         self._from = from_address
         self._policy = policy
@@ -150,7 +152,7 @@ class Mailer:
     async def deliver_due(self) -> int:
         """One pass over the notifications due now; returns how many emails this pass sent."""
         sent = 0
-        for notification_id in await self._store.due(self._now(), self._batch):
+        for notification_id in await self._deliveries.due(self._now(), self._batch):
             job = asyncio.ensure_future(self._deliver(notification_id))
             try:
                 sent += await asyncio.shield(job)
@@ -161,7 +163,7 @@ class Mailer:
 
     async def _deliver(self, notification_id: str) -> bool:
         now = self._now()
-        claimed = await self._store.claim(notification_id, now, now + self._claim)
+        claimed = await self._deliveries.claim(notification_id, now, now + self._claim)
         if claimed is None:
             return False  # another mailer has it, or it is no longer due
         n, claim_id = claimed
@@ -173,7 +175,7 @@ class Mailer:
             await asyncio.to_thread(self._sender.send, message)
         except Exception as err:  # every failed try counts, so retries stay bounded
             return await self._failed(n, claim_id, err, permanent=is_permanent(err))
-        if not await self._store.finish(after_success(n, self._now()), claim_id):
+        if not await self._deliveries.finish(after_success(n, self._now()), claim_id):
             log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
         DELIVERIES.labels("sent").inc()
         log.info("email sent", extra={"notification_id": n.notification_id})
@@ -184,7 +186,7 @@ class Mailer:
     ) -> bool:
         error = f"{type(err).__name__}: {err}"
         after = after_failure(n, self._now(), error, self._policy, permanent)
-        await self._store.finish(after, claim_id)
+        await self._deliveries.finish(after, claim_id)
         state = after.email_state.value.lower()
         DELIVERIES.labels("retry" if state == "pending" else state).inc()
         log.warning(

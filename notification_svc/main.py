@@ -4,35 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notification_svc import storage
-from notification_svc.config import Settings
+from notification_svc.config import SERVICE, Settings
 from notification_svc.consumers import handlers
 from notification_svc.mailer import Mailer, SmtpSender
+from notification_svc.service import NotificationService
 from notification_svc.servicer import ROLES, SERVICE_NAME, NotificationServicer
-from notification_svc.storage import NotificationStore
+from notification_svc.storage import NotificationStore, inbox
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga_common.consumer import EventConsumer
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
-from yoga_common.topics import RESERVATION_EVENTS
+from yoga_common.uow import Transactions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
-    store = NotificationStore(db)
-    servicer = NotificationServicer(store)
+    tx = Transactions(db, NotificationStore)
+    service = NotificationService(tx)
+    servicer = NotificationServicer(service)
     consumer = EventConsumer(
-        "notification_svc",
-        db,
-        storage.inbox,
-        [RESERVATION_EVENTS],
+        SERVICE.consumer_group,
+        tx,
+        inbox,
+        SERVICE.consumes,
         handlers(settings.email_directory, settings.time_zone),
         settings.kafka,
     )
     mailer = Mailer(
-        store,
+        service,
         SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_timeout),
         settings.smtp_sender,
         settings.retry_policy,
@@ -56,7 +57,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main("notification", settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings))
 
 
 if __name__ == "__main__":

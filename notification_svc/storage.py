@@ -1,5 +1,6 @@
 """Everything notification_svc keeps: notifications (with their email delivery state) and the
-inbox of applied events, behind `NotificationStore`.
+inbox of applied events. `NotificationStore` works inside the caller's transaction (a unit of
+work): queries and atomic primitives, no rules.
 
 One notification per event and recipient: the inbox drops a redelivered event, and a unique
 constraint on (event_id, user_id) holds even if it did not. A mailer owns a notification it
@@ -8,7 +9,6 @@ mailer (or a restarted one) picks it up while the email is on its way."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from notification_svc.domain import EmailState, Kind, Notification
-from yoga_common.db import Database, UtcDateTime, events_written
+from yoga_common.db import UtcDateTime, events_written
 from yoga_common.outbox import inbox_table
 
 metadata = MetaData()
@@ -118,49 +118,43 @@ def _delivery_columns(n: Notification) -> dict[str, Any]:
     }
 
 
-def add_notification(conn: Connection, n: Notification) -> bool:
-    """Stores a new notification in the caller's transaction (the consumer's, with the inbox
-    row); False when this event already notified this recipient."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(notifications).values(
-                    notification_id=n.notification_id,
-                    event_id=n.event_id,
-                    user_id=n.user_id,
-                    kind=n.kind.value,
-                    reservation_id=n.reservation_id,
-                    class_id=n.class_id,
-                    class_title=n.class_title,
-                    class_start_time=n.class_start_time,
-                    subject=n.subject,
-                    body=n.body,
-                    email=n.email,
-                    create_time=n.create_time,
-                    **_delivery_columns(n),
-                )
-            )
-    except IntegrityError:
-        return False
-    if n.email_state is EmailState.PENDING:
-        events_written(conn)  # wakes the mailer once committed
-    return True
-
-
 class NotificationStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    async def get(self, notification_id: str) -> Notification | None:
+    def add(self, n: Notification) -> bool:
+        """Stores a new notification; False when this event already notified this recipient."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(notifications).values(
+                        notification_id=n.notification_id,
+                        event_id=n.event_id,
+                        user_id=n.user_id,
+                        kind=n.kind.value,
+                        reservation_id=n.reservation_id,
+                        class_id=n.class_id,
+                        class_title=n.class_title,
+                        class_start_time=n.class_start_time,
+                        subject=n.subject,
+                        body=n.body,
+                        email=n.email,
+                        create_time=n.create_time,
+                        **_delivery_columns(n),
+                    )
+                )
+        except IntegrityError:
+            return False
+        if n.email_state is EmailState.PENDING:
+            events_written(self._conn)  # wakes the mailer once committed
+        return True
+
+    def get(self, notification_id: str) -> Notification | None:
         query = select(notifications).where(notifications.c.notification_id == notification_id)
+        row = self._conn.execute(query).first()
+        return _to_domain(row) if row else None
 
-        def work(conn: Connection) -> Notification | None:
-            row = conn.execute(query).first()
-            return _to_domain(row) if row else None
-
-        return await self._db.read(work)
-
-    async def page(
+    def page(
         self, user_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[Notification]:
         """A user's notifications, newest first, after the keyset position `after`."""
@@ -176,9 +170,9 @@ class NotificationStore:
             query = query.where(
                 or_(c.create_time < at, and_(c.create_time == at, c.notification_id < last_id))
             )
-        return await self._db.read(lambda conn: [_to_domain(r) for r in conn.execute(query)])
+        return [_to_domain(r) for r in self._conn.execute(query)]
 
-    async def due(self, now: datetime, limit: int) -> list[str]:
+    def due(self, now: datetime, limit: int) -> list[str]:
         """Ids of PENDING notifications whose next try is due, oldest due first."""
         c = notifications.c
         query = (
@@ -187,50 +181,38 @@ class NotificationStore:
             .order_by(c.next_attempt_at, c.notification_id)
             .limit(limit)
         )
-        return await self._db.read(lambda conn: list(conn.execute(query).scalars()))
+        return list(self._conn.execute(query).scalars())
 
-    async def claim(
-        self, notification_id: str, now: datetime, until: datetime
-    ) -> tuple[Notification, str] | None:
-        """Takes a due notification for sending until `until`; None if it is not due (any
-        more), e.g. because another mailer claimed it first. Returns it with the claim id."""
-        claim_id = str(uuid.uuid4())
+    def claim(
+        self, notification_id: str, now: datetime, until: datetime, claim_id: str
+    ) -> Notification | None:
+        """Takes a due notification for sending until `until`: one conditional UPDATE, so no
+        other mailer has it meanwhile. None if it is not due (any more)."""
         c = notifications.c
-
-        def work(conn: Connection) -> tuple[Notification, str] | None:
-            taken = conn.execute(
-                update(notifications)
-                .where(
-                    c.notification_id == notification_id,
-                    c.email_state == EmailState.PENDING.value,
-                    c.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=until, claim_id=claim_id)
+        taken = self._conn.execute(
+            update(notifications)
+            .where(
+                c.notification_id == notification_id,
+                c.email_state == EmailState.PENDING.value,
+                c.next_attempt_at <= now,
             )
-            if taken.rowcount != 1:
-                return None
-            row = conn.execute(
-                select(notifications).where(c.notification_id == notification_id)
-            ).one()
-            return _to_domain(row), claim_id
+            .values(next_attempt_at=until, claim_id=claim_id)
+        )
+        if taken.rowcount != 1:
+            return None
+        return self.get(notification_id)
 
-        return await self._db.run(work)
-
-    async def finish(self, n: Notification, claim_id: str) -> bool:
+    def finish(self, n: Notification, claim_id: str) -> bool:
         """Records the outcome of a send by the mailer holding `claim_id`; False if the claim
         was lost (it expired and another mailer took the notification)."""
         c = notifications.c
-
-        def work(conn: Connection) -> bool:
-            done = conn.execute(
-                update(notifications)
-                .where(
-                    c.notification_id == n.notification_id,
-                    c.email_state == EmailState.PENDING.value,
-                    c.claim_id == claim_id,
-                )
-                .values(claim_id=None, **_delivery_columns(n))
+        done = self._conn.execute(
+            update(notifications)
+            .where(
+                c.notification_id == n.notification_id,
+                c.email_state == EmailState.PENDING.value,
+                c.claim_id == claim_id,
             )
-            return done.rowcount == 1
-
-        return await self._db.run(work)
+            .values(claim_id=None, **_delivery_columns(n))
+        )
+        return done.rowcount == 1

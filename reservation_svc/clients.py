@@ -8,14 +8,21 @@ import grpc
 
 from reservation_svc.domain import ClassInfo, SeatAnswer
 from reservation_svc.messages import seat_answer
-from reservation_svc.saga import SeatsUnavailable
+from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common.clients import ServiceToken, channel
 
 log = logging.getLogger(__name__)
 
 _SERVICE = "yoga.yogaclass.v1.YogaClassService"
-_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+# Worth asking again later; any other status is a refusal that asking again would repeat.
+_TRANSIENT = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED,
+}
 
 
 class SeatClient:
@@ -37,8 +44,7 @@ class SeatClient:
                 request, timeout=self._timeout, metadata=self._token.metadata()
             )
         except grpc.aio.AioRpcError as err:
-            self._log(err, "ReserveSeat", reservation_id)
-            raise SeatsUnavailable(str(err.code())) from err
+            raise self._failure(err, "ReserveSeat", reservation_id) from err
         return seat_answer(response)
 
     async def release(self, class_id: str, reservation_id: str) -> None:
@@ -48,18 +54,19 @@ class SeatClient:
                 request, timeout=self._timeout, metadata=self._token.metadata()
             )
         except grpc.aio.AioRpcError as err:
-            self._log(err, "ReleaseSeat", reservation_id)
-            raise SeatsUnavailable(str(err.code())) from err
+            raise self._failure(err, "ReleaseSeat", reservation_id) from err
 
     @staticmethod
-    def _log(err: grpc.aio.AioRpcError, method: str, reservation_id: str) -> None:
+    def _failure(err: grpc.aio.AioRpcError, method: str, reservation_id: str) -> SeatsUnavailable:
+        transient = err.code() in _TRANSIENT
         # A non-transient code here is a defect or a misconfiguration, not the caller's doing.
-        level = logging.WARNING if err.code() in _TRANSIENT else logging.ERROR
         log.log(
-            level,
+            logging.WARNING if transient else logging.ERROR,
             "seat call failed",
             extra={"method": method, "code": err.code().name, "reservation_id": reservation_id},
         )
+        kind = SeatsUnavailable if transient else SeatsRefused
+        return kind(f"{method}: {err.code().name} {err.details()}")
 
     async def close(self) -> None:
         await self._channel.close(None)

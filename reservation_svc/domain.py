@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from yoga_common.auth import Principal
 from yoga_common.errors import failed_precondition, permission_denied
+from yoga_common.principal import Principal
 
 
 class Status(StrEnum):
@@ -131,6 +131,40 @@ def transition(
         # A seat may be held (CONFIRMED) or about to be (PENDING): it must be given back.
         release_pending=r.release_pending or to is Status.CANCELLED,
     )
+
+
+# The events a reservation raises, one per state it reaches (messages.py turns them into
+# yoga.reservation.v1 events).
+@dataclass(frozen=True)
+class ReservationConfirmed:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class ReservationRejected:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class ReservationCancelled:
+    reservation: Reservation
+
+
+ReservationEvent = ReservationConfirmed | ReservationRejected | ReservationCancelled
+
+_RAISES: dict[Status, type[ReservationEvent]] = {
+    Status.CONFIRMED: ReservationConfirmed,
+    Status.REJECTED: ReservationRejected,
+    Status.CANCELLED: ReservationCancelled,
+}
+
+
+def change(
+    r: Reservation, to: Status, reason: Reason, now: datetime, class_info: ClassInfo | None = None
+) -> tuple[Reservation, ReservationEvent]:
+    """`transition`, with the event the new state raises."""
+    target = transition(r, to, reason, now, class_info)
+    return target, _RAISES[to](target)
 
 
 def outcome(answer: SeatAnswer) -> tuple[Status, Reason] | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from reservation_svc import consumers
+from reservation_svc import consumers, messages
 from reservation_svc.clients import SeatClient
-from reservation_svc.config import Settings
-from reservation_svc.saga import BookingSaga
+from reservation_svc.config import SERVICE, Settings
+from reservation_svc.service import ReservationService
 from reservation_svc.servicer import ROLES, SERVICE_NAME, ReservationServicer
 from reservation_svc.storage import ReservationStore, inbox, outbox
 from yoga.reservation.v1 import reservation_pb2_grpc
@@ -17,34 +17,30 @@ from yoga_common.consumer import EventConsumer
 from yoga_common.relay import OutboxRelay
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
+from yoga_common.uow import Outbox, Transactions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
-    store = ReservationStore(db, settings.events_topic)
+    tx = Transactions(db, ReservationStore, Outbox(outbox, settings.events_topic, messages.event))
     seats = SeatClient(
         settings.yogaclass_target,
-        ServiceToken(settings.auth, "reservation_svc"),
+        ServiceToken(settings.auth, SERVICE.package),
         settings.seat_timeout_seconds,
     )
-    saga = BookingSaga(store, seats, utcnow)
-    servicer = ReservationServicer(store, saga)
+    service = ReservationService(tx, seats, utcnow)
+    servicer = ReservationServicer(service)
 
     async def recovery() -> None:
-        await saga.recovery_loop(
+        await service.recovery_loop(
             timedelta(seconds=settings.pending_grace_seconds), settings.recovery_interval_seconds
         )
 
-    relay = OutboxRelay(db, outbox, "reservation_svc", settings.kafka)
+    relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     consumer = EventConsumer(
-        "reservation_svc",
-        db,
-        inbox,
-        [settings.class_events_topic],
-        consumers.build(settings.events_topic),
-        settings.kafka,
+        SERVICE.consumer_group, tx, inbox, SERVICE.consumes, consumers.build(), settings.kafka
     )
     await serve(
         settings,
@@ -61,7 +57,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main("reservation", settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings))
 
 
 if __name__ == "__main__":

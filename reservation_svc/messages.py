@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from reservation_svc.domain import ClassInfo, Reason, Reservation, SeatAnswer, Status
+from google.protobuf.message import Message
+
+from reservation_svc.domain import (
+    ClassInfo,
+    Reason,
+    Reservation,
+    ReservationCancelled,
+    ReservationConfirmed,
+    ReservationEvent,
+    ReservationRejected,
+    SeatAnswer,
+    Status,
+)
 from yoga.reservation.v1 import events_pb2, reservation_pb2
 from yoga.yogaclass.v1 import yogaclass_pb2
 from yoga_common.timestamps import as_utc, from_timestamp, to_timestamp
@@ -65,13 +77,22 @@ def seat_answer(response: yogaclass_pb2.ReserveSeatResponse) -> tuple[SeatAnswer
     return answer, ClassInfo(c.title, from_timestamp(c.start_time), from_timestamp(c.end_time))
 
 
-def reservation_confirmed(r: Reservation) -> events_pb2.ReservationConfirmed:
-    return events_pb2.ReservationConfirmed(reservation=to_proto(r), user_email=r.user_email)
-
-
-def reservation_rejected(r: Reservation) -> events_pb2.ReservationRejected:
-    return events_pb2.ReservationRejected(reservation=to_proto(r), user_email=r.user_email)
-
-
-def reservation_cancelled(r: Reservation) -> events_pb2.ReservationCancelled:
-    return events_pb2.ReservationCancelled(reservation=to_proto(r), user_email=r.user_email)
+def event(e: ReservationEvent) -> tuple[str, Message]:
+    """A domain event as the message published on the reservation topic, keyed by its id."""
+    r = e.reservation
+    match e:
+        case ReservationConfirmed():
+            message: Message = events_pb2.ReservationConfirmed(
+                reservation=to_proto(r), user_email=r.user_email
+            )
+        case ReservationRejected():
+            message = events_pb2.ReservationRejected(
+                reservation=to_proto(r), user_email=r.user_email
+            )
+        case ReservationCancelled():
+            message = events_pb2.ReservationCancelled(
+                reservation=to_proto(r), user_email=r.user_email
+            )
+        case _:
+            raise TypeError(f"not a reservation event: {e!r}")
+    return r.reservation_id, message

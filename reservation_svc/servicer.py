@@ -1,16 +1,15 @@
-"""gRPC face of reservation_svc: maps protobuf to the saga and back, nothing more."""
+"""gRPC face of reservation_svc: maps protobuf to the service layer and back, nothing more."""
 
 from __future__ import annotations
 
 from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
 from reservation_svc.messages import to_proto
-from reservation_svc.saga import BookingSaga
-from reservation_svc.storage import ReservationStore
+from reservation_svc.service import ReservationService
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga_common import pagination
-from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, current_principal, role_table
+from yoga_common.principal import ADMIN, MEMBER
 from yoga_common.requests import check_id, fingerprint
 
 SERVICE_NAME = reservation_pb2.DESCRIPTOR.services_by_name["ReservationService"]
@@ -26,9 +25,8 @@ ROLES = role_table(
 
 
 class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
-    def __init__(self, store: ReservationStore, saga: BookingSaga) -> None:
-        self._store = store
-        self._saga = saga
+    def __init__(self, service: ReservationService) -> None:
+        self._service = service
 
     async def CreateReservation(
         self, request: reservation_pb2.CreateReservationRequest, context: Context
@@ -43,7 +41,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         # The address in the caller's token is the member's own only when booking for oneself.
         email = principal.email if user_id == principal.subject else ""
         payload = reservation_pb2.CreateReservationRequest(class_id=request.class_id)
-        reservation = await self._saga.book(
+        reservation = await self._service.book(
             request.class_id, user_id, email, request.request_id, fingerprint(payload)
         )
         return reservation_pb2.CreateReservationResponse(reservation=to_proto(reservation))
@@ -54,7 +52,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v = Violations()
         check_id(v, "reservation_id", request.reservation_id)
         v.raise_if_any()
-        reservation = await self._store.get(request.reservation_id)
+        reservation = await self._service.get(request.reservation_id)
         check_owner(current_principal(), reservation.user_id)
         return reservation_pb2.GetReservationResponse(reservation=to_proto(reservation))
 
@@ -66,13 +64,12 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         check_id(v, "user_id", request.user_id, required=False)
         v.raise_if_any()
         user_id = visible_user(current_principal(), request.user_id)
-        size = pagination.page_size(request.page_size)
-        after = pagination.decode_after(request.page_token)
-        found = await self._store.page(request.class_id, user_id, size + 1, after)
-        page = found[:size]
-        token = ""
-        if len(found) > size:
-            token = pagination.encode_after(page[-1].create_time, page[-1].reservation_id)
+        page, token = await pagination.keyset_page(
+            request.page_size,
+            request.page_token,
+            lambda limit, after: self._service.page(request.class_id, user_id, limit, after),
+            lambda r: (r.create_time, r.reservation_id),
+        )
         return reservation_pb2.ListReservationsResponse(
             reservations=[to_proto(r) for r in page], next_page_token=token
         )
@@ -83,7 +80,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v = Violations()
         check_id(v, "reservation_id", request.reservation_id)
         v.raise_if_any()
-        reservation = await self._store.get(request.reservation_id)
+        reservation = await self._service.get(request.reservation_id)
         check_owner(current_principal(), reservation.user_id)
-        cancelled = await self._saga.cancel(reservation, Reason.CANCELLED_BY_USER)
+        cancelled = await self._service.cancel(reservation, Reason.CANCELLED_BY_USER)
         return reservation_pb2.CancelReservationResponse(reservation=to_proto(cancelled))

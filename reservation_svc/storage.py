@@ -1,8 +1,9 @@
-"""Everything reservation_svc keeps: reservations and the outbox, behind `ReservationStore`.
+"""Everything reservation_svc keeps: reservations, the outbox and the inbox. `ReservationStore`
+works inside the caller's transaction (a unit of work): queries and atomic primitives, no rules.
 
 One active (PENDING or CONFIRMED) reservation per user and class is a partial unique index;
-an idempotency key is unique per user; every state change is one conditional UPDATE on the
-expected state, written with its event in the same transaction."""
+an idempotency key is unique per user; every state change is one UPDATE conditional on the
+version it was decided from."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     text,
@@ -28,11 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from reservation_svc import messages
-from reservation_svc.domain import ACTIVE, ClassInfo, Reason, Reservation, Status, transition
-from yoga_common.db import Database, UtcDateTime
-from yoga_common.errors import already_exists, invalid_field, not_found
-from yoga_common.outbox import add_event, inbox_table, outbox_table
+from reservation_svc.domain import ACTIVE, ClassInfo, Reason, Reservation, Status
+from yoga_common.db import UtcDateTime
+from yoga_common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -81,12 +81,6 @@ reservations = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
-_EVENTS = {
-    Status.CONFIRMED: messages.reservation_confirmed,
-    Status.REJECTED: messages.reservation_rejected,
-    Status.CANCELLED: messages.reservation_cancelled,
-}
-
 
 def _to_domain(row: Row[Any]) -> Reservation:
     m = row._mapping
@@ -124,143 +118,75 @@ def _columns(r: Reservation) -> dict[str, Any]:
     }
 
 
-def _fetch(conn: Connection, reservation_id: str) -> Reservation | None:
-    row = conn.execute(
-        select(reservations).where(reservations.c.reservation_id == reservation_id)
-    ).first()
-    return _to_domain(row) if row else None
-
-
-def _fetch_existing(conn: Connection, reservation_id: str) -> Reservation:
-    found = _fetch(conn, reservation_id)
-    if found is None:
-        raise not_found("reservation", reservation_id)
-    return found
-
-
-def _by_request(conn: Connection, user_id: str, request_id: str) -> Reservation | None:
-    row = conn.execute(
-        select(reservations).where(
-            reservations.c.user_id == user_id, reservations.c.request_id == request_id
-        )
-    ).first()
-    return _to_domain(row) if row else None
-
-
-def change_in(
-    conn: Connection,
-    topic: str,
-    reservation_id: str,
-    expected: frozenset[Status],
-    to: Status,
-    reason: Reason,
-    now: datetime,
-    class_info: ClassInfo | None = None,
-) -> tuple[Reservation, bool]:
-    """`ReservationStore.change` inside a transaction the caller holds."""
-    current = _fetch_existing(conn, reservation_id)
-    if current.status not in expected:
-        return current, False
-    target = transition(current, to, reason, now, class_info)
-    changed = conn.execute(
-        update(reservations)
-        .where(
-            reservations.c.reservation_id == reservation_id,
-            reservations.c.version == current.version,
-        )
-        .values(**_columns(target))
-    )
-    if changed.rowcount != 1:  # changed under us (PostgreSQL): decide on fresh data
-        return change_in(conn, topic, reservation_id, expected, to, reason, now, class_info)
-    add_event(conn, outbox, topic, reservation_id, _EVENTS[to](target))
-    return target, True
-
-
-def active_of_class(conn: Connection, class_id: str) -> list[str]:
-    c = reservations.c
-    query = (
-        select(c.reservation_id)
-        .where(c.class_id == class_id, c.status.in_([s.value for s in ACTIVE]))
-        .order_by(c.create_time)
-    )
-    return list(conn.execute(query).scalars())
+_BY_ID = select(reservations).where(reservations.c.reservation_id == bindparam("id"))
+_BY_REQUEST = select(reservations).where(
+    reservations.c.user_id == bindparam("user_id"),
+    reservations.c.request_id == bindparam("request_id"),
+)
 
 
 class ReservationStore:
-    def __init__(self, db: Database, topic: str) -> None:
-        self._db = db
-        self._topic = topic
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    async def add_pending(self, r: Reservation) -> Reservation:
-        """Stores a new PENDING reservation, or returns the one stored under its request_id."""
+    def get(self, reservation_id: str) -> Reservation | None:
+        row = self._conn.execute(_BY_ID, {"id": reservation_id}).first()
+        return _to_domain(row) if row else None
 
-        def work(conn: Connection) -> Reservation:
-            existing = _by_request(conn, r.user_id, r.request_id)
-            if existing is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            insert(reservations).values(
-                                reservation_id=r.reservation_id,
-                                class_id=r.class_id,
-                                user_id=r.user_id,
-                                user_email=r.user_email,
-                                request_id=r.request_id,
-                                request_hash=r.request_hash,
-                                create_time=r.create_time,
-                                **_columns(r),
-                            )
-                        )
-                    return r
-                except IntegrityError:
-                    existing = _by_request(conn, r.user_id, r.request_id)
-                    if existing is None:
-                        raise already_exists(
-                            "ALREADY_BOOKED",
-                            "this member already holds a reservation for this class",
-                            class_id=r.class_id,
-                            user_id=r.user_id,
-                        ) from None
-            if existing.request_hash != r.request_hash:
-                raise invalid_field("request_id", "was already used for a different reservation")
-            return existing
+    def by_request(self, user_id: str, request_id: str) -> Reservation | None:
+        row = self._conn.execute(
+            _BY_REQUEST, {"user_id": user_id, "request_id": request_id}
+        ).first()
+        return _to_domain(row) if row else None
 
-        return await self._db.run(work)
+    def add(self, r: Reservation) -> bool:
+        """False if a unique constraint refused it: the request_id was used by this user, or
+        the user holds an active reservation of the class."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(reservations).values(
+                        reservation_id=r.reservation_id,
+                        class_id=r.class_id,
+                        user_id=r.user_id,
+                        user_email=r.user_email,
+                        request_id=r.request_id,
+                        request_hash=r.request_hash,
+                        create_time=r.create_time,
+                        **_columns(r),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
-    async def change(
-        self,
-        reservation_id: str,
-        expected: frozenset[Status],
-        to: Status,
-        reason: Reason,
-        now: datetime,
-        class_info: ClassInfo | None = None,
-    ) -> tuple[Reservation, bool]:
-        """Moves the reservation to `to` if it is in one of the `expected` states, with its event.
-        Returns the reservation as it now is, and whether this call changed it."""
-        return await self._db.run(
-            lambda conn: change_in(
-                conn, self._topic, reservation_id, expected, to, reason, now, class_info
-            )
+    def replace(self, target: Reservation, expected_version: int) -> bool:
+        """Writes `target` if the reservation is still at `expected_version`."""
+        c = reservations.c
+        changed = self._conn.execute(
+            update(reservations)
+            .where(c.reservation_id == target.reservation_id, c.version == expected_version)
+            .values(**_columns(target))
+        )
+        return changed.rowcount == 1
+
+    def set_release_pending(self, reservation_id: str, pending: bool) -> None:
+        self._conn.execute(
+            update(reservations)
+            .where(reservations.c.reservation_id == reservation_id)
+            .values(release_pending=pending)
         )
 
-    async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation:
-        """Records whether the reservation's seat is still owed back to the class."""
+    def active_of_class(self, class_id: str) -> list[str]:
+        c = reservations.c
+        query = (
+            select(c.reservation_id)
+            .where(c.class_id == class_id, c.status.in_([s.value for s in ACTIVE]))
+            .order_by(c.create_time)
+        )
+        return list(self._conn.execute(query).scalars())
 
-        def work(conn: Connection) -> Reservation:
-            conn.execute(
-                update(reservations)
-                .where(reservations.c.reservation_id == reservation_id)
-                .values(release_pending=pending)
-            )
-            return _fetch_existing(conn, reservation_id)
-
-        return await self._db.run(work)
-
-    async def get(self, reservation_id: str) -> Reservation:
-        return await self._db.read(lambda conn: _fetch_existing(conn, reservation_id))
-
-    async def page(
+    def page(
         self, class_id: str, user_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[Reservation]:
         c = reservations.c
@@ -274,9 +200,9 @@ class ReservationStore:
             query = query.where(
                 (c.create_time > at) | ((c.create_time == at) & (c.reservation_id > after[1]))
             )
-        return await self._db.read(lambda conn: [_to_domain(r) for r in conn.execute(query)])
+        return [_to_domain(r) for r in self._conn.execute(query)]
 
-    async def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
+    def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
         c = reservations.c
         query = (
             select(reservations)
@@ -284,9 +210,9 @@ class ReservationStore:
             .order_by(c.update_time)
             .limit(limit)
         )
-        return await self._db.read(lambda conn: [_to_domain(r) for r in conn.execute(query)])
+        return [_to_domain(r) for r in self._conn.execute(query)]
 
-    async def unreleased(self, before: datetime, limit: int = 100) -> list[Reservation]:
+    def unreleased(self, before: datetime, limit: int = 100) -> list[Reservation]:
         c = reservations.c
         query = (
             select(reservations)
@@ -294,4 +220,4 @@ class ReservationStore:
             .order_by(c.update_time)
             .limit(limit)
         )
-        return await self._db.read(lambda conn: [_to_domain(r) for r in conn.execute(query)])
+        return [_to_domain(r) for r in self._conn.execute(query)]

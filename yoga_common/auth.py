@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from yoga_common.errors import unauthenticated
+from yoga_common.principal import ADMIN, MEMBER, ROLES, SERVICE, Principal
 from yoga_common.settings import AuthSettings
 
-ADMIN = "admin"
-MEMBER = "member"
-SERVICE = "service"
-ROLES = (ADMIN, MEMBER, SERVICE)
-
-
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    role: str
-    email: str = ""
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ADMIN
+# The roles and Principal live in yoga_common.principal (no jwt there); named here too for the
+# callers that mint or verify tokens.
+__all__ = ["ADMIN", "MEMBER", "ROLES", "SERVICE", "Principal", "TokenVerifier", "issue_token"]
 
 
 def ensure_dev_keys(settings: AuthSettings) -> None:

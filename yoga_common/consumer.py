@@ -1,5 +1,6 @@
 """The consumer runtime every consuming service runs: one consumer group per service, dispatch by
-`ce_type`, the effect and the inbox row in one transaction, the offset stored only after it and
+`ce_type`, the effect and the inbox row in one unit of work (the service's handler calls its
+service layer inside it), the offset stored only after it and
 committed by the client every `commit_interval_seconds` (and when partitions are revoked or the
 consumer closes), bounded retries, then the dead-letter topic with the error. A stop finishes
 the message in hand. A crash redelivers at most the last interval's messages, which the inbox
@@ -21,10 +22,9 @@ from confluent_kafka import Message as KafkaMessage
 from google.protobuf.message import DecodeError, Message
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import Connection, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from yoga_common.db import Database
 from yoga_common.events import Envelope, from_kafka
 from yoga_common.metrics import (
     CONSUMER_APPLIED,
@@ -37,62 +37,63 @@ from yoga_common.settings import KafkaSettings
 from yoga_common.telemetry import context_from
 from yoga_common.timestamps import utcnow
 from yoga_common.topics import dead_letter_topic
+from yoga_common.uow import Transactions, UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 M = TypeVar("M", bound=Message)
+S = TypeVar("S")
 
 
 class InvalidEvent(Exception):
     """The event can never be applied (undecodable, or missing what the handler needs)."""
 
 
+Apply = Callable[[UnitOfWork[S], Envelope, M], None]
+
+
 @dataclass(frozen=True)
-class Handler(Generic[M]):
+class Handler(Generic[S, M]):
     message_type: type[M]
-    apply: Callable[[Connection, Envelope, M], None]
+    apply: Apply[S, M]
 
 
-class Handlers:
-    """Event type (protobuf full name) -> what to do with it, inside the consumer's transaction."""
+class Handlers(Generic[S]):
+    """Event type (protobuf full name) -> what to do with it, inside the consumer's unit of
+    work: a handler maps the message to the domain and calls the service layer, as a servicer
+    does for a command."""
 
     def __init__(self) -> None:
-        self.by_type: dict[str, Handler[Any]] = {}
+        self.by_type: dict[str, Handler[S, Any]] = {}
 
-    def on(
-        self, message_type: type[M]
-    ) -> Callable[
-        [Callable[[Connection, Envelope, M], None]], Callable[[Connection, Envelope, M], None]
-    ]:
-        def register(
-            apply: Callable[[Connection, Envelope, M], None],
-        ) -> Callable[[Connection, Envelope, M], None]:
+    def on(self, message_type: type[M]) -> Callable[[Apply[S, M]], Apply[S, M]]:
+        def register(apply: Apply[S, M]) -> Apply[S, M]:
             self.by_type[message_type.DESCRIPTOR.full_name] = Handler(message_type, apply)
             return apply
 
         return register
 
 
-class EventConsumer:
+class EventConsumer(Generic[S]):
     def __init__(
         self,
         name: str,
-        db: Database,
+        tx: Transactions[S],
         inbox: Table,
         topics: Sequence[str],
-        handlers: Handlers,
+        handlers: Handlers[S],
         settings: KafkaSettings,
     ) -> None:
         self.name = name
-        self._db = db
+        self._tx = tx
         self._inbox = inbox
         self._topics = list(topics)
         self._handlers = handlers
         self._settings = settings
         self._stop = threading.Event()
         self._dead_letters = producer(settings)
-        self._insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(inbox)
+        self._insert = (sqlite.insert if tx.db.is_sqlite else postgresql.insert)(inbox)
 
     async def run(self) -> None:
         worker = asyncio.ensure_future(asyncio.to_thread(self._loop))
@@ -224,8 +225,8 @@ class EventConsumer:
         except DecodeError as err:
             raise InvalidEvent(f"not a {envelope.event_type}: {err}") from err
 
-        def work(conn: Connection) -> bool:
-            new = conn.execute(
+        def work(uow: UnitOfWork[S]) -> bool:
+            new = uow.conn.execute(
                 self._insert.values(
                     consumer=self.name,
                     event_id=envelope.event_id,
@@ -238,10 +239,10 @@ class EventConsumer:
             ).first()
             if new is None:
                 return False
-            handler.apply(conn, envelope, message)
+            handler.apply(uow, envelope, message)
             return True
 
-        return self._db.run_sync(work)
+        return self._tx.run_sync(work)
 
     def _dead_letter(self, msg: KafkaMessage, envelope: Envelope, error: Exception) -> bool:
         topic = self._settings.name(dead_letter_topic(self.name))

@@ -125,12 +125,16 @@ class Database:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")
 
-    async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+    async def in_thread(self, call: Callable[[], T]) -> T:
+        """Runs `call` on one of the database's threads."""
         loop = asyncio.get_running_loop()
         # The caller's context goes along (the current span: database spans and outbox rows
         # join the request's trace); run_in_executor alone would drop it.
         context = contextvars.copy_context()
-        return await loop.run_in_executor(self._pool, context.run, self.run_sync, work, write)
+        return await loop.run_in_executor(self._pool, context.run, call)
+
+    async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+        return await self.in_thread(lambda: self.run_sync(work, write))
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         return await self.run(work, write=False)

@@ -76,6 +76,10 @@ def unauthenticated(message: str) -> ServiceError:
     return ServiceError(Code.UNAUTHENTICATED, "UNAUTHENTICATED", message)
 
 
+def aborted(reason: str, message: str, **metadata: str) -> ServiceError:
+    return ServiceError(Code.ABORTED, reason, message, metadata=metadata)
+
+
 def unavailable(reason: str, message: str) -> ServiceError:
     return ServiceError(Code.UNAVAILABLE, reason, message)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from yoga_common.errors import invalid_field
 
@@ -53,3 +54,22 @@ def decode_after(token: str) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(position[0]), str(position[1])
     except (IndexError, TypeError, ValueError) as err:
         raise _foreign() from err
+
+
+T = TypeVar("T")
+
+
+async def keyset_page(
+    page_size_requested: int,
+    page_token: str,
+    fetch: Callable[[int, tuple[datetime, str] | None], Awaitable[list[T]]],
+    position: Callable[[T], tuple[datetime, str]],
+) -> tuple[list[T], str]:
+    """One page of a `List*` call: `fetch(limit, after)` returns up to `limit` items after the
+    keyset position `after`; one more than the page is asked for, to know whether a next page
+    exists without counting. Returns the page and the next page's token ("" at the end)."""
+    size = page_size(page_size_requested)
+    found = await fetch(size + 1, decode_after(page_token))
+    page = found[:size]
+    token = encode_after(*position(page[-1])) if len(found) > size else ""
+    return page, token

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from yoga_common import system
+
 
 class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YOGA_JWT_", extra="ignore")
@@ -27,7 +29,7 @@ class AuthSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YOGA_KAFKA_", extra="ignore")
 
-    bootstrap_servers: str = "127.0.0.1:59092"
+    bootstrap_servers: str = f"127.0.0.1:{system.KAFKA_PORT}"
     # Put before every topic and consumer group name, so several systems can share a broker.
     prefix: str = ""
     partitions: int = 3

@@ -1,4 +1,5 @@
-"""The Kafka topics of the system, created by the project (never by auto-create)."""
+"""The Kafka topics of the system (named in yoga_common.system), created by the project,
+never by auto-create."""
 
 from __future__ import annotations
 
@@ -8,29 +9,25 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from yoga_common import system
 from yoga_common.settings import KafkaSettings
+from yoga_common.system import EVENT_TOPICS, RESERVATION_EVENTS, YOGACLASS_EVENTS
 
 log = logging.getLogger(__name__)
 
-YOGACLASS_EVENTS = "yoga.yogaclass.events"
-RESERVATION_EVENTS = "yoga.reservation.events"
-# One topic per producing context, keyed by aggregate id; one dead-letter topic per consumer.
-EVENT_TOPICS = (YOGACLASS_EVENTS, RESERVATION_EVENTS)
-# What each consuming service reads (its consumer group is `<name>_svc`).
-CONSUMED = {
-    "reservation": [YOGACLASS_EVENTS],
-    "notification": [RESERVATION_EVENTS],
-    "mypage": [RESERVATION_EVENTS, YOGACLASS_EVENTS],
-}
-CONSUMERS = tuple(f"{name}_svc" for name in CONSUMED)
+__all__ = ["EVENT_TOPICS", "RESERVATION_EVENTS", "YOGACLASS_EVENTS"]
+
+# What each consuming service reads (its consumer group is `<name>_svc`), from the registry.
+CONSUMED = {s.name: list(s.consumes) for s in system.CONSUMERS}
 
 
 def dead_letter_topic(consumer: str) -> str:
-    return f"yoga.{consumer.removesuffix('_svc')}.dlt"
+    """One dead-letter topic per consumer (`reservation` or `reservation_svc`)."""
+    return system.service(consumer).dead_letter_topic
 
 
 def all_topics() -> list[str]:
-    return [*EVENT_TOPICS, *(dead_letter_topic(c) for c in CONSUMERS)]
+    return [*EVENT_TOPICS, *(s.dead_letter_topic for s in system.CONSUMERS)]
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> None:

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from yoga_common import system
 from yoga_common.settings import ServiceSettings
-from yoga_common.topics import YOGACLASS_EVENTS
+
+SERVICE = system.service("yogaclass")
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="YOGACLASS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SERVICE.env_prefix, extra="ignore")
 
-    port: int = 50051
-    metrics_port: int = 9461
-    database_url: str = "sqlite:///var/yogaclass.db"
-    events_topic: str = YOGACLASS_EVENTS
+    port: int = SERVICE.port
+    metrics_port: int = SERVICE.metrics_port
+    database_url: str = f"sqlite:///var/{SERVICE.name}.db"
+    events_topic: str = system.YOGACLASS_EVENTS

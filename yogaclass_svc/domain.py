@@ -1,4 +1,12 @@
-"""Rules of classes and seats. Plain Python: no gRPC, no SQL."""
+"""Rules of classes and seats. Plain Python: no gRPC, no SQL. Each rule returns the new state
+and the event it raises; the service layer stores them (storage.py), and the conditional
+statements there are the guards under concurrency.
+
+Seats: a claim per reservation makes ReserveSeat and ReleaseSeat idempotent, and `booked`
+always equals the number of HELD claims of the class.
+
+    (no claim) ──reserve, seat free──► HELD ──release──► RELEASED
+    (no claim) ──release (it came first)──► RELEASED (a tombstone: a late reserve takes nothing)"""
 
 from __future__ import annotations
 
@@ -19,6 +27,11 @@ MUTABLE_FIELDS = ("title", "instructor", "start_time", "end_time", "time_zone", 
 class ClassStatus(StrEnum):
     SCHEDULED = "SCHEDULED"
     CANCELLED = "CANCELLED"
+
+
+class ClaimState(StrEnum):
+    HELD = "HELD"
+    RELEASED = "RELEASED"
 
 
 class SeatResult(StrEnum):
@@ -116,3 +129,84 @@ def seat_refusal(yoga_class: YogaClass | None, now: datetime) -> SeatResult | No
     if yoga_class.details.start_time <= now:
         return SeatResult.CLASS_STARTED
     return None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A reservation's claim on a seat of a class."""
+
+    class_id: str
+    state: ClaimState
+
+
+# The events a class raises (messages.py turns them into yoga.yogaclass.v1 events).
+@dataclass(frozen=True)
+class ClassCreated:
+    yoga_class: YogaClass
+
+
+@dataclass(frozen=True)
+class ClassUpdated:
+    yoga_class: YogaClass
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClassCancelled:
+    yoga_class: YogaClass
+
+
+ClassEvent = ClassCreated | ClassUpdated | ClassCancelled
+
+
+def new_class(class_id: str, details: ClassDetails, now: datetime) -> tuple[YogaClass, ClassEvent]:
+    validate_details(details, now)
+    created = YogaClass(class_id, details, 0, ClassStatus.SCHEDULED, now, now, 1)
+    return created, ClassCreated(created)
+
+
+def change_class(
+    current: YogaClass, changes: dict[str, Any], now: datetime
+) -> tuple[YogaClass, ClassEvent]:
+    target = apply_changes(current, changes, now)
+    return target, ClassUpdated(target, tuple(sorted(changes)))
+
+
+def cancel_class(current: YogaClass, now: datetime) -> tuple[YogaClass, ClassEvent | None]:
+    """Deleting a class cancels it and keeps its history; cancelling it again changes nothing."""
+    if current.status is ClassStatus.CANCELLED:
+        return current, None
+    target = replace(
+        current, status=ClassStatus.CANCELLED, update_time=now, version=current.version + 1
+    )
+    return target, ClassCancelled(target)
+
+
+def claim_answer(claim: Claim) -> SeatResult:
+    """A reserve for a reservation that already has a claim answers by the claim, taking
+    nothing: a retry of a reserve gets RESERVED again, a reserve after its release RELEASED."""
+    return SeatResult.RESERVED if claim.state is ClaimState.HELD else SeatResult.RELEASED
+
+
+def seat_request(
+    yoga_class: YogaClass | None, claim: Claim | None, now: datetime
+) -> SeatResult | None:
+    """The answer to a reserve decided without touching the counter, or None: take a seat if
+    one is free (the conditional update decides that, and answers CLASS_FULL if none is)."""
+    if claim is not None:
+        return claim_answer(claim)
+    return seat_refusal(yoga_class, now)
+
+
+class ReleaseAction(StrEnum):
+    FREE_SEAT = "FREE_SEAT"  # the claim was HELD: RELEASED, and the seat goes back
+    TOMBSTONE = "TOMBSTONE"  # no claim yet: a RELEASED one, so a late reserve takes nothing
+    NOTHING = "NOTHING"  # released before, or the claim is another class's
+
+
+def release_action(class_id: str, claim: Claim | None) -> ReleaseAction:
+    if claim is None:
+        return ReleaseAction.TOMBSTONE
+    if claim.class_id == class_id and claim.state is ClaimState.HELD:
+        return ReleaseAction.FREE_SEAT
+    return ReleaseAction.NOTHING

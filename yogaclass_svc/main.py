@@ -7,7 +7,11 @@ from pathlib import Path
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
 from yoga_common.relay import OutboxRelay
 from yoga_common.server import open_database, run_main, serve
-from yogaclass_svc.config import Settings
+from yoga_common.timestamps import utcnow
+from yoga_common.uow import Outbox, Transactions
+from yogaclass_svc import messages
+from yogaclass_svc.config import SERVICE, Settings
+from yogaclass_svc.service import ClassService
 from yogaclass_svc.servicer import ROLES, SERVICE_NAME, YogaClassServicer
 from yogaclass_svc.storage import ClassStore, outbox
 
@@ -16,8 +20,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
-    servicer = YogaClassServicer(ClassStore(db, settings.events_topic))
-    relay = OutboxRelay(db, outbox, "yogaclass_svc", settings.kafka)
+    tx = Transactions(db, ClassStore, Outbox(outbox, settings.events_topic, messages.event))
+    servicer = YogaClassServicer(ClassService(tx, utcnow))
+    relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     await serve(
         settings,
         [SERVICE_NAME.full_name],
@@ -30,7 +35,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main("yogaclass", settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings))
 
 
 if __name__ == "__main__":

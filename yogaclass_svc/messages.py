@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 from yoga.yogaclass.v1 import events_pb2, yogaclass_pb2
 from yoga_common.timestamps import as_utc, to_timestamp
-from yogaclass_svc.domain import ClassStatus, SeatResult, YogaClass
+from yogaclass_svc.domain import (
+    ClassCancelled,
+    ClassCreated,
+    ClassEvent,
+    ClassStatus,
+    ClassUpdated,
+    SeatResult,
+    YogaClass,
+)
 
 _STATUS = {
     ClassStatus.SCHEDULED: yogaclass_pb2.CLASS_STATUS_SCHEDULED,
@@ -38,13 +48,16 @@ def to_proto(c: YogaClass) -> yogaclass_pb2.YogaClass:
     )
 
 
-def class_created(c: YogaClass) -> events_pb2.ClassCreated:
-    return events_pb2.ClassCreated(yoga_class=to_proto(c))
-
-
-def class_updated(c: YogaClass, changed: list[str]) -> events_pb2.ClassUpdated:
-    return events_pb2.ClassUpdated(yoga_class=to_proto(c), changed_fields=changed)
-
-
-def class_cancelled(c: YogaClass) -> events_pb2.ClassCancelled:
-    return events_pb2.ClassCancelled(yoga_class=to_proto(c))
+def event(e: ClassEvent) -> tuple[str, Message]:
+    """A domain event as the message published on the class topic, keyed by class id."""
+    c = e.yoga_class
+    match e:
+        case ClassCreated():
+            return c.class_id, events_pb2.ClassCreated(yoga_class=to_proto(c))
+        case ClassUpdated(changed=changed):
+            return c.class_id, events_pb2.ClassUpdated(
+                yoga_class=to_proto(c), changed_fields=list(changed)
+            )
+        case ClassCancelled():
+            return c.class_id, events_pb2.ClassCancelled(yoga_class=to_proto(c))
+    raise TypeError(f"not a class event: {e!r}")

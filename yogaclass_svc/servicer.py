@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter
-
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
-from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, role_table
+from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_id, fingerprint
-from yoga_common.timestamps import from_timestamp, utcnow
-from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, SeatResult, validate_details
+from yoga_common.timestamps import from_timestamp
+from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails
 from yogaclass_svc.messages import SEAT_RESULTS, to_proto
-from yogaclass_svc.storage import ClassStore
-
-SEAT_ANSWERS = Counter("yoga_seat_requests_total", "ReserveSeat answers, by result.", ["result"])
-# A retried ReserveSeat of a seat already held answers RESERVED again and is counted again.
-SEATS_BOOKED = Counter("yoga_seats_booked_total", "Seats given to reservations.")
-SEATS_RELEASED = Counter("yoga_seats_released_total", "Seats given back.")
+from yogaclass_svc.service import ClassService
 
 SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
 ROLES = role_table(
@@ -77,8 +70,8 @@ def _changes(request: yogaclass_pb2.UpdateClassRequest, v: Violations) -> dict[s
 
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
-    def __init__(self, store: ClassStore) -> None:
-        self._store = store
+    def __init__(self, service: ClassService) -> None:
+        self._service = service
 
     async def CreateClass(
         self, request: yogaclass_pb2.CreateClassRequest, context: Context
@@ -87,11 +80,9 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v.check(request.HasField("yoga_class"), "yoga_class", "is required")
         check_id(v, "request_id", request.request_id, required=False)
         v.raise_if_any()
-        now = utcnow()
         details = _details(request.yoga_class, v)
-        validate_details(details, now)
-        created = await self._store.create(
-            details, request.request_id, fingerprint(request.yoga_class), now
+        created = await self._service.create(
+            details, request.request_id, fingerprint(request.yoga_class)
         )
         return yogaclass_pb2.CreateClassResponse(yoga_class=to_proto(created))
 
@@ -102,22 +93,20 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "class_id", request.class_id)
         v.raise_if_any()
         return yogaclass_pb2.GetClassResponse(
-            yoga_class=to_proto(await self._store.get(request.class_id))
+            yoga_class=to_proto(await self._service.get(request.class_id))
         )
 
     async def ListClasses(
         self, request: yogaclass_pb2.ListClassesRequest, context: Context
     ) -> yogaclass_pb2.ListClassesResponse:
-        size = pagination.page_size(request.page_size)
-        after = pagination.decode_after(request.page_token)
         start = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
-        found = await self._store.page(start, end, size + 1, after)
-        page, more = found[:size], len(found) > size
-        token = ""
-        if more:
-            last = page[-1]
-            token = pagination.encode_after(last.details.start_time, last.class_id)
+        page, token = await pagination.keyset_page(
+            request.page_size,
+            request.page_token,
+            lambda limit, after: self._service.page(start, end, limit, after),
+            lambda c: (c.details.start_time, c.class_id),
+        )
         return yogaclass_pb2.ListClassesResponse(
             yoga_classes=[to_proto(c) for c in page], next_page_token=token
         )
@@ -130,9 +119,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "yoga_class.class_id", request.yoga_class.class_id)
         v.raise_if_any()
         changes = _changes(request, v)
-        updated = await self._store.update(
-            request.yoga_class.class_id, changes, sorted(changes), utcnow()
-        )
+        updated = await self._service.update(request.yoga_class.class_id, changes)
         return yogaclass_pb2.UpdateClassResponse(yoga_class=to_proto(updated))
 
     async def DeleteClass(
@@ -141,7 +128,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v = Violations()
         check_id(v, "class_id", request.class_id)
         v.raise_if_any()
-        cancelled = await self._store.cancel(request.class_id, utcnow())
+        cancelled = await self._service.cancel(request.class_id)
         return yogaclass_pb2.DeleteClassResponse(yoga_class=to_proto(cancelled))
 
     async def ReserveSeat(
@@ -152,12 +139,9 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "reservation_id", request.reservation_id)
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        result, current = await self._store.reserve_seat(
-            request.class_id, request.reservation_id, request.user_id, utcnow()
+        result, current = await self._service.reserve_seat(
+            request.class_id, request.reservation_id, request.user_id
         )
-        SEAT_ANSWERS.labels(result.value.lower()).inc()
-        if result is SeatResult.RESERVED:
-            SEATS_BOOKED.inc()
         return yogaclass_pb2.ReserveSeatResponse(
             result=SEAT_RESULTS[result], yoga_class=to_proto(current) if current else None
         )
@@ -169,11 +153,9 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "class_id", request.class_id)
         check_id(v, "reservation_id", request.reservation_id)
         v.raise_if_any()
-        released, current = await self._store.release_seat(
-            request.class_id, request.reservation_id, utcnow()
+        released, current = await self._service.release_seat(
+            request.class_id, request.reservation_id
         )
-        if released:
-            SEATS_RELEASED.inc()
         return yogaclass_pb2.ReleaseSeatResponse(
             released=released, yoga_class=to_proto(current) if current else None
         )

@@ -1,12 +1,11 @@
-"""Everything yogaclass_svc keeps: classes, seat claims and the outbox, behind `ClassStore`.
+"""Everything yogaclass_svc keeps: classes, seat claims and the outbox. `ClassStore` works
+inside the caller's transaction (a unit of work): queries and atomic primitives, no rules.
 
 The seat counter is changed by one conditional UPDATE (`booked < capacity`) with a CHECK
-constraint behind it; a claim row per reservation makes ReserveSeat and ReleaseSeat idempotent,
-and `booked` always equals the number of HELD claims of the class."""
+constraint behind it; a claim row per reservation (its primary key) keeps one claim each."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -30,18 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from yoga_common.db import Database, UtcDateTime
-from yoga_common.errors import invalid_field, not_found
-from yoga_common.outbox import add_event, outbox_table
-from yogaclass_svc import messages
-from yogaclass_svc.domain import (
-    ClassDetails,
-    ClassStatus,
-    SeatResult,
-    YogaClass,
-    apply_changes,
-    seat_refusal,
-)
+from yoga_common.db import UtcDateTime
+from yoga_common.outbox import outbox_table
+from yogaclass_svc.domain import Claim, ClaimState, ClassDetails, ClassStatus, YogaClass
 
 metadata = MetaData()
 
@@ -84,9 +75,6 @@ seat_claims = Table(
 
 outbox = outbox_table(metadata)
 
-HELD = "HELD"
-RELEASED = "RELEASED"
-
 
 def _to_domain(row: Row[Any]) -> YogaClass:
     m = row._mapping
@@ -119,233 +107,136 @@ def _details_columns(details: ClassDetails) -> dict[str, Any]:
     }
 
 
-def _fetch(conn: Connection, class_id: str) -> YogaClass | None:
-    row = conn.execute(select(classes).where(classes.c.class_id == class_id)).first()
-    return _to_domain(row) if row else None
-
-
-def _fetch_existing(conn: Connection, class_id: str) -> YogaClass:
-    found = _fetch(conn, class_id)
-    if found is None:
-        raise not_found("class", class_id)
-    return found
+_BY_ID = select(classes).where(classes.c.class_id == bindparam("class_id"))
+_CLAIM = select(seat_claims.c.class_id, seat_claims.c.state).where(
+    seat_claims.c.reservation_id == bindparam("reservation_id")
+)
 
 
 class ClassStore:
-    def __init__(self, db: Database, topic: str) -> None:
-        self._db = db
-        self._topic = topic
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-    def _publish(self, conn: Connection, yoga_class: YogaClass, event: Any) -> None:
-        add_event(conn, outbox, self._topic, yoga_class.class_id, event)
+    def get(self, class_id: str) -> YogaClass | None:
+        row = self._conn.execute(_BY_ID, {"class_id": class_id}).first()
+        return _to_domain(row) if row else None
 
-    async def create(
-        self, details: ClassDetails, request_id: str, request_hash: str, now: datetime
-    ) -> YogaClass:
-        def work(conn: Connection) -> YogaClass:
-            if request_id:
-                row = conn.execute(
-                    select(classes).where(classes.c.request_id == request_id)
-                ).first()
-                if row is not None:
-                    if row._mapping["request_hash"] != request_hash:
-                        raise invalid_field("request_id", "was already used for a different class")
-                    return _to_domain(row)
-            class_id = str(uuid.uuid4())
-            conn.execute(
-                insert(classes).values(
-                    class_id=class_id,
-                    **_details_columns(details),
-                    booked=0,
-                    status=ClassStatus.SCHEDULED.value,
-                    create_time=now,
-                    update_time=now,
-                    version=1,
-                    request_id=request_id or None,
-                    request_hash=request_hash,
-                )
+    def by_request(self, request_id: str) -> tuple[YogaClass, str] | None:
+        """The class created under `request_id`, with the fingerprint of its request."""
+        row = self._conn.execute(select(classes).where(classes.c.request_id == request_id)).first()
+        return (_to_domain(row), row._mapping["request_hash"]) if row else None
+
+    def add(self, c: YogaClass, request_id: str, request_hash: str) -> None:
+        self._conn.execute(
+            insert(classes).values(
+                class_id=c.class_id,
+                **_details_columns(c.details),
+                booked=c.booked,
+                status=c.status.value,
+                create_time=c.create_time,
+                update_time=c.update_time,
+                version=c.version,
+                request_id=request_id or None,
+                request_hash=request_hash,
             )
-            created = _fetch_existing(conn, class_id)
-            self._publish(conn, created, messages.class_created(created))
-            return created
+        )
 
-        return await self._db.run(work)
+    def replace(self, target: YogaClass, expected_version: int) -> bool:
+        """Writes `target` if the class is still at `expected_version` and its seats taken
+        fit the new capacity (a seat may have been taken since the read); False if not."""
+        c = classes.c
+        result = self._conn.execute(
+            update(classes)
+            .where(
+                c.class_id == target.class_id,
+                c.version == expected_version,
+                c.booked <= target.details.capacity,
+            )
+            .values(
+                **_details_columns(target.details),
+                status=target.status.value,
+                update_time=target.update_time,
+                version=target.version,
+            )
+        )
+        return result.rowcount == 1
 
-    async def get(self, class_id: str) -> YogaClass:
-        return await self._db.read(lambda conn: _fetch_existing(conn, class_id))
-
-    async def page(
+    def page(
         self,
         start: datetime | None,
         end: datetime | None,
         limit: int,
         after: tuple[datetime, str] | None,
     ) -> list[YogaClass]:
-        query = select(classes).order_by(classes.c.start_time, classes.c.class_id).limit(limit)
+        c = classes.c
+        query = select(classes).order_by(c.start_time, c.class_id).limit(limit)
         if start is not None:
-            query = query.where(classes.c.start_time >= start)
+            query = query.where(c.start_time >= start)
         if end is not None:
-            query = query.where(classes.c.start_time < end)
+            query = query.where(c.start_time < end)
         if after is not None:
-            at, last_id = after[0], after[1]
+            at, last_id = after
             query = query.where(
-                or_(
-                    classes.c.start_time > at,
-                    and_(classes.c.start_time == at, classes.c.class_id > last_id),
-                )
+                or_(c.start_time > at, and_(c.start_time == at, c.class_id > last_id))
             )
+        return [_to_domain(row) for row in self._conn.execute(query)]
 
-        def work(conn: Connection) -> list[YogaClass]:
-            return [_to_domain(row) for row in conn.execute(query)]
+    # --- seats ---------------------------------------------------------------------------
 
-        return await self._db.read(work)
-
-    async def update(
-        self, class_id: str, changes: dict[str, Any], changed: list[str], now: datetime
-    ) -> YogaClass:
-        def work(conn: Connection) -> YogaClass:
-            current = _fetch_existing(conn, class_id)
-            target = apply_changes(current, changes, now)
-            # `booked <= capacity` is re-checked here: a seat may have been taken since the read.
-            result = conn.execute(
-                update(classes)
-                .where(
-                    classes.c.class_id == class_id,
-                    classes.c.version == current.version,
-                    classes.c.booked <= target.details.capacity,
-                )
-                .values(
-                    **_details_columns(target.details),
-                    update_time=now,
-                    version=target.version,
-                )
+    def try_take_seat(self, class_id: str) -> bool:
+        """One seat of a scheduled class, if one is free: the guard against overbooking."""
+        c = classes.c
+        taken = self._conn.execute(
+            update(classes)
+            .where(
+                c.class_id == class_id,
+                c.status == ClassStatus.SCHEDULED.value,
+                c.booked < c.capacity,
             )
-            if result.rowcount != 1:
-                # Lost a race with another change: decide again on fresh data.
-                return work(conn)
-            updated = _fetch_existing(conn, class_id)
-            self._publish(conn, updated, messages.class_updated(updated, changed))
-            return updated
+            .values(booked=c.booked + 1)
+        )
+        return taken.rowcount == 1
 
-        return await self._db.run(work)
+    def give_back_seat(self, class_id: str) -> None:
+        c = classes.c
+        self._conn.execute(
+            update(classes).where(c.class_id == class_id).values(booked=c.booked - 1)
+        )
 
-    async def cancel(self, class_id: str, now: datetime) -> YogaClass:
-        def work(conn: Connection) -> YogaClass:
-            result = conn.execute(
-                update(classes)
-                .where(
-                    classes.c.class_id == class_id,
-                    classes.c.status == ClassStatus.SCHEDULED.value,
-                )
-                .values(
-                    status=ClassStatus.CANCELLED.value,
-                    update_time=now,
-                    version=classes.c.version + 1,
-                )
-            )
-            cancelled = _fetch_existing(conn, class_id)
-            if result.rowcount == 1:
-                self._publish(conn, cancelled, messages.class_cancelled(cancelled))
-            return cancelled
+    def claim(self, reservation_id: str) -> Claim | None:
+        row = self._conn.execute(_CLAIM, {"reservation_id": reservation_id}).first()
+        return Claim(row.class_id, ClaimState(row.state)) if row else None
 
-        return await self._db.run(work)
-
-    async def reserve_seat(
-        self, class_id: str, reservation_id: str, user_id: str, now: datetime
-    ) -> tuple[SeatResult, YogaClass | None]:
-        def work(conn: Connection) -> tuple[SeatResult, YogaClass | None]:
-            claim = _claim_state(conn, reservation_id)
-            if claim is not None:
-                return (SeatResult.RESERVED if claim == HELD else SeatResult.RELEASED), _fetch(
-                    conn, class_id
-                )
-            current = _fetch(conn, class_id)
-            refusal = seat_refusal(current, now)
-            if refusal is not None:
-                return refusal, current
-            taken = conn.execute(
-                update(classes)
-                .where(
-                    classes.c.class_id == class_id,
-                    classes.c.status == ClassStatus.SCHEDULED.value,
-                    classes.c.booked < classes.c.capacity,
-                )
-                .values(booked=classes.c.booked + 1)
-            )
-            if taken.rowcount != 1:
-                return SeatResult.CLASS_FULL, _fetch(conn, class_id)
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        insert(seat_claims).values(
-                            reservation_id=reservation_id,
-                            class_id=class_id,
-                            user_id=user_id,
-                            state=HELD,
-                            create_time=now,
-                            update_time=now,
-                        )
+    def add_claim(
+        self, reservation_id: str, class_id: str, user_id: str, state: ClaimState, now: datetime
+    ) -> bool:
+        """False if the reservation has a claim already (a concurrent call recorded it)."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(seat_claims).values(
+                        reservation_id=reservation_id,
+                        class_id=class_id,
+                        user_id=user_id,
+                        state=state.value,
+                        create_time=now,
+                        update_time=now,
                     )
-            except IntegrityError:
-                # The same reservation claimed concurrently: give this seat back, report theirs.
-                conn.execute(
-                    update(classes)
-                    .where(classes.c.class_id == class_id)
-                    .values(booked=classes.c.booked - 1)
                 )
-                state = _claim_state(conn, reservation_id)
-                return (SeatResult.RESERVED if state == HELD else SeatResult.RELEASED), _fetch(
-                    conn, class_id
-                )
-            return SeatResult.RESERVED, _fetch(conn, class_id)
+        except IntegrityError:
+            return False
+        return True
 
-        return await self._db.run(work)
-
-    async def release_seat(
-        self, class_id: str, reservation_id: str, now: datetime
-    ) -> tuple[bool, YogaClass | None]:
-        def work(conn: Connection) -> tuple[bool, YogaClass | None]:
-            current = _fetch(conn, class_id)
-            if current is None:
-                return False, None
-            freed = conn.execute(
-                update(seat_claims)
-                .where(
-                    seat_claims.c.reservation_id == reservation_id,
-                    seat_claims.c.class_id == class_id,
-                    seat_claims.c.state == HELD,
-                )
-                .values(state=RELEASED, update_time=now)
+    def release_claim(self, reservation_id: str, class_id: str, now: datetime) -> bool:
+        """HELD -> RELEASED; False if the claim was not HELD (any more)."""
+        s = seat_claims.c
+        freed = self._conn.execute(
+            update(seat_claims)
+            .where(
+                s.reservation_id == reservation_id,
+                s.class_id == class_id,
+                s.state == ClaimState.HELD.value,
             )
-            if freed.rowcount == 1:
-                conn.execute(
-                    update(classes)
-                    .where(classes.c.class_id == class_id)
-                    .values(booked=classes.c.booked - 1)
-                )
-                return True, _fetch(conn, class_id)
-            if _claim_state(conn, reservation_id) is None:
-                # A tombstone: a ReserveSeat for this reservation that arrives late takes nothing.
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            insert(seat_claims).values(
-                                reservation_id=reservation_id,
-                                class_id=class_id,
-                                user_id="",
-                                state=RELEASED,
-                                create_time=now,
-                                update_time=now,
-                            )
-                        )
-                except IntegrityError:
-                    return work(conn)
-            return False, current
-
-        return await self._db.run(work)
-
-
-def _claim_state(conn: Connection, reservation_id: str) -> str | None:
-    return conn.execute(
-        select(seat_claims.c.state).where(seat_claims.c.reservation_id == reservation_id)
-    ).scalar_one_or_none()
+            .values(state=ClaimState.RELEASED.value, update_time=now)
+        )
+        return freed.rowcount == 1

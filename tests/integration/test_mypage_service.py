@@ -25,6 +25,7 @@ from devtools.processes import ServiceProcess, free_port
 from mypage_svc import messages, storage
 from mypage_svc.consumers import handlers
 from mypage_svc.domain import Status
+from mypage_svc.service import MyPageService
 from mypage_svc.storage import MyPageStore
 from tests.integration.conftest import BACKENDS, new_database
 from tests.integration.support import error_details
@@ -41,6 +42,7 @@ from yoga_common.events import Envelope
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.timestamps import to_timestamp
 from yoga_common.topics import RESERVATION_EVENTS, YOGACLASS_EVENTS
+from yoga_common.uow import Transactions
 
 MIGRATIONS = Path(mypage_svc.__file__).parent / "migrations"
 NO_BROKER = "127.0.0.1:1"  # nothing listens: the service's consumer only logs that
@@ -127,13 +129,13 @@ def class_event(event: cev.ClassCreated | cev.ClassUpdated | cev.ClassCancelled)
 # --- the consumer on a real database ---------------------------------------------------------
 
 
-def new_consumer(db: Database) -> EventConsumer:
+def new_consumer(db: Database) -> EventConsumer[MyPageStore]:
     return EventConsumer(
         "mypage_svc",
-        db,
+        Transactions(db, MyPageStore),
         storage.inbox,
         [RESERVATION_EVENTS, YOGACLASS_EVENTS],
-        handlers(MyPageStore(db)),
+        handlers(),
         KafkaSettings(bootstrap_servers=NO_BROKER),
     )
 
@@ -211,12 +213,11 @@ def test_reverse_order_ends_in_the_same_state(db: Database, consumer: EventConsu
 
 
 def test_the_store_writes_only_newer_versions(db: Database) -> None:
-    store = MyPageStore(db)
     view = messages.reservation_view(reservation(2))
 
     def save(version: int) -> bool:
         return db.run_sync(
-            lambda conn: store.save_reservation(conn, replace(view, version=version))
+            lambda conn: MyPageStore(conn).save_reservation(replace(view, version=version))
         )
 
     assert save(2) is True  # nothing held
@@ -239,7 +240,7 @@ def test_a_redelivered_event_changes_nothing(db: Database, consumer: EventConsum
 async def test_a_renamed_or_moved_class_shows_on_every_page(
     db: Database, consumer: EventConsumer
 ) -> None:
-    store = MyPageStore(db)
+    store = MyPageService(Transactions(db, MyPageStore))
     consumer.apply(confirmed(reservation_id="r-1", user_id="11"))
     consumer.apply(confirmed(reservation_id="r-2", user_id="12"))
 

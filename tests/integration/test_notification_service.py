@@ -33,6 +33,7 @@ from notification_svc.consumers import handlers
 from notification_svc.domain import EmailState, Kind, Notification, RetryPolicy
 from notification_svc.mailer import Mailer, SmtpSender
 from notification_svc.messages import ReservationEvent
+from notification_svc.service import NotificationService
 from notification_svc.storage import NotificationStore
 from tests.integration.conftest import BACKENDS, new_database
 from tests.integration.support import error_details, eventually
@@ -46,6 +47,7 @@ from yoga_common.events import Envelope
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.timestamps import to_timestamp, utcnow
 from yoga_common.topics import RESERVATION_EVENTS
+from yoga_common.uow import Transactions
 
 MIGRATIONS = Path(notification_svc.__file__).parent / "migrations"
 START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -70,9 +72,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 def consumer(
     db: Database, directory: dict[str, str] | None = None, name: str = "notification_svc"
-) -> EventConsumer:
+) -> EventConsumer[NotificationStore]:
     found = handlers(directory or {}, "Asia/Seoul")
-    return EventConsumer(name, db, storage.inbox, [RESERVATION_EVENTS], found, NO_KAFKA)
+    tx = Transactions(db, NotificationStore)
+    return EventConsumer(name, tx, storage.inbox, [RESERVATION_EVENTS], found, NO_KAFKA)
 
 
 def reservation(
@@ -176,7 +179,7 @@ def mailer(
     db: Database, smtp: SmtpServer, policy: RetryPolicy | None = None, batch: int = 10
 ) -> Mailer:
     return Mailer(
-        NotificationStore(db),
+        NotificationService(Transactions(db, NotificationStore)),
         SmtpSender("127.0.0.1", smtp.port, timeout=5.0),
         SENDER,
         policy or RetryPolicy(max_attempts=5, base_seconds=0.2, max_seconds=1.0),
@@ -442,7 +445,7 @@ async def test_a_claimed_notification_waits_for_its_claim(db: Database, smtp: Sm
     smtp.start()
     consumer(db).apply(confirmed("11", "m11@example.com"))
     [n] = all_notifications(db)
-    store = NotificationStore(db)
+    store = NotificationService(Transactions(db, NotificationStore))
     now = utcnow()
     claimed = await store.claim(n.notification_id, now, now + timedelta(seconds=1))
     assert claimed is not None

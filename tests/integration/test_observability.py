@@ -29,6 +29,7 @@ from tests.integration.support import a_class, eventually, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga_common.auth import ADMIN, MEMBER
+from yoga_common.system import RESERVATION_EVENTS
 
 Span = dict[str, Any]
 
@@ -241,7 +242,7 @@ async def test_seed_scenario_counters_and_the_rejected_booking_log_line(
             observed.metrics(service),
             "yoga_consumer_lag_messages",
             consumer=f"{service}_svc",
-            topic="yoga.reservation.events",
+            topic=RESERVATION_EVENTS,
         )
 
     async def settled() -> bool:
@@ -295,6 +296,33 @@ async def test_seed_scenario_counters_and_the_rejected_booking_log_line(
     for service in ALL:
         text = (observed.folder / f"{service}.log").read_text(errors="replace")
         assert c.stack.token("seed-13", MEMBER) not in text
+
+
+async def test_a_studio_cancellation_counts_each_booking_it_cancels(
+    c: Clients, observed: Observed
+) -> None:
+    """A class deleted by the studio cancels its bookings through the same use case as a
+    member's cancel, so yoga_reservations_total{outcome="cancelled"} counts them too."""
+    yoga_class = await new_class(c, 3)
+    booked = [(await book(c, yoga_class.class_id, f"studio-{n}"))[0] for n in (1, 2)]
+    assert {r.status for r in booked} == {rpb.RESERVATION_STATUS_CONFIRMED}
+    before = value(observed.metrics("reservation"), "yoga_reservations_total", outcome="cancelled")
+    await c.classes.DeleteClass(
+        ypb.DeleteClassRequest(class_id=yoga_class.class_id), metadata=c.stack.as_admin()
+    )
+
+    async def all_cancelled_by_studio() -> bool:
+        listed = await c.reservations.ListReservations(
+            rpb.ListReservationsRequest(class_id=yoga_class.class_id),
+            metadata=c.stack.as_admin(),
+        )
+        return len(listed.reservations) == 2 and all(
+            r.reason == rpb.RESERVATION_REASON_CANCELLED_BY_STUDIO for r in listed.reservations
+        )
+
+    await eventually(all_cancelled_by_studio, within=30.0)
+    after = value(observed.metrics("reservation"), "yoga_reservations_total", outcome="cancelled")
+    assert after - before == 2
 
 
 async def test_metrics_server_answers_while_idle(observed: Observed) -> None:

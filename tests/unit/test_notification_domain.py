@@ -31,6 +31,7 @@ from notification_svc.domain import (
 from notification_svc.mailer import compose, is_permanent, message_id
 from yoga.notification.v1 import notification_pb2
 from yoga.reservation.v1 import events_pb2, reservation_pb2
+from yoga_common import system
 from yoga_common.auth import ADMIN, MEMBER, Principal
 from yoga_common.errors import Code, ServiceError
 from yoga_common.timestamps import to_timestamp
@@ -301,7 +302,7 @@ def test_settings_read_the_directory_as_json(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("NOTIFICATION_TIME_ZONE", "Asia/Seoul")
     settings = Settings()
     assert settings.email_directory == {"11": "m11@example.com"}
-    assert settings.port == 50053
+    assert settings.port == system.service("notification").port
     assert settings.retry_policy == RetryPolicy(5, 2.0, 600.0)
 
 

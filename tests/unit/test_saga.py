@@ -1,18 +1,11 @@
-"""The booking saga (reservation_svc.saga) against in-memory fakes of its store and seat keeper.
-
-`FakeStore` keeps the contract of `ReservationStore`: a request_id is idempotent per user, one
-active reservation per user and class, and `change` is conditional on the expected states (with
-the real `transition` computing the new row). `FakeSeats` keeps the contract of yogaclass_svc's
-seat claims: a reserve is idempotent per reservation id, a release leaves a tombstone so a late
-reserve takes nothing and answers RELEASED. It can be scripted: down (no answer, nothing done),
-lost (done, but the answer never arrives), forced answers, and gates that hold a call in flight.
-"""
+"""The booking saga (reservation_svc.service) against in-memory fakes of its unit of work,
+store and seat keeper (tests/fakes/, held to the real ones by tests/contract/)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,16 +20,15 @@ from reservation_svc.domain import (
     Reservation,
     SeatAnswer,
     Status,
-    transition,
 )
-from reservation_svc.saga import BookingSaga, Seats, SeatsUnavailable, Store
-from yoga_common.errors import Code, ServiceError, already_exists, invalid_field, not_found
+from reservation_svc.service import ReservationService, Seats
+from tests.fakes.reservations import FakeReservationStore
+from tests.fakes.seats import FakeSeats
+from tests.fakes.uow import FakeTransactions
+from yoga_common.errors import Code, ServiceError
 
 GRACE = timedelta(seconds=30)
-JITTER = 4  # most yields a fake step makes before it runs
 CLASS = "c-flow"
-HELD = "HELD"
-RELEASED = "RELEASED"
 START = datetime(2030, 6, 1, 7, 0, tzinfo=UTC)
 INFO = ClassInfo("Morning Flow", START, START + timedelta(hours=1))
 
@@ -52,175 +44,22 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-async def _jitter(rng: random.Random | None) -> None:
-    """Yields to other tasks a random number of times, so concurrent steps interleave."""
-    if rng is not None:
-        for _ in range(rng.randint(0, JITTER)):
-            await asyncio.sleep(0)
-
-
-class FakeStore:
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self.rows: dict[str, Reservation] = {}
-        self.events: list[tuple[Status, str]] = []
-        self.rng = rng
-
-    async def add_pending(self, r: Reservation) -> Reservation:
-        await _jitter(self.rng)
-        existing = self._by_request(r.user_id, r.request_id)
-        if existing is None:
-            if any(
-                x.active and x.class_id == r.class_id and x.user_id == r.user_id
-                for x in self.rows.values()
-            ):
-                raise already_exists("ALREADY_BOOKED", "already booked", class_id=r.class_id)
-            self.rows[r.reservation_id] = r
-            return r
-        if existing.request_hash != r.request_hash:
-            raise invalid_field("request_id", "was already used for a different reservation")
-        return existing
-
-    def _by_request(self, user_id: str, request_id: str) -> Reservation | None:
-        for x in self.rows.values():
-            if x.user_id == user_id and x.request_id == request_id:
-                return x
-        return None
-
-    async def change(
-        self,
-        reservation_id: str,
-        expected: frozenset[Status],
-        to: Status,
-        reason: Reason,
-        now: datetime,
-        class_info: ClassInfo | None = None,
-    ) -> tuple[Reservation, bool]:
-        await _jitter(self.rng)
-        current = self._existing(reservation_id)
-        if current.status not in expected:
-            return current, False
-        target = transition(current, to, reason, now, class_info)
-        self.rows[reservation_id] = target
-        self.events.append((to, reservation_id))
-        return target, True
-
-    async def set_release_pending(self, reservation_id: str, pending: bool) -> Reservation:
-        await _jitter(self.rng)
-        self.rows[reservation_id] = replace(self.rows[reservation_id], release_pending=pending)
-        return self.rows[reservation_id]
-
-    async def get(self, reservation_id: str) -> Reservation:
-        await _jitter(self.rng)
-        return self._existing(reservation_id)
-
-    def _existing(self, reservation_id: str) -> Reservation:
-        if reservation_id not in self.rows:
-            raise not_found("reservation", reservation_id)
-        return self.rows[reservation_id]
-
-    async def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
-        await _jitter(self.rng)
-        found = [
-            r for r in self.rows.values() if r.status is Status.PENDING and r.update_time < before
-        ]
-        return sorted(found, key=lambda r: r.update_time)[:limit]
-
-    async def unreleased(self, before: datetime, limit: int = 100) -> list[Reservation]:
-        await _jitter(self.rng)
-        found = [r for r in self.rows.values() if r.release_pending and r.update_time < before]
-        return sorted(found, key=lambda r: r.update_time)[:limit]
-
-    def with_status(self, status: Status) -> list[Reservation]:
-        return [r for r in self.rows.values() if r.status is status]
-
-
-@dataclass
-class Gate:
-    """Holds one reserve call: `before` it reaches the seat keeper, or `after` it was done."""
-
-    when: str
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    opened: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def hold(self) -> None:
-        self.arrived.set()
-        await self.opened.wait()
-
-
-class FakeSeats:
-    def __init__(self, capacity: dict[str, int], rng: random.Random | None = None) -> None:
-        self.capacity = dict(capacity)
-        self.claims: dict[str, tuple[str, str]] = {}  # reservation_id -> (class_id, state)
-        self.mode = "up"  # up | down (no answer, nothing done) | lost (done, answer lost)
-        self.release_mode: str | None = None  # overrides `mode` for release only
-        self.forced: list[SeatAnswer] = []  # answers for the next reserve calls, nothing done
-        self.gates: list[Gate] = []
-        self.reserve_calls = 0
-        self.release_calls = 0
-        self.rng = rng
-
-    def held(self, class_id: str = CLASS) -> set[str]:
-        return {rid for rid, (c, state) in self.claims.items() if c == class_id and state == HELD}
-
-    def gate_next_reserve(self, when: str) -> Gate:
-        gate = Gate(when)
-        self.gates.append(gate)
-        return gate
-
-    async def reserve(
-        self, class_id: str, reservation_id: str, user_id: str
-    ) -> tuple[SeatAnswer, ClassInfo | None]:
-        self.reserve_calls += 1
-        mode = self.mode
-        gate = self.gates.pop(0) if self.gates else None
-        if gate and gate.when == "before":
-            await gate.hold()
-            mode = self.mode  # the call reaches the seat keeper only now
-        await _jitter(self.rng)
-        if mode == "down":
-            raise SeatsUnavailable("yogaclass_svc did not answer")
-        answer = self.forced.pop(0) if self.forced else self._reserve(class_id, reservation_id)
-        info = INFO if class_id in self.capacity else None
-        if gate and gate.when == "after":
-            await gate.hold()
-        await _jitter(self.rng)
-        if mode == "lost":
-            raise SeatsUnavailable("the answer was lost")
-        return answer, info
-
-    def _reserve(self, class_id: str, reservation_id: str) -> SeatAnswer:
-        claim = self.claims.get(reservation_id)
-        if claim is not None:
-            return SeatAnswer.RESERVED if claim[1] == HELD else SeatAnswer.RELEASED
-        if class_id not in self.capacity:
-            return SeatAnswer.CLASS_NOT_FOUND
-        if len(self.held(class_id)) >= self.capacity[class_id]:
-            return SeatAnswer.CLASS_FULL
-        self.claims[reservation_id] = (class_id, HELD)
-        return SeatAnswer.RESERVED
-
-    async def release(self, class_id: str, reservation_id: str) -> None:
-        self.release_calls += 1
-        mode = self.release_mode or self.mode
-        await _jitter(self.rng)
-        if mode == "down":
-            raise SeatsUnavailable("yogaclass_svc did not answer")
-        if class_id in self.capacity:
-            claim = self.claims.get(reservation_id)
-            if claim is None or claim == (class_id, HELD):
-                # Frees a held seat, or leaves a tombstone for a reserve still on its way.
-                self.claims[reservation_id] = (class_id, RELEASED)
-        if mode == "lost":
-            raise SeatsUnavailable("the answer was lost")
-
-
 @dataclass
 class World:
     clock: FakeClock
-    store: FakeStore
+    tx: FakeTransactions[FakeReservationStore]
     seats: FakeSeats
-    saga: BookingSaga
+    saga: ReservationService
     requests: int = 0
+
+    @property
+    def store(self) -> FakeReservationStore:
+        return self.tx.store
+
+    @property
+    def events(self) -> list[tuple[Status, str]]:
+        """The events committed so far, as (the state each announces, reservation id)."""
+        return [(e.reservation.status, e.reservation.reservation_id) for e in self.tx.events]  # type: ignore[attr-defined]
 
     async def book(
         self, user: str, request_id: str | None = None, class_id: str = CLASS
@@ -240,16 +79,16 @@ class World:
 
 def make_world(capacity: int = 2, rng: random.Random | None = None) -> World:
     clock = FakeClock()
-    store = FakeStore(rng)
-    seats = FakeSeats({CLASS: capacity}, rng)
-    return World(clock, store, seats, BookingSaga(store, seats, clock))
+    tx = FakeTransactions(FakeReservationStore(), rng)
+    seats = FakeSeats({CLASS: capacity}, INFO, rng)
+    return World(clock, tx, seats, ReservationService(tx, seats, clock))  # type: ignore[arg-type]
 
 
 def test_fakes_satisfy_the_protocols() -> None:
-    # Checked by mypy: the fakes keep the signatures the saga is written against.
-    store: Store = FakeStore()
-    seats: Seats = FakeSeats({})
-    assert store and seats
+    # Checked by mypy: the fake keeps the signatures the saga is written against (the fake
+    # store and unit of work are held to the real ones by tests/contract/).
+    seats: Seats = FakeSeats({}, INFO)
+    assert seats
 
 
 # --- booking ------------------------------------------------------------------------------
@@ -264,9 +103,9 @@ async def test_book_confirms_and_takes_a_seat() -> None:
     assert r.version == 2
     assert not r.release_pending
     assert w.store.rows[r.reservation_id] == r
-    assert w.seats.held() == {r.reservation_id}
+    assert w.seats.held(CLASS) == {r.reservation_id}
     assert w.seats.reserve_calls == 1
-    assert w.store.events == [(Status.CONFIRMED, r.reservation_id)]
+    assert w.events == [(Status.CONFIRMED, r.reservation_id)]
 
 
 async def test_full_class_rejects() -> None:
@@ -277,7 +116,7 @@ async def test_full_class_rejects() -> None:
     assert bob.status is Status.REJECTED
     assert bob.reason is Reason.CLASS_FULL
     assert not bob.release_pending
-    assert w.seats.held() == {alice.reservation_id}
+    assert w.seats.held(CLASS) == {alice.reservation_id}
 
 
 async def test_unknown_class_rejects() -> None:
@@ -300,8 +139,8 @@ async def test_refusals_reject_with_their_reason(answer: SeatAnswer, reason: Rea
     w.seats.forced.append(answer)
     r = await w.book("alice")
     assert (r.status, r.reason) == (Status.REJECTED, reason)
-    assert w.seats.held() == set()
-    assert w.store.events == [(Status.REJECTED, r.reservation_id)]
+    assert w.seats.held(CLASS) == set()
+    assert w.events == [(Status.REJECTED, r.reservation_id)]
 
 
 async def test_seats_unavailable_leaves_pending_until_recovery_confirms() -> None:
@@ -310,7 +149,7 @@ async def test_seats_unavailable_leaves_pending_until_recovery_confirms() -> Non
     r = await w.book("alice")
     assert r.status is Status.PENDING
     assert w.store.rows[r.reservation_id].status is Status.PENDING
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
 
     w.seats.mode = "up"
     assert await w.saga.recover(GRACE) == 0  # too fresh: the booking call may still finish it
@@ -320,7 +159,7 @@ async def test_seats_unavailable_leaves_pending_until_recovery_confirms() -> Non
     done = w.store.rows[r.reservation_id]
     assert done.status is Status.CONFIRMED
     assert done.class_info == INFO
-    assert w.seats.held() == {r.reservation_id}
+    assert w.seats.held(CLASS) == {r.reservation_id}
     assert await w.recover_later() == 0  # nothing left to do
 
 
@@ -340,11 +179,11 @@ async def test_lost_answer_is_recovered_without_taking_a_second_seat() -> None:
     w.seats.mode = "lost"
     r = await w.book("alice")
     assert r.status is Status.PENDING
-    assert w.seats.held() == {r.reservation_id}  # the seat was taken, the answer lost
+    assert w.seats.held(CLASS) == {r.reservation_id}  # the seat was taken, the answer lost
     w.seats.mode = "up"
     await w.recover_later()
     assert w.store.rows[r.reservation_id].status is Status.CONFIRMED  # not CLASS_FULL
-    assert w.seats.held() == {r.reservation_id}
+    assert w.seats.held(CLASS) == {r.reservation_id}
 
 
 async def test_retry_of_a_finished_request_returns_it_without_asking_for_a_seat() -> None:
@@ -371,7 +210,7 @@ async def test_retry_of_an_unfinished_request_finishes_it() -> None:
     done = await w.book("alice", "req-a")
     assert done.reservation_id == pending.reservation_id
     assert done.status is Status.CONFIRMED
-    assert w.seats.held() == {pending.reservation_id}
+    assert w.seats.held(CLASS) == {pending.reservation_id}
     assert len(w.store.rows) == 1
 
 
@@ -398,7 +237,7 @@ async def test_cancel_confirmed_releases_the_seat() -> None:
     assert cancelled.reason is Reason.CANCELLED_BY_USER
     assert not cancelled.release_pending
     assert w.store.rows[r.reservation_id] == cancelled
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
     assert w.seats.release_calls == 1
     # The freed seat can be booked again.
     assert (await w.book("bob")).status is Status.CONFIRMED
@@ -412,14 +251,14 @@ async def test_cancel_during_an_outage_keeps_release_pending_until_recovery() ->
     assert cancelled.status is Status.CANCELLED
     assert cancelled.release_pending
     assert w.store.rows[r.reservation_id].release_pending
-    assert w.seats.held() == {r.reservation_id}
+    assert w.seats.held(CLASS) == {r.reservation_id}
 
     w.seats.mode = "up"
     assert await w.saga.recover(GRACE) == 0  # not yet due
     assert await w.recover_later() == 1
     assert not w.store.rows[r.reservation_id].release_pending
     assert w.store.rows[r.reservation_id].status is Status.CANCELLED
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
     assert await w.recover_later() == 0
 
 
@@ -432,7 +271,7 @@ async def test_lost_release_answer_is_retried_harmlessly() -> None:
     w.seats.mode = "up"
     await w.recover_later()
     assert not w.store.rows[r.reservation_id].release_pending
-    assert w.seats.held() == {other.reservation_id}  # bob's seat untouched by the retry
+    assert w.seats.held(CLASS) == {other.reservation_id}  # bob's seat untouched by the retry
 
 
 async def test_cancelling_again_retries_a_pending_release() -> None:
@@ -445,7 +284,7 @@ async def test_cancelling_again_retries_a_pending_release() -> None:
     assert second.status is Status.CANCELLED
     assert second.version == first.version  # no second transition
     assert not second.release_pending
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
 
 
 @pytest.mark.parametrize("answer", [SeatAnswer.CLASS_FULL, SeatAnswer.CLASS_CANCELLED])
@@ -457,7 +296,7 @@ async def test_cancel_of_a_rejected_reservation_changes_nothing(answer: SeatAnsw
     assert after == rejected
     assert w.store.rows[rejected.reservation_id] == rejected
     assert w.seats.release_calls == 0
-    assert w.store.events == [(Status.REJECTED, rejected.reservation_id)]
+    assert w.events == [(Status.REJECTED, rejected.reservation_id)]
 
 
 async def test_cancel_of_a_cancelled_reservation_changes_nothing() -> None:
@@ -479,7 +318,7 @@ async def test_cancel_of_a_pending_reservation_blocks_a_late_reserve() -> None:
     # The booking's own retry arrives late: it takes nothing and leaves it cancelled.
     settled = await w.saga.settle(pending)
     assert settled.status is Status.CANCELLED
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
     assert await w.recover_later() == 0
     assert (await w.book("bob")).status is Status.CONFIRMED
 
@@ -493,16 +332,16 @@ async def test_late_reserved_after_cancel_gives_the_seat_back() -> None:
     booking = asyncio.create_task(w.book("alice"))
     await gate.arrived.wait()
     (pending,) = w.store.with_status(Status.PENDING)
-    assert w.seats.held() == {pending.reservation_id}
+    assert w.seats.held(CLASS) == {pending.reservation_id}
 
     cancelled = await w.cancel(pending)
     assert cancelled.status is Status.CANCELLED
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
 
     gate.opened.set()
     result = await booking
     assert result.status is Status.CANCELLED
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
     assert not w.store.rows[pending.reservation_id].release_pending
 
 
@@ -517,10 +356,10 @@ async def test_late_reserved_after_cancel_during_an_outage_is_released_by_recove
     gate.opened.set()
     result = await booking
     assert result.status is Status.CANCELLED
-    assert w.seats.held() == {pending.reservation_id}  # not yet given back...
+    assert w.seats.held(CLASS) == {pending.reservation_id}  # not yet given back...
     w.seats.release_mode = None
     await w.recover_later()
-    assert w.seats.held() == set()  # ...but not leaked either
+    assert w.seats.held(CLASS) == set()  # ...but not leaked either
     assert not w.store.rows[pending.reservation_id].release_pending
 
 
@@ -536,7 +375,7 @@ async def _late_reserved_after_rejection(w: World, release_mode: str | None) -> 
     await w.recover_later()  # an earlier try, from the recovery loop: CLASS_FULL
     assert w.store.rows[bob.reservation_id].status is Status.REJECTED
     await w.cancel(alice)
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
 
     w.seats.release_mode = release_mode
     gate.opened.set()
@@ -549,7 +388,7 @@ async def _late_reserved_after_rejection(w: World, release_mode: str | None) -> 
 async def test_late_reserved_after_rejection_gives_the_seat_back() -> None:
     w = make_world(capacity=1)
     await _late_reserved_after_rejection(w, None)
-    assert w.seats.held() == set()
+    assert w.seats.held(CLASS) == set()
     assert (await w.book("carol")).status is Status.CONFIRMED
 
 
@@ -559,7 +398,7 @@ async def test_late_reserved_after_rejection_during_an_outage_is_not_leaked() ->
     w.seats.release_mode = None
     await w.recover_later()
     await w.recover_later()
-    assert w.seats.held() == set(), f"seat of REJECTED {bob.reservation_id} still held"
+    assert w.seats.held(CLASS) == set(), f"seat of REJECTED {bob.reservation_id} still held"
 
 
 async def test_concurrent_settles_of_one_reservation_take_one_seat() -> None:
@@ -572,8 +411,8 @@ async def test_concurrent_settles_of_one_reservation_take_one_seat() -> None:
         w.saga.settle(pending), w.saga.settle(pending), w.book("alice", "req-a")
     )
     assert {r.status for r in results} == {Status.CONFIRMED}
-    assert w.seats.held() == {pending.reservation_id}
-    assert w.store.events == [(Status.CONFIRMED, pending.reservation_id)]
+    assert w.seats.held(CLASS) == {pending.reservation_id}
+    assert w.events == [(Status.CONFIRMED, pending.reservation_id)]
 
 
 # --- the recovery loop --------------------------------------------------------------------
@@ -584,12 +423,12 @@ async def test_recovery_loop_survives_a_failing_pass() -> None:
     calls = 0
     real = w.store.stale_pending
 
-    async def flaky(before: datetime, limit: int = 100) -> list[Reservation]:
+    def flaky(before: datetime, limit: int = 100) -> list[Reservation]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database went away")
-        return await real(before, limit)
+        return real(before, limit)
 
     w.store.stale_pending = flaky  # type: ignore[method-assign]
     w.seats.mode = "down"
@@ -625,7 +464,7 @@ op = st.one_of(
 
 
 def check_no_leak(w: World, capacity: int) -> None:
-    held = w.seats.held()
+    held = w.seats.held(CLASS)
     rows = w.store.rows
     assert len(held) <= capacity
     for r in w.store.with_status(Status.CONFIRMED):
@@ -690,7 +529,7 @@ async def run_scenario(capacity: int, ops: list[Any], rnd: random.Random) -> Non
     assert w.store.with_status(Status.PENDING) == []
     assert [r for r in w.store.rows.values() if r.release_pending] == []
     confirmed = {r.reservation_id for r in w.store.with_status(Status.CONFIRMED)}
-    assert w.seats.held() == confirmed
+    assert w.seats.held(CLASS) == confirmed
     assert len(confirmed) <= capacity
     active_users = [r.user_id for r in w.store.rows.values() if r.active]
     assert len(active_users) == len(set(active_users))
@@ -742,7 +581,7 @@ async def run_storm(
     check_no_leak(w, capacity)
     confirmed = {r.reservation_id for r in w.store.with_status(Status.CONFIRMED)}
     assert w.store.with_status(Status.PENDING) == []
-    assert w.seats.held() == confirmed
+    assert w.seats.held(CLASS) == confirmed
 
 
 @settings(max_examples=200, deadline=None)

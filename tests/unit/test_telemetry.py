@@ -232,10 +232,10 @@ def test_dashboard_names_only_metrics_the_services_export() -> None:
     import re
 
     import notification_svc.mailer
-    import reservation_svc.saga
-    import yogaclass_svc.servicer
+    import reservation_svc.service
+    import yogaclass_svc.service
 
-    assert notification_svc.mailer and reservation_svc.saga and yogaclass_svc.servicer
+    assert notification_svc.mailer and reservation_svc.service and yogaclass_svc.service
     exported = {
         sample_name
         for family in REGISTRY.collect()

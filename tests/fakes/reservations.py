@@ -1,0 +1,78 @@
+"""A fake of `reservation_svc.storage.ReservationStore`: a request_id is unique per user, one
+active reservation per user and class, `replace` is conditional on the version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from reservation_svc.domain import ACTIVE, Reservation, Status
+
+
+class FakeReservationStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, Reservation] = {}
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        return self.rows.get(reservation_id)
+
+    def by_request(self, user_id: str, request_id: str) -> Reservation | None:
+        for r in self.rows.values():
+            if r.user_id == user_id and r.request_id == request_id:
+                return r
+        return None
+
+    def add(self, r: Reservation) -> bool:
+        if r.reservation_id in self.rows or self.by_request(r.user_id, r.request_id):
+            return False
+        if r.active and any(
+            x.active and x.class_id == r.class_id and x.user_id == r.user_id
+            for x in self.rows.values()
+        ):
+            return False
+        self.rows[r.reservation_id] = r
+        return True
+
+    def replace(self, target: Reservation, expected_version: int) -> bool:
+        current = self.rows.get(target.reservation_id)
+        if current is None or current.version != expected_version:
+            return False
+        self.rows[target.reservation_id] = target
+        return True
+
+    def set_release_pending(self, reservation_id: str, pending: bool) -> None:
+        if reservation_id in self.rows:
+            self.rows[reservation_id] = replace(self.rows[reservation_id], release_pending=pending)
+
+    def active_of_class(self, class_id: str) -> list[str]:
+        found = [r for r in self.rows.values() if r.class_id == class_id and r.status in ACTIVE]
+        return [r.reservation_id for r in sorted(found, key=lambda r: r.create_time)]
+
+    def page(
+        self, class_id: str, user_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Reservation]:
+        found = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if (not class_id or r.class_id == class_id)
+                and (not user_id or r.user_id == user_id)
+            ),
+            key=lambda r: (r.create_time, r.reservation_id),
+        )
+        if after is not None:
+            found = [r for r in found if (r.create_time, r.reservation_id) > after]
+        return found[:limit]
+
+    def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
+        found = [
+            r for r in self.rows.values() if r.status is Status.PENDING and r.update_time < before
+        ]
+        return sorted(found, key=lambda r: r.update_time)[:limit]
+
+    def unreleased(self, before: datetime, limit: int = 100) -> list[Reservation]:
+        found = [r for r in self.rows.values() if r.release_pending and r.update_time < before]
+        return sorted(found, key=lambda r: r.update_time)[:limit]
+
+    def with_status(self, status: Status) -> list[Reservation]:
+        return [r for r in self.rows.values() if r.status is status]
