@@ -19,23 +19,38 @@ lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc \
-	  devtools scripts/deploy_check.py bench
+	  devtools bench
 
 ## Regenerates gen/ from protos/.
 protos: venv
 	scripts/gen_protos.sh
 	scripts/build_descriptor.sh
 
+## Lint, build, `buf breaking`, and the files made from protos/ (gen/, envoy/yoga.pb and the
+## generated blocks of envoy/envoy.yaml.tmpl) not drifted from them.
+## `buf breaking` compares the working tree (uncommitted changes included) with the last commit
+## of main this tree builds on: on a branch, where it forked from main (merge-base), so main's
+## newer commits never count as "removed"; on main itself (CI's fresh clone of main, or a
+## developer on main), where merge-base is HEAD, with HEAD~1, the previous landed commit, so a
+## breaking change fails CI on the commit that brings it. `origin/main` stands in when no local
+## main exists; with no history at all (a depth-1 clone), HEAD (uncommitted changes only).
+## The git input is the common git directory, so a `git worktree` (where .git is a file) works.
 proto-check: venv
 	.venv/bin/buf lint
 	.venv/bin/buf build -o /dev/null
+	@head=$$(git rev-parse HEAD); \
+	base=$$(git merge-base HEAD main 2>/dev/null || git merge-base HEAD origin/main 2>/dev/null || echo $$head); \
+	if [ "$$base" = "$$head" ]; then base=$$(git rev-parse -q --verify 'HEAD~1^{commit}' || echo $$head); fi; \
+	echo ".venv/bin/buf breaking --against <git>#ref=$$base"; \
+	.venv/bin/buf breaking --against "$$(git rev-parse --path-format=absolute --git-common-dir)#ref=$$base"
 	scripts/gen_protos.sh --check
 	scripts/build_descriptor.sh --check
+	$(PY) -m devtools.gateway_config --check-template
 
 ## Dockerfile (hadolint), Helm chart (lint, render every ci/*.yaml), manifests against the
 ## Kubernetes schemas and ../shared/k8s-crds, and the project's own deployment rules.
 deploy-check: venv
-	$(PY) scripts/deploy_check.py
+	$(PY) -m devtools.deploy_check
 
 ## The seven benchmark scenarios next to their references, SQLite and PostgreSQL
 ## (BENCHMARKS.md); the table goes to bench/results/latest.md. A measurement, not a test.

@@ -1,63 +1,22 @@
-"""scripts/deploy_check.py catches what it exists for: each test breaks one thing on purpose (an
+"""devtools.deploy_check catches what it exists for: each test breaks one thing on purpose (an
 unknown value key, a missing probe, an Istio resource its CRD does not allow, ...) and expects a
 named problem. The chart is rendered once with helm from scripts/helm.sh; if helm cannot be
 installed these tests fail (CheckError), they never skip."""
 
 from __future__ import annotations
 
-import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from devtools.deploy_check import gateway, helm, rules, schemas
+from devtools.deploy_check.objects import load_yaml_documents
+from devtools.deploy_check.tools import CheckError, hadolint_problems
+
 Obj = dict[str, Any]
-
-
-def _load_checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("deploy_check", ROOT / "scripts/deploy_check.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["deploy_check"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-dc = _load_checker()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    result: dict[str, Path] = dc.throwaway_keys(tmp_path_factory.mktemp("keys"))
-    return result
-
-
-@pytest.fixture(scope="module")
-def rendered(keys: dict[str, Path]) -> list[Obj]:
-    objs: list[Obj] = dc.helm_template(dc.Case("defaults+keys", set_files=keys))
-    return objs
-
-
-@pytest.fixture(scope="module")
-def kube() -> Any:
-    return dc.KubeSchemas()
-
-
-@pytest.fixture(scope="module")
-def crds(kube: Any) -> Any:
-    return dc.CrdSchemas(dc.CRD_DIR, kube)
-
-
-@pytest.fixture
-def objs(rendered: list[Obj]) -> list[Obj]:
-    """A copy of the default rendering, for a test to break."""
-    return copy.deepcopy(rendered)
 
 
 def find(objs: list[Obj], kind: str, name: str) -> Obj:
@@ -78,9 +37,9 @@ def matching(problems: list[str], *parts: str) -> list[str]:
 
 
 def test_default_rendering_passes_every_check(rendered: list[Obj], kube: Any, crds: Any) -> None:
-    assert dc.schema_problems(rendered, kube, crds) == []
-    assert dc.project_problems(rendered) == []
-    assert dc.envoy_problems(rendered, "defaults+keys") == []
+    assert schemas.schema_problems(rendered, kube, crds) == []
+    assert rules.project_problems(rendered) == []
+    assert gateway.envoy_problems(rendered, "defaults+keys") == []
     kinds = {o["kind"] for o in rendered}
     for kind in ("Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget", "ConfigMap", "Secret", "PersistentVolumeClaim",
@@ -90,8 +49,8 @@ def test_default_rendering_passes_every_check(rendered: list[Obj], kube: Any, cr
 
 
 def test_values_schema_and_dockerfile_pass() -> None:
-    assert dc.values_schema_problems() == []
-    assert dc.hadolint_problems() == []
+    assert helm.values_schema_problems() == []
+    assert hadolint_problems() == []
 
 
 # -- values ----------------------------------------------------------------------------------------
@@ -100,29 +59,29 @@ def test_values_schema_and_dockerfile_pass() -> None:
 def test_unknown_value_key_is_rejected(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("services:\n  yogaclass:\n    replica: 3\n")
-    case = dc.Case("typo", (bad,))
-    with pytest.raises(dc.CheckError, match="additional properties 'replica' not allowed"):
-        dc.helm_template(case)
-    assert dc.helm_lint(case) != []
+    case = helm.Case("typo", (bad,))
+    with pytest.raises(CheckError, match="additional properties 'replica' not allowed"):
+        helm.helm_template(case)
+    assert helm.helm_lint(case) != []
 
 
 def test_unknown_top_level_key_and_wrong_type_are_rejected() -> None:
-    with pytest.raises(dc.CheckError, match="additional properties 'isito' not allowed"):
-        dc.helm_template(dc.Case("typo", sets=("isito.enabled=false",)))
-    with pytest.raises(dc.CheckError, match="/services/yogaclass/port"):
-        dc.helm_template(dc.Case("type", sets=("services.yogaclass.port=grpc",)))
+    with pytest.raises(CheckError, match="additional properties 'isito' not allowed"):
+        helm.helm_template(helm.Case("typo", sets=("isito.enabled=false",)))
+    with pytest.raises(CheckError, match="/services/yogaclass/port"):
+        helm.helm_template(helm.Case("type", sets=("services.yogaclass.port=grpc",)))
 
 
 def test_writable_root_filesystem_is_rejected_by_the_schema() -> None:
-    with pytest.raises(dc.CheckError, match="readOnlyRootFilesystem"):
-        dc.helm_template(
-            dc.Case("rw", sets=("containerSecurityContext.readOnlyRootFilesystem=false",))
+    with pytest.raises(CheckError, match="readOnlyRootFilesystem"):
+        helm.helm_template(
+            helm.Case("rw", sets=("containerSecurityContext.readOnlyRootFilesystem=false",))
         )
 
 
 def test_sqlite_with_autoscaling_is_refused() -> None:
-    with pytest.raises(dc.CheckError, match=r"autoscaling.enabled=false"):
-        dc.helm_template(dc.Case("sqlite", sets=("database.driver=sqlite",)))
+    with pytest.raises(CheckError, match=r"autoscaling.enabled=false"):
+        helm.helm_template(helm.Case("sqlite", sets=("database.driver=sqlite",)))
 
 
 def test_an_open_object_in_the_values_schema_is_found(tmp_path: Path) -> None:
@@ -130,7 +89,7 @@ def test_an_open_object_in_the_values_schema_is_found(tmp_path: Path) -> None:
               "properties": {"image": {"type": "object", "properties": {"tag": {}}}}}  # fmt: skip
     path = tmp_path / "values.schema.json"
     path.write_text(json.dumps(schema))
-    assert matching(dc.values_schema_problems(path), "/properties/image", "additionalProperties")
+    assert matching(helm.values_schema_problems(path), "/properties/image", "additionalProperties")
 
 
 # -- Kubernetes schemas ----------------------------------------------------------------------------
@@ -140,7 +99,7 @@ def test_kubernetes_schema_errors_are_found(objs: list[Obj], kube: Any, crds: An
     find(objs, "Service", "yogaclass")["spec"]["ports"][0]["port"] = "fifty"
     # Strict schemas: a misspelt field is an error, not something the API server drops.
     find(objs, "Deployment", "mypage")["spec"]["replica"] = 2
-    problems = dc.schema_problems(objs, kube, crds)
+    problems = schemas.schema_problems(objs, kube, crds)
     assert matching(problems, "Service yogaclass", "spec.ports.0.port")
     assert matching(problems, "Deployment mypage", "'replica' was unexpected")
 
@@ -160,7 +119,7 @@ def test_istio_resources_that_do_not_match_their_crds_fail(
     find(objs, "VirtualService", "reservation")["spec"]["http"][0]["retry"] = {"attempts": 0}
     find(objs, "AuthorizationPolicy", "mypage")["spec"]["action"] = "PERMIT"
     find(objs, "PeerAuthentication", "default")["metadata"]["labelz"] = {}
-    problems = dc.schema_problems(objs, kube, crds)
+    problems = schemas.schema_problems(objs, kube, crds)
     assert matching(problems, "DestinationRule yogaclass", "trafficPolicy.tls.mode", "MTLS")
     assert matching(problems, "VirtualService reservation", "'retry' was unexpected")
     assert matching(problems, "AuthorizationPolicy mypage", "PERMIT")
@@ -173,7 +132,7 @@ def test_kafkatopic_and_servicemonitor_are_checked_too(
     topic = next(o for o in objs if o["kind"] == "KafkaTopic")
     topic["spec"]["partitions"] = 0
     find(objs, "ServiceMonitor", "yoga-studio")["spec"]["endpoints"][0]["portName"] = "metrics"
-    problems = dc.schema_problems(objs, kube, crds)
+    problems = schemas.schema_problems(objs, kube, crds)
     assert matching(problems, "KafkaTopic", "spec.partitions", "less than the minimum")
     assert matching(problems, "ServiceMonitor yoga-studio", "'portName' was unexpected")
 
@@ -182,7 +141,7 @@ def test_a_custom_resource_version_without_a_crd_fails(
     objs: list[Obj], kube: Any, crds: Any
 ) -> None:
     find(objs, "VirtualService", "mypage")["apiVersion"] = "networking.istio.io/v2"
-    assert matching(dc.schema_problems(objs, kube, crds), "VirtualService mypage", "no CRD")
+    assert matching(schemas.schema_problems(objs, kube, crds), "VirtualService mypage", "no CRD")
 
 
 # -- the project's rules ---------------------------------------------------------------------------
@@ -191,7 +150,7 @@ def test_a_custom_resource_version_without_a_crd_fails(
 def test_deployment_without_probes_fails(objs: list[Obj]) -> None:
     del container(objs, "yogaclass")["readinessProbe"]
     del container(objs, "gateway")["livenessProbe"]
-    problems = dc.project_problems(objs)
+    problems = rules.project_problems(objs)
     assert matching(problems, "Deployment yogaclass", "no readinessProbe")
     assert matching(problems, "Deployment gateway", "no livenessProbe")
 
@@ -200,7 +159,7 @@ def test_grpc_service_needs_grpc_probes_naming_the_service(objs: list[Obj]) -> N
     reservation = container(objs, "reservation")
     reservation["livenessProbe"] = {"tcpSocket": {"port": 50052}}
     reservation["readinessProbe"]["grpc"].pop("service")
-    problems = dc.project_problems(objs)
+    problems = rules.project_problems(objs)
     assert matching(problems, "Deployment reservation", "livenessProbe must be a gRPC probe")
     assert matching(problems, "Deployment reservation", "readinessProbe must name")
 
@@ -211,7 +170,7 @@ def test_resources_service_account_and_security_are_required(objs: list[Obj]) ->
         "nobody"
     )
     container(objs, "yogaclass")["securityContext"]["readOnlyRootFilesystem"] = False
-    problems = dc.project_problems(objs)
+    problems = rules.project_problems(objs)
     assert matching(problems, "Deployment mypage", "no resources.limits.cpu")
     assert matching(problems, "Deployment notification", "ServiceAccount nobody is not rendered")
     assert matching(problems, "Deployment yogaclass", "readOnlyRootFilesystem")
@@ -224,7 +183,7 @@ def test_rollout_autoscaling_and_shutdown_rules(objs: list[Obj]) -> None:
     find(objs, "Deployment", "mypage")["spec"]["template"]["spec"][
         "terminationGracePeriodSeconds"
     ] = 10
-    problems = dc.project_problems(objs)
+    problems = rules.project_problems(objs)
     assert matching(problems, "Deployment yogaclass", "`replicas` although an HPA")
     assert matching(problems, "Deployment yogaclass", "maxUnavailable 0")
     assert matching(problems, "Deployment mypage", "terminationGracePeriodSeconds 10")
@@ -233,24 +192,26 @@ def test_rollout_autoscaling_and_shutdown_rules(objs: list[Obj]) -> None:
 def test_grpc_port_must_be_named_grpc(objs: list[Obj]) -> None:
     port = find(objs, "Service", "notification")["spec"]["ports"][0]
     port["name"] = "rpc"
-    assert matching(dc.project_problems(objs), "Deployment notification", "named grpc")
+    assert matching(rules.project_problems(objs), "Deployment notification", "named grpc")
 
 
 def test_every_workload_needs_an_authorization_policy(objs: list[Obj]) -> None:
     objs.remove(find(objs, "AuthorizationPolicy", "reservation"))
-    assert matching(dc.project_problems(objs), "Deployment reservation", "no AuthorizationPolicy")
+    assert matching(
+        rules.project_problems(objs), "Deployment reservation", "no AuthorizationPolicy"
+    )
 
 
 def test_authorization_policy_paths_must_be_real_methods(objs: list[Obj]) -> None:
     rule = find(objs, "AuthorizationPolicy", "yogaclass")["spec"]["rules"][1]
     rule["to"][0]["operation"]["paths"][0] = "/yoga.yogaclass.v1.YogaClassService/ReserveSeats"
-    assert matching(dc.project_problems(objs), "ReserveSeats is no gRPC method")
+    assert matching(rules.project_problems(objs), "ReserveSeats is no gRPC method")
 
 
 def test_istio_retries_and_mtls_rules(objs: list[Obj]) -> None:
     find(objs, "VirtualService", "yogaclass")["spec"]["http"][0]["retries"]["attempts"] = 2
     find(objs, "DestinationRule", "mypage")["spec"]["trafficPolicy"]["tls"]["mode"] = "DISABLE"
-    problems = dc.project_problems(objs)
+    problems = rules.project_problems(objs)
     assert matching(problems, "VirtualService yogaclass", "retries.attempts must be 0")
     assert matching(problems, "DestinationRule mypage", "not ISTIO_MUTUAL")
 
@@ -258,34 +219,34 @@ def test_istio_retries_and_mtls_rules(objs: list[Obj]) -> None:
 def test_kafka_topics_must_be_the_codes(objs: list[Obj]) -> None:
     topic = next(o for o in objs if o["kind"] == "KafkaTopic")
     topic["spec"]["topicName"] = "yoga.somewhere.events"
-    assert matching(dc.project_problems(objs), "KafkaTopics", "yoga_common/topics.py")
+    assert matching(rules.project_problems(objs), "KafkaTopics", "yoga_common/topics.py")
 
 
 def test_gateway_must_point_at_rendered_services(objs: list[Obj]) -> None:
     config_map = find(objs, "ConfigMap", "gateway-config")
-    config = json.loads(config_map["data"]["envoy.yaml"])
+    config = yaml.safe_load(config_map["data"]["envoy.yaml"])
     cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "mypage")
     cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
         "socket_address"
     ]["port_value"] = 50099
     config_map["data"]["envoy.yaml"] = json.dumps(config)
-    assert matching(dc.project_problems(objs), "gateway cluster mypage", ":50099")
+    assert matching(rules.project_problems(objs), "gateway cluster mypage", ":50099")
 
 
 def test_envoy_rejects_a_broken_gateway_config(objs: list[Obj]) -> None:
     config_map = find(objs, "ConfigMap", "gateway-config")
     config_map["data"]["jwks.json"] = '{"keys": []}'
-    assert matching(dc.envoy_problems(objs, "broken"), "envoy rejects", "jwks")
+    assert matching(gateway.envoy_problems(objs, "broken"), "envoy rejects", "jwks")
 
 
 def test_a_key_given_twice_is_refused() -> None:
     with pytest.raises(yaml.YAMLError, match="appears twice"):
-        dc.load_yaml_documents("metadata:\n  labels:\n    app: a\n    app: b\n")
+        load_yaml_documents("metadata:\n  labels:\n    app: a\n    app: b\n")
 
 
 def test_hadolint_fails_on_a_bad_dockerfile(tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM python\nRUN apt-get install curl\n")
-    problems = dc.hadolint_problems(dockerfile)
+    problems = hadolint_problems(dockerfile)
     assert matching(problems, "DL3006")  # untagged base image
     assert matching(problems, "DL3008")  # unpinned apt package

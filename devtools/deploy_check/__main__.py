@@ -1,0 +1,5 @@
+import sys
+
+from devtools.deploy_check.cli import main
+
+sys.exit(main())
