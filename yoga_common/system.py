@@ -56,7 +56,7 @@ class Service:
 
     @property
     def roles_source(self) -> str:
-        """`module:attribute` of the role table (method -> allowed roles) of its servicer."""
+        """`module:attribute` of its servicer's role table."""
         return f"{self.package}.servicer:ROLES"
 
     @property
@@ -64,7 +64,8 @@ class Service:
         return f"127.0.0.1:{self.port}"
 
     def roles(self) -> Mapping[str, frozenset[str]]:
-        """The servicer's role table (imports the service's servicer module)."""
+        """The servicer's role table: full method path (`/pkg.Service/Method`) -> allowed
+        roles (imports the service's servicer module)."""
         module, _, attribute = self.roles_source.partition(":")
         table: Mapping[str, frozenset[str]] = getattr(importlib.import_module(module), attribute)
         return table
