@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from devtools import envoy
 from devtools import gateway_config as gateway
 from devtools.processes import free_port
-from tests.integration.conftest import ALL, Stack
+from tests.integration.conftest import ALL, Stack, system_under_test
 from tests.integration.events_support import Mailbox
 from tests.integration.gateway_support import (
     Answer,
@@ -63,7 +63,7 @@ class Gateway:
         return self.json("staff-1", ADMIN)
 
     def targets(self) -> dict[str, str]:
-        return {name: service.target for name, service in self.stack.services.items()}
+        return self.stack.targets()
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +71,13 @@ def gw(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folder = tmp_path_factory.mktemp("gateway")
     mailbox = Mailbox(free_port())
     mailbox.start()
-    stack = Stack("sqlite", auth, folder, smtp_port=mailbox.port)
-    envoy: envoy.EnvoyProcess | None = None
     try:
-        stack.start(ALL, pending_grace=1.0)
-        targets = {name: service.target for name, service in stack.services.items()}
-        envoy = envoy.start_gateway(folder / "envoy", free_port(), targets, gateway.jwks_file(auth))
-        yield Gateway(stack, envoy, folder)
+        with system_under_test(
+            "sqlite", auth, folder, ALL, pending_grace=1.0, smtp_port=mailbox.port, gateway=True
+        ) as stack:
+            assert stack.envoy is not None
+            yield Gateway(stack, stack.envoy, folder)
     finally:
-        if envoy:
-            envoy.stop()
-        stack.stop()
         mailbox.stop()
 
 
@@ -444,10 +440,10 @@ async def test_gateway_forwards_the_token_and_drops_identity_headers(
     server.add_generic_rpc_handlers((recorder,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    envoy = None
+    proxy = None
     try:
         targets = {**gw.targets(), "mypage": f"127.0.0.1:{port}"}
-        envoy = await asyncio.to_thread(
+        proxy = await asyncio.to_thread(
             envoy.start_gateway,
             tmp_path,
             free_port(),
@@ -464,17 +460,17 @@ async def test_gateway_forwards_the_token_and_drops_identity_headers(
             "x-jwt-payload": "e30",
             "x-forwarded-user": "12",
         }
-        client = JsonClient("127.0.0.1", envoy.listen_port, token, forged)
+        client = JsonClient("127.0.0.1", proxy.listen_port, token, forged)
         answer = await asyncio.to_thread(client.get, "/v1/users/11/mypage")
         assert answer.status == 200, answer
         assert answer.json == {"userId": "11", "entries": []}
-        async with grpc.aio.insecure_channel(envoy.target) as channel:
+        async with grpc.aio.insecure_channel(proxy.target) as channel:
             stub = mypage_pb2_grpc.MyPageServiceStub(channel)
             metadata = (("authorization", f"Bearer {token}"), *forged.items())
             await stub.GetMyPage(mpb.GetMyPageRequest(user_id="11"), metadata=metadata)
     finally:
-        if envoy:
-            envoy.stop()
+        if proxy:
+            proxy.stop()
         await server.stop(None)
     assert len(recorder.seen) == 2
     for seen in recorder.seen:
