@@ -1,5 +1,6 @@
 # One image for the four services: `docker run IMAGE yogaclass_svc` (or reservation_svc,
-# notification_svc, mypage_svc; `notification_svc.smtp_sink` for the development SMTP sink).
+# notification_svc, mypage_svc). Runtime only: the development stack, its SMTP sink, the tests
+# and the bench stay out (tests/unit/test_runtime_packages.py holds it so).
 # Runs as a non-root user on a read-only root filesystem: it writes only to /tmp and /data.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -9,11 +10,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 COPY pyproject.toml ./
-# The pinned runtime dependencies, read from pyproject.toml (the single place they are pinned),
-# plus the pin of aiosmtpd from the dev extra: the development SMTP sink runs from this image too.
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-extra = [d for d in p['optional-dependencies']['dev'] if d.startswith('aiosmtpd==')]; \
-print('\n'.join(p['dependencies'] + extra))" > requirements.txt \
+# The pinned runtime dependencies, read from pyproject.toml (the single place they are pinned);
+# the dev extra (test, lint and development-stack packages) stays out.
+RUN python -c "import tomllib; \
+print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+  > requirements.txt \
  && cat requirements.txt \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir pip==26.3 \
@@ -31,6 +32,7 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Source, not an installed wheel: the generated code in gen/ (package `yoga`) goes on PYTHONPATH,
 # as in the development virtualenv. Owned by root, so the service cannot change its own code.
+# The runtime packages only: devtools/, tests/, bench/ and scripts/ are development tooling.
 COPY gen/ gen/
 COPY yoga_common/ yoga_common/
 COPY yogaclass_svc/ yogaclass_svc/

@@ -3,9 +3,10 @@ to its reference, and the table of figures in bench/results/latest.md.
 
     .venv/bin/python bench/run.py [--reps 3] [--backends sqlite,postgres] [--quick]
 
-It starts PostgreSQL and Kafka itself (scripts/postgres.sh, scripts/kafka.sh) and stops them
-at the end. Cold start (scenario 7) runs `make run` three times from a stopped broker, so it
-needs ports 50051-50054, 8088, 2525 and 9461-9464 free and stops a broker it finds running.
+It starts PostgreSQL and Kafka itself (scripts/postgres.sh, scripts/kafka.sh; PGPORT,
+KAFKA_PORT and KAFKA_DIR move them) and stops the broker at the end. Cold start (scenario 7)
+runs `make run` three times from a stopped broker, so it needs the registry's ports
+(yoga_common/system.py) free and stops a broker it finds running.
 Exits 1 if a correctness check failed (the table says which)."""
 
 from __future__ import annotations
@@ -29,22 +30,17 @@ from bench import echo, scenarios  # noqa: E402
 from bench.loadgen import tools  # noqa: E402
 from bench.report import Broken, Failure, Figure, Target, save  # noqa: E402
 from bench.system import System  # noqa: E402
+from devtools import servers  # noqa: E402
 from devtools.processes import free_port, wait_for_port  # noqa: E402
+from yoga_common.system import SERVICES  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-
-
-def script(*args: str) -> str:
-    done = subprocess.run(
-        [str(ROOT / "scripts" / args[0]), *args[1:]], check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
 
 
 def cold_start(reps: int) -> list[Figure]:
     """`make run` from nothing (broker stopped, fresh SQLite files) until every service and
     the gateway answer, next to a bare grpc.aio server process starting to listen."""
-    script("kafka.sh", "stop")
+    servers.kafka("stop")
     services: list[float] = []
 
     def make_run() -> float:
@@ -52,8 +48,8 @@ def cold_start(reps: int) -> list[Figure]:
             env = {
                 **os.environ,
                 **{
-                    f"{n.upper()}_DATABASE_URL": f"sqlite:///{tmp}/{n}.db"
-                    for n in ("yogaclass", "reservation", "notification", "mypage")
+                    f"{s.env_prefix}DATABASE_URL": f"sqlite:///{tmp}/{s.name}.db"
+                    for s in SERVICES.values()
                 },
             }
             began = time.monotonic()
@@ -121,8 +117,8 @@ def cold_start(reps: int) -> list[Figure]:
 def one_backend(
     backend: str, settings: scenarios.Settings, folder: Path, tool_dir: Path
 ) -> tuple[list[Figure], list[Failure]]:
-    pg = script("postgres.sh", "url", "postgres") if backend == "postgres" else ""
-    system = System(backend, folder / backend, script("kafka.sh", "bootstrap"), pg)
+    pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
+    system = System(backend, folder / backend, servers.kafka("bootstrap"), pg)
     (folder / backend).mkdir(parents=True)
     failures: list[Failure] = []
     print(f"\n== {backend}: starting the system", flush=True)
@@ -176,7 +172,7 @@ def main() -> int:
     started = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     tool_dir = tools()
-    script("postgres.sh", "start")
+    servers.postgres("start")
     figures: list[Figure] = []
     failures: list[Failure] = []
     settings = scenarios.Settings(
@@ -196,13 +192,13 @@ def main() -> int:
                     figures += cold_start(args.reps)
                 except Broken as err:
                     failures.append(Failure("7", "sqlite", str(err)))
-            script("kafka.sh", "start")
+            servers.kafka("start")
             for backend in args.backends.split(","):
                 got, failed = one_backend(backend, settings, Path(tmp), tool_dir)
                 figures += got
                 failures += failed
     finally:
-        script("kafka.sh", "stop")
+        servers.kafka("stop")
     figures.sort(key=lambda f: (f.scenario, f.backend))
     header = (
         f"`make bench` on {platform.node()}, {os.cpu_count()} cores, Python "

@@ -23,8 +23,8 @@ import grpc
 from bench import echo, kafka_probe
 from bench.loadgen import Ghz, Hey, Run, paced, percentiles
 from bench.report import Broken, Figure, Target
-from bench.system import System, cpu_seconds, epoch, shared_parts
-from devtools.processes import free_port, wait_for_port
+from bench.system import System, epoch, shared_parts
+from devtools.processes import cpu_seconds, free_port, wait_for_port
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 

@@ -1,12 +1,10 @@
-"""The system under measurement: the four services (SQLite files or PostgreSQL databases of their
-own), the project's SMTP sink, Envoy in front, one Kafka topic prefix per system, so two systems
-(or a system and the tests) can share the broker. Also what the scenarios read from it: rows,
-consumer lag and each process's CPU time."""
+"""The system under measurement: the development stack (devtools/stack.py) with the four services
+(SQLite files or PostgreSQL databases of their own), the project's SMTP sink, Envoy in front, one
+Kafka topic prefix per system, so two systems (or a system and the tests) can share the broker.
+Also what the scenarios read from it: rows, consumer lag and each process's CPU time."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,16 +14,13 @@ from typing import Any
 import grpc
 from sqlalchemy import create_engine, text
 
-from devtools import envoy, smtp_sink
-from devtools import gateway_config as gateway
-from devtools.processes import ServiceProcess, free_port, new_database, wait_for_port
+from devtools.envoy import EnvoyProcess
+from devtools.gateway_config import GatewayOptions
+from devtools.stack import SINK, Stack
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
-from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
+from yoga_common.auth import ADMIN, MEMBER, issue_token
 from yoga_common.settings import AuthSettings, KafkaSettings
-from yoga_common.topics import CONSUMED, consumer_lag, ensure_topics
-
-NAMES = ("yogaclass", "reservation", "notification", "mypage")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from yoga_common.topics import CONSUMED, consumer_lag
 
 
 def epoch(value: datetime | str) -> float:
@@ -38,12 +33,6 @@ def epoch(value: datetime | str) -> float:
     return value.timestamp()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 @dataclass
 class System:
     backend: str
@@ -51,86 +40,51 @@ class System:
     kafka_bootstrap: str
     pg_admin_url: str = ""
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
-    envoy: envoy.EnvoyProcess | None = None
-    sink: subprocess.Popen[bytes] | None = None
-    auth: AuthSettings = field(init=False)
+    stack: Stack = field(init=False)
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         keys = self.folder / "keys"
-        self.auth = AuthSettings(
+        auth = AuthSettings(
             public_key_file=keys / "jwt-public.pem", private_key_file=keys / "jwt-private.pem"
+        )
+        self.stack = Stack(
+            self.folder,
+            auth,
+            KafkaSettings(bootstrap_servers=self.kafka_bootstrap, prefix=self.prefix),
+            backend=self.backend,
+            pg_admin_url=self.pg_admin_url,
+            database_prefix="bench_",
+            smtp_sink=True,
+            gateway=True,
+            # The access log would cost the gateway a write per call.
+            gateway_options=GatewayOptions(access_log=False),
         )
 
     @property
+    def auth(self) -> AuthSettings:
+        return self.stack.auth
+
+    @property
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=self.kafka_bootstrap, prefix=self.prefix)
+        return self.stack.kafka
+
+    @property
+    def envoy(self) -> EnvoyProcess | None:
+        return self.stack.envoy
 
     def start(self) -> None:
-        ensure_dev_keys(self.auth)
-        ensure_topics(self.kafka)
-        smtp_port = free_port()
-        self.sink = subprocess.Popen(
-            smtp_sink.command(smtp_port, self.folder / "mail"),
-            stdout=(self.folder / "smtp_sink.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port(smtp_port)
-        ports = {name: free_port() for name in NAMES}
-        common = {
-            "YOGA_JWT_PUBLIC_KEY_FILE": str(self.auth.public_key_file),
-            "YOGA_JWT_PRIVATE_KEY_FILE": str(self.auth.private_key_file),
-            "YOGA_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "YOGA_KAFKA_PREFIX": self.prefix,
-        }
-        wiring = {
-            "reservation": {"RESERVATION_YOGACLASS_TARGET": f"127.0.0.1:{ports['yogaclass']}"},
-            "notification": {"NOTIFICATION_SMTP_PORT": str(smtp_port)},
-        }
-        for name in NAMES:
-            env = {
-                **common,
-                f"{name.upper()}_PORT": str(ports[name]),
-                f"{name.upper()}_METRICS_PORT": "0",
-                f"{name.upper()}_DATABASE_URL": new_database(
-                    self.backend, self.folder, f"bench_{name}", self.pg_admin_url
-                ),
-                **wiring.get(name, {}),
-            }
-            self.services[name] = ServiceProcess(
-                f"{name}_svc", ports[name], env, self.folder / f"{name}.log"
-            )
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            service.wait_healthy()
-        targets = {name: s.target for name, s in self.services.items()}
-        self.envoy = envoy.start_gateway(
-            self.folder / "envoy",
-            free_port(),
-            targets,
-            gateway.jwks_file(self.auth),
-            opts=gateway.GatewayOptions(access_log=False),
-        )
+        self.stack.start()
 
     def stop(self) -> None:
-        if self.envoy:
-            self.envoy.stop()
-        for service in self.services.values():
-            service.stop()
-        if self.sink:
-            self.sink.terminate()
-            self.sink.wait(10)
+        self.stack.stop()
 
     def target(self, name: str) -> str:
-        return self.services[name].target
+        return self.stack.target(name)
 
     def pids(self) -> dict[str, int]:
-        found = {n: s.process.pid for n, s in self.services.items() if s.process}
-        if self.envoy and self.envoy.process:
-            found["envoy"] = self.envoy.process.pid
-        return found
+        """The services' and the gateway's: the sink is the mail server's stand-in, not ours."""
+        return {n: pid for n, pid in self.stack.pids().items() if n != SINK}
 
     def token(self, user: str, role: str = MEMBER) -> str:
         key = (user, role)
@@ -164,7 +118,7 @@ class System:
         return made
 
     def rows(self, service: str, query: str, **params: Any) -> list[tuple[Any, ...]]:
-        engine = create_engine(self.services[service].env[f"{service.upper()}_DATABASE_URL"])
+        engine = create_engine(self.stack.database_url(service))
         try:
             with engine.connect() as conn:
                 return [tuple(r) for r in conn.execute(text(query), params)]

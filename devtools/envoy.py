@@ -52,6 +52,13 @@ class EnvoyProcess:
         return f"http://{self.target}"
 
     @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    @property
     def admin_address_path(self) -> Path:
         return self.config_path.with_suffix(".admin")
 

@@ -1,5 +1,6 @@
-"""Starts services as child processes and waits until their health service answers SERVING.
-Used by `make run` and by the integration tests, so both run the services the same way."""
+"""Child processes of the development stack: a service waited on until its health service
+answers SERVING, any other `python -m` process (the SMTP sink), their logs and CPU time; free
+ports and throwaway databases."""
 
 from __future__ import annotations
 
@@ -18,11 +19,28 @@ import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
+from yoga_common import system
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# The registry's fixed ports lie in Linux's ephemeral range: a free port handed to a test or
+# the bench must not be one that `make run` or the shared servers are about to listen on.
+RESERVED = frozenset(
+    {system.GATEWAY_PORT, system.SMTP_SINK_PORT, system.POSTGRES_PORT}
+    | {system.KAFKA_PORT, system.KAFKA_PORT + 1}  # + 1: its KRaft controller (scripts/kafka.sh)
+    | {s.port for s in system.SERVICES.values()}
+    | {s.metrics_port for s in system.SERVICES.values()}
+)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RESERVED:
+            return port
 
 
 def new_database(backend: str, folder: Path, name: str, pg_admin_url: str = "") -> str:
@@ -49,46 +67,51 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
 @dataclass
-class ServiceProcess:
+class ChildProcess:
+    """`python -m <module> <args>` with the environment plus `env`, its output appended to
+    `log_path`. May be stopped and started again (with `env` changed meanwhile)."""
+
     module: str
-    port: int
     env: dict[str, str]
     log_path: Path
+    args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module, *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"{self.module} exited; see {self.log_path}:\n{self.tail()}")
-                try:
-                    answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.module} not healthy after {timeout}s:\n{self.tail()}")
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exited(self) -> bool:
+        """True once a started process has ended by itself or been stopped."""
+        return self.process is not None and self.process.poll() is not None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        """Sends `sig` (SIGKILL for a crash), waits, kills after `timeout`: the exit code."""
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
         self.process.send_signal(sig)
@@ -99,7 +122,31 @@ class ServiceProcess:
             return self.process.wait()
 
     def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return tail(self.log_path, lines)
+
+
+@dataclass
+class ServiceProcess(ChildProcess):
+    """A service (`python -m yogaclass_svc`) serving gRPC on 127.0.0.1:`port`."""
+
+    port: int = 0
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.exited():
+                    raise RuntimeError(f"{self.module} exited; see {self.log_path}:\n{self.tail()}")
+                try:
+                    answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.module} not healthy after {timeout}s:\n{self.tail()}")

@@ -1,15 +1,15 @@
 """A local SMTP sink for development: accepts every message and stores it as an `.eml` file.
 
-    python -m devtools.smtp_sink --port 2525 --dir var/mail
+    python -m devtools.smtp_sink [--port PORT] [--dir var/mail]
 
-Listens on 127.0.0.1 only (aiosmtpd); `make run` points notification_svc at it."""
+Listens on 127.0.0.1 only (aiosmtpd), by default on the registry's SMTP_SINK_PORT; the development
+stack (`make run`, the bench) points notification_svc at it."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -18,7 +18,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from yoga_common import logs
+from yoga_common import logs, system
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +48,14 @@ def start(folder: Path, port: int, host: str = "127.0.0.1") -> Controller:
     return controller
 
 
-def command(port: int, folder: Path) -> list[str]:
-    """The command line that runs this sink as its own process."""
-    return [
-        sys.executable,
-        "-m",
-        "devtools.smtp_sink",
-        "--port",
-        str(port),
-        "--dir",
-        str(folder),
-    ]
+def arguments(port: int, folder: Path) -> tuple[str, ...]:
+    """What `python -m devtools.smtp_sink` needs to listen on `port` and store in `folder`."""
+    return ("--port", str(port), "--dir", str(folder))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SMTP sink: stores each message as .eml")
-    parser.add_argument("--port", type=int, default=2525)
+    parser.add_argument("--port", type=int, default=system.SMTP_SINK_PORT)
     parser.add_argument("--dir", type=Path, default=Path("var/mail"))
     args = parser.parse_args(argv)
     logs.configure("smtp_sink")

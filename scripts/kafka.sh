@@ -5,15 +5,17 @@
 # Usage: scripts/kafka.sh fetch|start|stop|status|bootstrap
 #
 # Env:
-#   KAFKA_PORT             PLAINTEXT listener on 127.0.0.1 (default 59092)
-#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default 59093)
+#   KAFKA_PORT             PLAINTEXT listener on 127.0.0.1 (default: KAFKA_PORT of the
+#                          registry, yoga_common/system.py)
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default KAFKA_PORT + 1)
 #   KAFKA_DIR              runtime dir: data/, server.properties, kafka.log, kafka.pid
 #                          (default <repo>/var/kafka)
 #   KAFKA_VERSION          default 4.3.1
 #   YOGA_CACHE             download cache (default ~/.cache/yoga): jars + Maven repo
 #   KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
 #   PY                     python with confluent_kafka used for the readiness probe
-#                          (default <repo>/.venv/bin/python; skipped if missing)
+#                          (default <repo>/.venv/bin/python; skipped if missing) and to
+#                          read the registry (any python3 when PY is missing)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +25,20 @@ VERSION=${KAFKA_VERSION:-4.3.1}
 # Keep in step with the log4j-core version Kafka pulls in.
 LOG4J_VERSION=2.25.4
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
-PORT=${KAFKA_PORT:-59092}
-CPORT=${KAFKA_CONTROLLER_PORT:-59093}
+PY=${PY:-$ROOT/.venv/bin/python}
+
+die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
+log() { echo "kafka.sh: $*" >&2; }
+
+# One fact of the registry; it imports nothing but the standard library, so any Python 3 reads it.
+registry() {
+  local py=$PY
+  [[ -x $py ]] || py=python3
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$py" -m yoga_common.system "$1"
+}
+
+PORT=${KAFKA_PORT:-$(registry kafka-port)} || die "cannot read the broker's port from yoga_common/system.py"
+CPORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 KDIR=${KAFKA_DIR:-$ROOT/var/kafka}
 CACHE=${YOGA_CACHE:-$HOME/.cache/yoga}
 JARS=$CACHE/kafka-$VERSION
@@ -33,10 +47,6 @@ LOG=$KDIR/kafka.log
 TIMEOUT=${KAFKA_START_TIMEOUT:-60}
 JAVA_ARGS=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
   -Dlog4j2.configurationFile="$KDIR/log4j2.properties" -cp "$JARS/libs/*")
-PY=${PY:-$ROOT/.venv/bin/python}
-
-die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
-log() { echo "kafka.sh: $*" >&2; }
 
 cmd_fetch() {
   if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then

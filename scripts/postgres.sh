@@ -4,7 +4,8 @@
 # Usage: scripts/postgres.sh ensure|start|stop|status|createdb NAME|dropdb NAME|url [NAME]
 #
 # Env:
-#   PGPORT       TCP port on 127.0.0.1 (default 55432)
+#   PGPORT       TCP port on 127.0.0.1 (default: POSTGRES_PORT of the registry,
+#                yoga_common/system.py, read with <repo>/.venv/bin/python or python3)
 #   PGDATA_DIR   cluster data dir (default <repo>/var/pg); the socket dir and the
 #                server log go next to it, in <parent>/pg-run. If the default is not
 #                reachable by the postgres user (repo under a mode-700 dir such as
@@ -16,11 +17,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PORT=${PGPORT:-55432}
 PG_USER=postgres
 
 die() { echo "postgres.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "postgres.sh: $*" >&2; }
+
+# One fact of the registry; it imports nothing but the standard library, so any Python 3 reads it.
+registry() {
+  local py=$ROOT/.venv/bin/python
+  [[ -x $py ]] || py=python3
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$py" -m yoga_common.system "$1"
+}
+
+PORT=${PGPORT:-$(registry postgres-port)} || die "cannot read PostgreSQL's port from yoga_common/system.py"
 
 # Server binaries of the newest installed major version ("" if none).
 pg_bindir() {

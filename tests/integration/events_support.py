@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from confluent_kafka import KafkaException
 from sqlalchemy import create_engine, text
 
+from devtools import servers
 from tests.integration.conftest import Stack
 from yoga_common.topics import CONSUMED, consumer_lag
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Mailbox:
@@ -65,7 +62,7 @@ def snapshot(stack: Stack, service: str, table: str, order: str) -> list[tuple[A
 
 
 def lag(stack: Stack, service: str) -> int:
-    return consumer_lag(stack.kafka(), f"{service}_svc", CONSUMED[service])
+    return consumer_lag(stack.kafka, f"{service}_svc", CONSUMED[service])
 
 
 async def drained(stack: Stack, services: list[str], within: float = 30.0) -> None:
@@ -84,4 +81,5 @@ async def drained(stack: Stack, services: list[str], within: float = 30.0) -> No
 
 
 def broker(command: str) -> None:
-    subprocess.run([str(ROOT / "scripts" / "kafka.sh"), command], check=True, capture_output=True)
+    """Stops or starts the broker the tests use (scripts/kafka.sh: KAFKA_PORT, KAFKA_DIR)."""
+    servers.kafka(command)

@@ -24,7 +24,7 @@ from reservation_svc.storage import ReservationStore, outbox
 from tests.fakes.reservations import FakeReservationStore
 from tests.fakes.seats import FakeSeats
 from tests.fakes.uow import FakeTransactions
-from tests.integration.conftest import BACKENDS, Stack, new_database, start_stack
+from tests.integration.conftest import BACKENDS, Stack, new_database, system_under_test
 from tests.integration.support import a_class, request_id
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import migrate
@@ -206,9 +206,10 @@ class SeatKeeper:
 
 @pytest.fixture(scope="module")
 def yogaclass(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = start_stack("sqlite", auth, tmp_path_factory.mktemp("seats"), ("yogaclass",))
-    yield running
-    running.stop()
+    with system_under_test(
+        "sqlite", auth, tmp_path_factory.mktemp("seats"), ("yogaclass",)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(params=["fake", "yogaclass_svc"])

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from devtools.processes import free_port
-from tests.integration.conftest import ALL, BACKENDS, Clients, Stack, connect
+from tests.integration.conftest import ALL, BACKENDS, Clients, Stack, connect, system_under_test
 from tests.integration.events_support import (
     CONSUMED,
     Mailbox,
@@ -42,14 +42,15 @@ KIND = npb.NotificationKind.Name
 def system(
     request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, Mailbox]]:
+    folder = tmp_path_factory.mktemp("events")
     mailbox = Mailbox(free_port())
     mailbox.start()
-    stack = Stack(request.param, auth, tmp_path_factory.mktemp("events"), smtp_port=mailbox.port)
     try:
-        stack.start(ALL, pending_grace=1.0)
-        yield stack, mailbox
+        with system_under_test(
+            request.param, auth, folder, ALL, pending_grace=1.0, smtp_port=mailbox.port
+        ) as stack:
+            yield stack, mailbox
     finally:
-        stack.stop()
         mailbox.stop()
 
 
@@ -166,7 +167,7 @@ async def test_deleting_a_class_cancels_its_bookings_for_everyone(
 
 
 def read_dead_letters(stack: Stack, consumer: str, event_id: str) -> dict[str, str]:
-    settings = stack.kafka()
+    settings = stack.kafka
     reader = Consumer(
         {
             **settings.client_config(),
@@ -189,7 +190,7 @@ def read_dead_letters(stack: Stack, consumer: str, event_id: str) -> dict[str, s
 
 
 async def test_poison_message_goes_to_dead_letters_and_consumers_go_on(c: Clients) -> None:
-    settings = c.stack.kafka()
+    settings = c.stack.kafka
     poison_id = str(uuid.uuid4())
     producer = Producer(settings.client_config())
     producer.produce(
@@ -233,7 +234,7 @@ def synthetic_confirmation(class_id: str, n: int) -> tuple[str, bytes]:
 
 
 async def test_consumer_killed_mid_burst_applies_every_event_once(c: Clients) -> None:
-    settings = c.stack.kafka()
+    settings = c.stack.kafka
     class_id = f"burst-{uuid.uuid4().hex[:8]}"
     producer = Producer(settings.client_config())
     for n in range(1000):
@@ -314,7 +315,7 @@ async def test_broker_outage_loses_nothing(c: Clients, mailbox: Mailbox) -> None
 
 
 def rewind(stack: Stack, service: str) -> None:
-    settings = stack.kafka()
+    settings = stack.kafka
     admin = AdminClient(settings.client_config())
     metadata = admin.list_topics(timeout=10)
     partitions = [

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from devtools import envoy
 from devtools import gateway_config as gateway
 from devtools.processes import free_port
-from tests.integration.conftest import ALL, Stack
+from tests.integration.conftest import ALL, Stack, system_under_test
 from tests.integration.events_support import Mailbox
 from tests.integration.gateway_support import (
     Answer,
@@ -63,7 +63,7 @@ class Gateway:
         return self.json("staff-1", ADMIN)
 
     def targets(self) -> dict[str, str]:
-        return {name: service.target for name, service in self.stack.services.items()}
+        return self.stack.targets()
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +71,13 @@ def gw(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folder = tmp_path_factory.mktemp("gateway")
     mailbox = Mailbox(free_port())
     mailbox.start()
-    stack = Stack("sqlite", auth, folder, smtp_port=mailbox.port)
-    proxy: envoy.EnvoyProcess | None = None
     try:
-        stack.start(ALL, pending_grace=1.0)
-        targets = {name: service.target for name, service in stack.services.items()}
-        proxy = envoy.start_gateway(folder / "envoy", free_port(), targets, gateway.jwks_file(auth))
-        yield Gateway(stack, proxy, folder)
+        with system_under_test(
+            "sqlite", auth, folder, ALL, pending_grace=1.0, smtp_port=mailbox.port, gateway=True
+        ) as stack:
+            assert stack.envoy is not None
+            yield Gateway(stack, stack.envoy, folder)
     finally:
-        if proxy:
-            proxy.stop()
-        stack.stop()
         mailbox.stop()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select
 
 import reservation_svc.storage
 import yogaclass_svc.storage
-from tests.integration.conftest import Clients, Stack, start_stack
+from tests.integration.conftest import Clients, Stack, system_under_test
 from tests.integration.support import a_class, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
@@ -22,8 +22,7 @@ from yoga_common.settings import AuthSettings
 
 
 def outbox_types(stack: Stack, service: str, key: str) -> Counter[str]:
-    env = stack.services[service].env
-    url = next(v for k, v in env.items() if k.endswith("_DATABASE_URL"))
+    url = stack.database_url(service)
     table = {
         "yogaclass": yogaclass_svc.storage.outbox,
         "reservation": reservation_svc.storage.outbox,
@@ -70,13 +69,10 @@ async def test_every_change_writes_its_event(clients: Clients) -> None:
 async def test_sigterm_turns_health_not_serving_before_stopping(
     auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    stack = start_stack("sqlite", auth, tmp_path_factory.mktemp("drain"))
-    service = stack.services["yogaclass"]
-    service.env["YOGACLASS_DRAIN_SECONDS"] = "3"
-    service.stop()
-    service.start()
-    service.wait_healthy()
-    try:
+    with system_under_test("sqlite", auth, tmp_path_factory.mktemp("drain")) as stack:
+        service = stack.services["yogaclass"]
+        service.env["YOGACLASS_DRAIN_SECONDS"] = "3"
+        stack.restart("yogaclass")
         async with grpc.aio.insecure_channel(service.target) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             assert service.process is not None
@@ -85,5 +81,3 @@ async def test_sigterm_turns_health_not_serving_before_stopping(
             answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=2)
             assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
         assert await asyncio.to_thread(service.process.wait, 15) == 0
-    finally:
-        stack.stop()

@@ -21,7 +21,8 @@ from google.protobuf.message import Message
 from sqlalchemy import select
 
 import mypage_svc
-from devtools.processes import ServiceProcess, free_port
+from devtools.processes import ServiceProcess
+from devtools.stack import Stack
 from mypage_svc import messages, storage
 from mypage_svc.consumers import handlers
 from mypage_svc.domain import Status
@@ -362,27 +363,21 @@ def served(
         rejected(reservation_id="r-c", class_id="c-a", user_id="12"),
     ]:
         consumer.apply(event)
-    port = free_port()
-    process = ServiceProcess(
-        "mypage_svc",
-        port,
-        {
-            "YOGA_JWT_PUBLIC_KEY_FILE": str(auth.public_key_file),
-            "YOGA_JWT_PRIVATE_KEY_FILE": str(auth.private_key_file),
-            "YOGA_KAFKA_BOOTSTRAP_SERVERS": NO_BROKER,
-            "MYPAGE_PORT": str(port),
-            "MYPAGE_DATABASE_URL": url,
-        },
-        folder / "mypage.log",
+    stack = Stack(
+        folder,
+        auth,
+        KafkaSettings(bootstrap_servers=NO_BROKER),
+        ("mypage",),
+        database_urls={"mypage": url},
+        topics=False,
     )
-    process.start()
+    stack.start()
     try:
-        process.wait_healthy()
-        yield Served(process, consumer, auth)
+        yield Served(stack.services["mypage"], consumer, auth)
     finally:
-        code = process.stop()
+        code = stack.stop()["mypage"]
         db.close()
-    assert code == 0, f"mypage_svc did not stop cleanly:\n{process.tail()}"
+    assert code == 0, f"mypage_svc did not stop cleanly:\n{stack.tail('mypage')}"
 
 
 @pytest.fixture

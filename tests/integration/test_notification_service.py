@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 
 import notification_svc
-from devtools import smtp_sink
 from devtools.processes import ServiceProcess, free_port
 from devtools.smtp_sink import MailDir
+from devtools.stack import SINK, Stack
 from notification_svc import storage
 from notification_svc.consumers import handlers
 from notification_svc.domain import EmailState, Kind, Notification, RetryPolicy
@@ -516,37 +515,33 @@ async def running(db: Database, auth: AuthSettings, tmp_path: Path) -> AsyncIter
     for i in range(5):
         c.apply(confirmed("11", "m11@example.com", title=f"Class {i}"))
     c.apply(confirmed("12", "m12@example.com", title="Other member's class"))
-    port, smtp_port = free_port(), free_port()
-    mail = tmp_path / "service-mail"
-    sink = await asyncio.create_subprocess_exec(*smtp_sink.command(smtp_port, mail))
-    service = ServiceProcess(
-        "notification_svc",
-        port,
-        {
-            "YOGA_JWT_PUBLIC_KEY_FILE": str(auth.public_key_file),
-            "YOGA_JWT_PRIVATE_KEY_FILE": str(auth.private_key_file),
-            "YOGA_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-            "NOTIFICATION_PORT": str(port),
-            "NOTIFICATION_DATABASE_URL": db.url,
-            "NOTIFICATION_TIME_ZONE": "Asia/Seoul",
-            "NOTIFICATION_SMTP_PORT": str(smtp_port),
-            "NOTIFICATION_SMTP_TIMEOUT": "2",
-            "NOTIFICATION_EMAIL_RETRY_BASE_SECONDS": "0.2",
-            "NOTIFICATION_EMAIL_RETRY_MAX_SECONDS": "0.5",
-            "NOTIFICATION_EMAIL_POLL_SECONDS": "0.1",
+    stack = Stack(
+        tmp_path / "service",
+        auth,
+        NO_KAFKA,
+        ("notification",),
+        database_urls={"notification": db.url},
+        smtp_sink=True,
+        topics=False,
+        env={
+            "notification": {
+                "NOTIFICATION_TIME_ZONE": "Asia/Seoul",
+                "NOTIFICATION_SMTP_TIMEOUT": "2",
+                "NOTIFICATION_EMAIL_RETRY_BASE_SECONDS": "0.2",
+                "NOTIFICATION_EMAIL_RETRY_MAX_SECONDS": "0.5",
+                "NOTIFICATION_EMAIL_POLL_SECONDS": "0.1",
+            }
         },
-        tmp_path / "notification.log",
     )
+    await asyncio.to_thread(stack.start)
     try:
-        service.start()
-        await asyncio.to_thread(service.wait_healthy)
-        yield Running(service, mail, auth)
+        service = stack.services["notification"]
+        yield Running(service, stack.mail_folder, auth)
         # A clean stop (exit 0) even though the consumer never reached a broker.
         assert service.stop() == 0, service.tail()
     finally:
-        service.stop()
-        sink.send_signal(signal.SIGTERM)
-        assert await sink.wait() == 0
+        stack.stop()
+    assert stack.exit_codes[SINK] == 0, stack.tail(SINK)
 
 
 async def test_members_list_their_own_notifications_newest_first(running: Running) -> None:

@@ -23,11 +23,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.processes import free_port
-from tests.integration.conftest import ALL, Clients, Stack, connect
+from tests.integration.conftest import ALL, Clients, Stack, connect, system_under_test
 from tests.integration.events_support import Mailbox
 from tests.integration.support import a_class, eventually, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
+from yoga_common import system
 from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.system import RESERVATION_EVENTS
 
@@ -72,17 +73,22 @@ def observed(auth: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ob
     folder = tmp_path_factory.mktemp("observability")
     mailbox = Mailbox(free_port())
     mailbox.start()
-    ports = {name: free_port() for name in ALL}
     env = {"YOGA_KAFKA_LAG_INTERVAL_SECONDS": "0.5"}
     for name in ALL:
-        env[f"{name.upper()}_METRICS_PORT"] = str(ports[name])
-        env[f"{name.upper()}_TRACE_FILE"] = str(folder / f"{name}.spans.jsonl")
-    stack = Stack("sqlite", auth, folder, smtp_port=mailbox.port)
+        env[f"{system.service(name).env_prefix}TRACE_FILE"] = str(folder / f"{name}.spans.jsonl")
     try:
-        stack.start(ALL, pending_grace=1.0, extra_env=env)
-        yield Observed(stack, mailbox, folder, ports)
+        with system_under_test(
+            "sqlite",
+            auth,
+            folder,
+            ALL,
+            pending_grace=1.0,
+            smtp_port=mailbox.port,
+            metrics=True,
+            common_env=env,
+        ) as stack:
+            yield Observed(stack, mailbox, folder, stack.metrics_ports)
     finally:
-        stack.stop()
         mailbox.stop()
 
 

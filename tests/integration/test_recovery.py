@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.conftest import BACKENDS, Clients, Stack, connect
+from tests.integration.conftest import BACKENDS, Clients, connect, system_under_test
 from tests.integration.support import a_class, eventually, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
@@ -18,13 +18,10 @@ from yoga_common.settings import AuthSettings
 async def own_stack(
     request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Clients]:
-    stack = Stack(request.param, auth, tmp_path_factory.mktemp("recovery"))
-    try:
-        stack.start(pending_grace=1.0)
+    folder = tmp_path_factory.mktemp("recovery")
+    with system_under_test(request.param, auth, folder, pending_grace=1.0) as stack:
         async for clients in connect(stack):
             yield clients
-    finally:
-        stack.stop()
 
 
 async def test_outage_of_yogaclass_is_recovered(own_stack: Clients) -> None:
