@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -56,6 +56,11 @@ deploy-check: venv
 ## (BENCHMARKS.md); the table goes to bench/results/latest.md. A measurement, not a test.
 bench: venv
 	@$(PY) bench/run.py
+
+## This tree's booking throughput and GetClass rate next to an earlier commit's, in one run:
+## make bench-ab BEFORE=<git ref>; the table goes to bench/results/ab.md. A measurement.
+bench-ab: venv
+	@$(PY) bench/ab.py --before "$(BEFORE)"
 
 unit: venv
 	.venv/bin/pytest tests/unit -q

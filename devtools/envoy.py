@@ -3,7 +3,6 @@ the configuration of `devtools.gateway_config`."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.gateway_config import DESCRIPTOR, GatewayOptions, render_config
+from devtools.processes import Child
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -32,7 +32,7 @@ def validate(config_path: Path, binary: Path = ENVOY) -> None:
 
 
 @dataclass
-class EnvoyProcess:
+class EnvoyProcess(Child):
     """Envoy as a child process: one worker (`--concurrency 1`; it did better than two on
     2 cores), its log (Envoy's own messages and the JSON access log) in `log_path`, ready when
     the admin endpoint answers `/ready`."""
@@ -50,13 +50,6 @@ class EnvoyProcess:
     @property
     def url(self) -> str:
         return f"http://{self.target}"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def exited(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
 
     @property
     def admin_address_path(self) -> Path:
@@ -108,22 +101,6 @@ class EnvoyProcess:
                 return bool(answer.status == 200)
         except (OSError, urllib.error.URLError):
             return False
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
 
 
 def start_gateway(

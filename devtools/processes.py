@@ -28,7 +28,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # the bench must not be one that `make run` or the shared servers are about to listen on.
 RESERVED = frozenset(
     {system.GATEWAY_PORT, system.SMTP_SINK_PORT, system.POSTGRES_PORT}
-    | {system.KAFKA_PORT, system.KAFKA_PORT + 1}  # + 1: its KRaft controller (scripts/kafka.sh)
+    | {system.KAFKA_PORT, system.KAFKA_CONTROLLER_PORT}
     | {s.port for s in system.SERVICES.values()}
     | {s.metrics_port for s in system.SERVICES.values()}
 )
@@ -80,27 +80,12 @@ def tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-@dataclass
-class ChildProcess:
-    """`python -m <module> <args>` with the environment plus `env`, its output appended to
-    `log_path`. May be stopped and started again (with `env` changed meanwhile)."""
+class Child:
+    """What every child process of the stack shares once started: its pid, whether it ended,
+    a stop with a deadline, and the end of its log. Subclasses set `process` and `log_path`."""
 
-    module: str
-    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None
     log_path: Path
-    args: tuple[str, ...] = ()
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +108,29 @@ class ChildProcess:
 
     def tail(self, lines: int = 30) -> str:
         return tail(self.log_path, lines)
+
+
+@dataclass
+class ChildProcess(Child):
+    """`python -m <module> <args>` with the environment plus `env`, its output appended to
+    `log_path`. May be stopped and started again (with `env` changed meanwhile)."""
+
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module, *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
 
 @dataclass

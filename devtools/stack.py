@@ -29,8 +29,6 @@ from yoga_common.topics import ensure_topics
 
 SINK = "smtp_sink"
 GATEWAY = "envoy"
-# TODO(system.py): the services that send email are not in the registry yet.
-MAILERS = ("notification",)
 # Where a service's port would be when a stack does not run it: calls to it fail UNAVAILABLE.
 NOWHERE = "127.0.0.1:1"
 
@@ -167,7 +165,7 @@ class Stack:
         for callee in s.calls:
             target = f"127.0.0.1:{ports[callee]}" if callee in ports else NOWHERE
             env[f"{prefix}{callee.upper()}_TARGET"] = target
-        if s.name in MAILERS and self.smtp_port:
+        if s.sends_mail and self.smtp_port:
             env[f"{prefix}SMTP_HOST"] = "127.0.0.1"
             env[f"{prefix}SMTP_PORT"] = str(self.smtp_port)
         return env

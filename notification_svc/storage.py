@@ -31,10 +31,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from notification_svc.domain import EmailState, Kind, Notification
-from yoga_common.db import UtcDateTime, events_written
+from yoga_common.db import UtcDateTime, events_written, insert_new
 from yoga_common.outbox import inbox_table
 
 metadata = MetaData()
@@ -124,26 +123,25 @@ class NotificationStore:
 
     def add(self, n: Notification) -> bool:
         """Stores a new notification; False when this event already notified this recipient."""
-        try:
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    insert(notifications).values(
-                        notification_id=n.notification_id,
-                        event_id=n.event_id,
-                        user_id=n.user_id,
-                        kind=n.kind.value,
-                        reservation_id=n.reservation_id,
-                        class_id=n.class_id,
-                        class_title=n.class_title,
-                        class_start_time=n.class_start_time,
-                        subject=n.subject,
-                        body=n.body,
-                        email=n.email,
-                        create_time=n.create_time,
-                        **_delivery_columns(n),
-                    )
-                )
-        except IntegrityError:
+        added = insert_new(
+            self._conn,
+            insert(notifications).values(
+                notification_id=n.notification_id,
+                event_id=n.event_id,
+                user_id=n.user_id,
+                kind=n.kind.value,
+                reservation_id=n.reservation_id,
+                class_id=n.class_id,
+                class_title=n.class_title,
+                class_start_time=n.class_start_time,
+                subject=n.subject,
+                body=n.body,
+                email=n.email,
+                create_time=n.create_time,
+                **_delivery_columns(n),
+            ),
+        )
+        if not added:
             return False
         if n.email_state is EmailState.PENDING:
             events_written(self._conn)  # wakes the mailer once committed

@@ -28,10 +28,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from reservation_svc.domain import ACTIVE, ClassInfo, Reason, Reservation, Status
-from yoga_common.db import UtcDateTime
+from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
@@ -142,23 +141,19 @@ class ReservationStore:
     def add(self, r: Reservation) -> bool:
         """False if a unique constraint refused it: the request_id was used by this user, or
         the user holds an active reservation of the class."""
-        try:
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    insert(reservations).values(
-                        reservation_id=r.reservation_id,
-                        class_id=r.class_id,
-                        user_id=r.user_id,
-                        user_email=r.user_email,
-                        request_id=r.request_id,
-                        request_hash=r.request_hash,
-                        create_time=r.create_time,
-                        **_columns(r),
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return insert_new(
+            self._conn,
+            insert(reservations).values(
+                reservation_id=r.reservation_id,
+                class_id=r.class_id,
+                user_id=r.user_id,
+                user_email=r.user_email,
+                request_id=r.request_id,
+                request_hash=r.request_hash,
+                create_time=r.create_time,
+                **_columns(r),
+            ),
+        )
 
     def replace(self, target: Reservation, expected_version: int) -> bool:
         """Writes `target` if the reservation is still at `expected_version`."""

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.sql.base import Executable
 
 from yoga_common.errors import unavailable
 from yoga_common.telemetry import trace_engine
@@ -142,6 +143,17 @@ class Database:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+def insert_new(conn: Connection, statement: Executable) -> bool:
+    """Runs an INSERT in a savepoint: False, with the rest of the transaction intact, when a
+    constraint refused the row (an idempotency key or a claim recorded before)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        return False
+    return True
 
 
 def events_written(conn: Connection) -> None:

@@ -22,6 +22,9 @@ GATEWAY_PORT = 8088
 SMTP_SINK_PORT = 2525
 # The Kafka broker of `make run` (scripts/kafka.sh listens here unless KAFKA_PORT says else).
 KAFKA_PORT = 59092
+# Its KRaft controller: the port after the broker's (scripts/kafka.sh keeps that rule when
+# KAFKA_PORT moves the broker).
+KAFKA_CONTROLLER_PORT = KAFKA_PORT + 1
 # The PostgreSQL of `make test` and `make bench` (scripts/postgres.sh, unless PGPORT says else).
 POSTGRES_PORT = 55432
 
@@ -36,6 +39,8 @@ class Service:
     consumes: tuple[str, ...] = ()
     # Service -> the methods of it this service calls (service to service, with role `service`).
     calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # It sends email (its `<PREFIX>SMTP_HOST`/`_PORT` settings point at an SMTP server).
+    sends_mail: bool = False
 
     @property
     def package(self) -> str:
@@ -96,6 +101,7 @@ SERVICES: dict[str, Service] = {
             port=50053,
             metrics_port=9463,
             consumes=(RESERVATION_EVENTS,),
+            sends_mail=True,
         ),
         Service(
             "mypage",
@@ -122,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     facts = {
         "kafka-port": KAFKA_PORT,
+        "kafka-controller-port": KAFKA_CONTROLLER_PORT,
         "postgres-port": POSTGRES_PORT,
         "gateway-port": GATEWAY_PORT,
         "smtp-port": SMTP_SINK_PORT,

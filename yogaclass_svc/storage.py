@@ -28,9 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
-from yoga_common.db import UtcDateTime
+from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import outbox_table
 from yogaclass_svc.domain import Claim, ClaimState, ClassDetails, ClassStatus, YogaClass
 
@@ -211,21 +210,17 @@ class ClassStore:
         self, reservation_id: str, class_id: str, user_id: str, state: ClaimState, now: datetime
     ) -> bool:
         """False if the reservation has a claim already (a concurrent call recorded it)."""
-        try:
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    insert(seat_claims).values(
-                        reservation_id=reservation_id,
-                        class_id=class_id,
-                        user_id=user_id,
-                        state=state.value,
-                        create_time=now,
-                        update_time=now,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return insert_new(
+            self._conn,
+            insert(seat_claims).values(
+                reservation_id=reservation_id,
+                class_id=class_id,
+                user_id=user_id,
+                state=state.value,
+                create_time=now,
+                update_time=now,
+            ),
+        )
 
     def release_claim(self, reservation_id: str, class_id: str, now: datetime) -> bool:
         """HELD -> RELEASED; False if the claim was not HELD (any more)."""

@@ -1,0 +1,141 @@
+"""`make bench-ab BEFORE=<git ref>`: this tree's booking throughput and GetClass rate next to an
+earlier commit's, measured in one run.
+
+    .venv/bin/python bench/ab.py --before <ref> [--backends sqlite,postgres] [--reps 5]
+
+The earlier commit's files are exported with `git archive` and put first on its services'
+PYTHONPATH; everything else is shared: the harness, the load generators (ghz), the broker, the
+PostgreSQL server, the Envoy configuration. One system of each per backend runs side by side on
+its own topic prefix and databases, and the runs alternate (the order rotated every
+repetition), so a slow moment of the machine falls on both. The table (medians, min-max, the
+ratio after/before) goes to bench/results/ab.md. A measurement, not a test."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import echo  # noqa: E402
+from bench.loadgen import Ghz, Run, tools  # noqa: E402
+from bench.scenarios import Bookings, alternate, no_errors  # noqa: E402
+from bench.system import System  # noqa: E402
+from devtools import servers  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def export(ref: str, folder: Path) -> str:
+    """The tree of `ref` in `folder`; returns its short commit id."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def getclass(system: System, tool_dir: Path, seconds: float) -> Callable[[], Run]:
+    class_id = system.create_classes(1, 10)[0]
+    auth = f'{{"authorization": "Bearer {system.token("reader")}"}}'
+    data = f'{{"class_id": "{class_id}"}}'
+    load = Ghz(system.target("yogaclass"), echo.GET_CLASS, data, auth, seconds=seconds)
+    return lambda: load.run(tool_dir)
+
+
+def booking(system: System, tool_dir: Path, seconds: float) -> Callable[[], Run]:
+    bookings = Bookings(system)
+
+    def run() -> Run:
+        load = bookings.request(int(seconds * 2000), concurrency=32, seconds=seconds)
+        result = load.run(tool_dir)
+        bookings.used(result.count)
+        return result
+
+    return run
+
+
+def row(what: str, after: list[Run], before: list[Run]) -> str:
+    a = [r.calls_per_s for r in after]
+    b = [r.calls_per_s for r in before]
+    ratio = statistics.median(a) / statistics.median(b)
+    return (
+        f"| {what} | {statistics.median(a):.0f} ({min(a):.0f}-{max(a):.0f}) "
+        f"| {statistics.median(b):.0f} ({min(b):.0f}-{max(b):.0f}) | {ratio:.2f} |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, help="the git ref to compare with")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per run")
+    args = parser.parse_args()
+    started = time.monotonic()
+    tool_dir = tools()
+    servers.postgres("start")
+    servers.kafka("start")
+    lines: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="yoga-ab-") as tmp:
+            old = Path(tmp) / "before"
+            commit = export(args.before, old)
+            for backend in args.backends.split(","):
+                pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
+                bootstrap = servers.kafka("bootstrap")
+                after = System(backend, Path(tmp) / f"after-{backend}", bootstrap, pg)
+                before = System(backend, Path(tmp) / f"before-{backend}", bootstrap, pg)
+                before.stack.common_env["PYTHONPATH"] = f"{old}:{old / 'gen'}"
+                try:
+                    after.start()
+                    before.start()
+                    print(f"== {backend}: GetClass", flush=True)
+                    runs = [getclass(s, tool_dir, args.seconds) for s in (after, before)]
+                    for warm in runs:
+                        warm()
+                    reads = alternate(args.reps, *runs)
+                    print(f"== {backend}: CreateReservation", flush=True)
+                    runs = [booking(s, tool_dir, args.seconds) for s in (after, before)]
+                    books = alternate(args.reps, *runs)
+                    for got in (*reads, *books):
+                        no_errors(got, backend)
+                    lines.append(row(f"GetClass over gRPC, {backend}", *reads))
+                    lines.append(row(f"CreateReservation to CONFIRMED, {backend}", *books))
+                finally:
+                    after.stop()
+                    before.stop()
+    finally:
+        servers.kafka("stop")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    table = "\n".join(
+        [
+            f"`bench/ab.py`: this tree ({head}, with uncommitted changes if any) next to {commit}, "
+            f"{args.reps} alternating runs of {args.seconds:g} s each, 32 callers (ghz), "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"took {(time.monotonic() - started) / 60:.1f} min.",
+            "",
+            f"| calls/s, median (min-max) | this tree | {commit} | ratio |",
+            "|---|---|---|---|",
+            *lines,
+        ]
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ab.md").write_text(table + "\n")
+    print(f"\n{table}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
