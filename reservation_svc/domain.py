@@ -13,7 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from yoga_common.errors import failed_precondition, permission_denied
+from yoga_common.errors import (
+    ServiceError,
+    already_exists,
+    failed_precondition,
+    invalid_field,
+    permission_denied,
+)
 from yoga_common.principal import Principal
 
 
@@ -109,6 +115,24 @@ def new_reservation(
         create_time=now,
         update_time=now,
         version=1,
+    )
+
+
+def retried(stored: Reservation, request: Reservation) -> Reservation:
+    """A request whose (member, request_id) is stored already: a retry gets the stored
+    reservation; the same key for another payload is refused."""
+    if stored.request_hash != request.request_hash:
+        raise invalid_field("request_id", "was already used for a different reservation")
+    return stored
+
+
+def already_booked(r: Reservation) -> ServiceError:
+    """A member holds at most one active reservation per class."""
+    return already_exists(
+        "ALREADY_BOOKED",
+        "this member already holds a reservation for this class",
+        class_id=r.class_id,
+        user_id=r.user_id,
     )
 
 

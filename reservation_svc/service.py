@@ -31,7 +31,7 @@ from reservation_svc.domain import (
     outcome,
 )
 from reservation_svc.storage import ReservationStore
-from yoga_common.errors import already_exists, invalid_field, not_found
+from yoga_common.errors import not_found
 from yoga_common.uow import Transactions, Unit, races
 
 log = logging.getLogger(__name__)
@@ -211,15 +211,8 @@ def add_pending(uow: Work, r: Reservation) -> Reservation:
             return r
         existing = uow.store.by_request(r.user_id, r.request_id)
         if existing is None:
-            raise already_exists(
-                "ALREADY_BOOKED",
-                "this member already holds a reservation for this class",
-                class_id=r.class_id,
-                user_id=r.user_id,
-            )
-    if existing.request_hash != r.request_hash:
-        raise invalid_field("request_id", "was already used for a different reservation")
-    return existing
+            raise domain.already_booked(r)
+    return domain.retried(existing, r)
 
 
 def change(

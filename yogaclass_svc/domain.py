@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from yoga_common.errors import Violations, failed_precondition
+from yoga_common.errors import Violations, failed_precondition, invalid_field
 
 MAX_TITLE = 200
 MAX_CAPACITY = 1000
@@ -163,6 +163,14 @@ def new_class(class_id: str, details: ClassDetails, now: datetime) -> tuple[Yoga
     validate_details(details, now)
     created = YogaClass(class_id, details, 0, ClassStatus.SCHEDULED, now, now, 1)
     return created, ClassCreated(created)
+
+
+def retried(stored: YogaClass, stored_hash: str, request_hash: str) -> YogaClass:
+    """A CreateClass whose request_id created a class already: a retry gets that class; the
+    same key for another class is refused."""
+    if stored_hash != request_hash:
+        raise invalid_field("request_id", "was already used for a different class")
+    return stored
 
 
 def change_class(

@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from yoga_common.errors import invalid_field, not_found
+from yoga_common.errors import not_found
 from yoga_common.uow import Transactions, Unit, races
 from yogaclass_svc import domain
 from yogaclass_svc.domain import ClaimState, ClassDetails, ReleaseAction, SeatResult, YogaClass
@@ -46,10 +46,7 @@ class ClassService:
             if request_id:
                 found = uow.store.by_request(request_id)
                 if found is not None:
-                    created, stored_hash = found
-                    if stored_hash != request_hash:
-                        raise invalid_field("request_id", "was already used for a different class")
-                    return created
+                    return domain.retried(*found, request_hash)
             created, event = domain.new_class(str(uuid.uuid4()), details, now)
             uow.store.add(created, request_id, request_hash)
             uow.emit(event)

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from reservation_svc.domain import ClassInfo, SeatAnswer
-from reservation_svc.service import SeatsUnavailable
+from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from tests.fakes.uow import jitter
 
 HELD = "HELD"
@@ -38,7 +38,9 @@ class FakeSeats:
         self.capacity = dict(capacity)
         self.info = info
         self.claims: dict[str, tuple[str, str]] = {}  # reservation_id -> (class_id, state)
-        self.mode = "up"  # up | down (no answer, nothing done) | lost (done, answer lost)
+        # up | down (no answer, nothing done) | lost (done, answer lost) | refused (a
+        # non-transient status: nothing done)
+        self.mode = "up"
         self.release_mode: str | None = None  # overrides `mode` for release only
         self.forced: list[SeatAnswer] = []  # answers for the next reserve calls, nothing done
         self.gates: list[Gate] = []
@@ -66,6 +68,8 @@ class FakeSeats:
         await jitter(self.rng)
         if mode == "down":
             raise SeatsUnavailable("yogaclass_svc did not answer")
+        if mode == "refused":
+            raise SeatsRefused("ReserveSeat: PERMISSION_DENIED")
         answer = self.forced.pop(0) if self.forced else self._reserve(class_id, reservation_id)
         info = self.info if class_id in self.capacity else None
         if gate and gate.when == "after":
@@ -92,6 +96,8 @@ class FakeSeats:
         await jitter(self.rng)
         if mode == "down":
             raise SeatsUnavailable("yogaclass_svc did not answer")
+        if mode == "refused":
+            raise SeatsRefused("ReleaseSeat: PERMISSION_DENIED")
         if class_id in self.capacity:
             claim = self.claims.get(reservation_id)
             if claim is None or claim == (class_id, HELD):

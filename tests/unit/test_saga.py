@@ -21,7 +21,7 @@ from reservation_svc.domain import (
     SeatAnswer,
     Status,
 )
-from reservation_svc.service import ReservationService, Seats
+from reservation_svc.service import ReservationService, Seats, SeatsRefused
 from tests.fakes.reservations import FakeReservationStore
 from tests.fakes.seats import FakeSeats
 from tests.fakes.uow import FakeTransactions
@@ -445,6 +445,52 @@ async def test_recovery_loop_survives_a_failing_pass() -> None:
         await loop
     assert calls >= 2
     assert w.store.rows[r.reservation_id].status is Status.CONFIRMED
+
+
+async def test_a_refusing_seat_keeper_leaves_pending_and_recovery_stops_asking() -> None:
+    """A non-transient status (a defect or a misconfiguration): the booking stays PENDING as in
+    an outage, but a recovery pass stops at the first refusal instead of asking for every
+    reservation, and the loop waits longer after each refused pass."""
+    w = make_world()
+    w.seats.mode = "refused"
+    first, second = await w.book("alice"), await w.book("bob")
+    assert {first.status, second.status} == {Status.PENDING}
+    calls = w.seats.reserve_calls
+    w.clock.advance(GRACE.total_seconds() + 1)
+    with pytest.raises(SeatsRefused):
+        await w.saga.recover(GRACE)
+    assert w.seats.reserve_calls == calls + 1
+    w.seats.mode = "up"
+    assert await w.saga.recover(GRACE) == 2
+    assert {r.status for r in w.store.rows.values()} == {Status.CONFIRMED}
+
+
+async def test_the_recovery_loop_backs_off_while_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = make_world()
+    w.seats.mode = "refused"
+    await w.book("alice")
+    w.clock.advance(GRACE.total_seconds() + 1)
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 4:
+            w.seats.mode = "up"
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    loop = asyncio.create_task(w.saga.recovery_loop(GRACE, interval=0.5, max_interval=3.0))
+    for _ in range(200):
+        await real_sleep(0)
+        if len(pauses) >= 6:
+            break
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    # Doubling while refused (at most 3 s), back to the interval once the seat keeper answers.
+    assert pauses[:6] == [1.0, 2.0, 3.0, 3.0, 0.5, 0.5]
+    assert {r.status for r in w.store.rows.values()} == {Status.CONFIRMED}
 
 
 # --- randomized: interleaved bookings, cancels, outages and recovery -----------------------
