@@ -166,3 +166,16 @@ def test_no_runtime_source_imports_the_tooling(package: str) -> None:
         for path in source_files(package)
     }
     assert {path: names for path, names in offending.items() if names} == {}
+
+
+def test_the_image_exposes_the_registry_ports() -> None:
+    """The Dockerfile cannot read yoga_common/system.py: its EXPOSE line is a copy, held here."""
+    from yoga_common import system
+
+    exposed = {
+        int(port)
+        for line in final_stage(ROOT / "Dockerfile")
+        if line.startswith("EXPOSE ")
+        for port in line.split()[1:]
+    }
+    assert {s.port for s in system.SERVICES.values()} <= exposed
