@@ -36,17 +36,33 @@ def current_principal() -> Principal:
     return principal
 
 
+# What an error may echo of a request: the status travels in the trailers, and a client refuses
+# trailers over its metadata limit (8 KiB by default) with RESOURCE_EXHAUSTED in place of the
+# real error. A 10,000-character field name was enough.
+MAX_TEXT = 160
+MAX_MESSAGE = 500
+MAX_VIOLATIONS = 10
+
+
+def bounded(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def to_status_proto(err: ServiceError) -> status_pb2.Status:
-    status = status_pb2.Status(code=err.code.value, message=err.message)
-    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN, metadata=err.metadata)
+    status = status_pb2.Status(code=err.code.value, message=bounded(err.message, MAX_MESSAGE))
+    info = error_details_pb2.ErrorInfo(
+        reason=err.reason,
+        domain=DOMAIN,
+        metadata={bounded(k): bounded(v) for k, v in err.metadata.items()},
+    )
     status.details.add().Pack(info)
     if err.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=bounded(v.field), description=bounded(v.description)
                 )
-                for v in err.violations
+                for v in err.violations[:MAX_VIOLATIONS]
             ]
         )
         status.details.add().Pack(bad)

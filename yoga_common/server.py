@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from yoga_common import logs, migrate, telemetry
 from yoga_common.auth import TokenVerifier
 from yoga_common.db import Database
+from yoga_common.health import HealthServicer
 from yoga_common.interceptors import ServiceInterceptor
 from yoga_common.settings import ServiceSettings
 
@@ -39,7 +40,7 @@ async def serve(
     # so_reuseport off: a second process on the same port must fail, not share it silently.
     server = grpc.aio.server(interceptors=[interceptor], options=[("grpc.so_reuseport", 0)])
     register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server

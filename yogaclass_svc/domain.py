@@ -78,9 +78,10 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
-def validate_details(details: ClassDetails, now: datetime) -> None:
-    """Every violation at once. A class, new or edited, must start in the future."""
-    v = Violations()
+def validate_details(details: ClassDetails, now: datetime, v: Violations | None = None) -> None:
+    """Every violation at once (added to `v`'s, if given). A class, new or edited, must start
+    in the future."""
+    v = v if v is not None else Violations()
     v.check(bool(details.title.strip()), "yoga_class.title", "is required")
     v.check(len(details.title) <= MAX_TITLE, "yoga_class.title", f"at most {MAX_TITLE} characters")
     v.check(len(details.instructor) <= MAX_TITLE, "yoga_class.instructor", "too long")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
@@ -9,9 +10,9 @@ from yoga_common import pagination
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
-from yoga_common.requests import check_id, fingerprint
-from yoga_common.timestamps import from_timestamp
-from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails
+from yoga_common.requests import check_id, check_time, fingerprint
+from yoga_common.timestamps import utcnow
+from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, validate_details
 from yogaclass_svc.messages import SEAT_RESULTS, to_proto
 from yogaclass_svc.service import ClassService
 
@@ -30,18 +31,29 @@ ROLES = role_table(
 )
 
 
+def _time(msg: yogaclass_pb2.YogaClass, name: str, v: Violations) -> datetime | None:
+    if not msg.HasField(name):
+        v.add(f"yoga_class.{name}", "is required")
+        return None
+    return check_time(v, f"yoga_class.{name}", getattr(msg, name))
+
+
 def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
-    v.check(msg.HasField("start_time"), "yoga_class.start_time", "is required")
-    v.check(msg.HasField("end_time"), "yoga_class.end_time", "is required")
-    v.raise_if_any()
-    return ClassDetails(
+    """The class the request describes. With a time missing or unusable, every other field is
+    still checked (by the domain's rules, with stand-in times that break none of them), so
+    the caller learns of every offending field at once."""
+    start, end = _time(msg, "start_time", v), _time(msg, "end_time", v)
+    details = ClassDetails(
         title=msg.title,
         instructor=msg.instructor,
-        start_time=from_timestamp(msg.start_time),
-        end_time=from_timestamp(msg.end_time),
+        start_time=start or utcnow() + timedelta(days=1),
+        end_time=end or (start or utcnow() + timedelta(days=1)) + timedelta(hours=1),
         time_zone=msg.time_zone or "UTC",
         capacity=msg.capacity,
     )
+    if v.items:
+        validate_details(details, utcnow(), v)  # raises, naming these and any other field
+    return details
 
 
 def _is_set(msg: yogaclass_pb2.YogaClass, name: str) -> bool:
@@ -62,11 +74,15 @@ def _changes(request: yogaclass_pb2.UpdateClassRequest, v: Violations) -> dict[s
             v.add("update_mask.paths", f"{path!r} cannot be changed")
         elif path.endswith("_time") and not msg.HasField(path):
             v.add(f"yoga_class.{path}", "is required by the update mask")
-    v.raise_if_any()
-    return {
-        path: from_timestamp(getattr(msg, path)) if path.endswith("_time") else getattr(msg, path)
+    changes = {
+        path: check_time(v, f"yoga_class.{path}", getattr(msg, path))
+        if path.endswith("_time")
+        else getattr(msg, path)
         for path in paths
+        if path in MUTABLE_FIELDS
     }
+    v.raise_if_any()
+    return changes
 
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
@@ -79,8 +95,10 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v = Violations()
         v.check(request.HasField("yoga_class"), "yoga_class", "is required")
         check_id(v, "request_id", request.request_id, required=False)
+        # Without a class there is nothing more to name; with one, every offending field at once.
+        details = _details(request.yoga_class, v) if request.HasField("yoga_class") else None
         v.raise_if_any()
-        details = _details(request.yoga_class, v)
+        assert details is not None
         created = await self._service.create(
             details, request.request_id, fingerprint(request.yoga_class)
         )
@@ -99,8 +117,14 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
     async def ListClasses(
         self, request: yogaclass_pb2.ListClassesRequest, context: Context
     ) -> yogaclass_pb2.ListClassesResponse:
-        start = from_timestamp(request.start_time) if request.HasField("start_time") else None
-        end = from_timestamp(request.end_time) if request.HasField("end_time") else None
+        v = Violations()
+        start = (
+            check_time(v, "start_time", request.start_time)
+            if request.HasField("start_time")
+            else None
+        )
+        end = check_time(v, "end_time", request.end_time) if request.HasField("end_time") else None
+        v.raise_if_any()
         page, token = await pagination.keyset_page(
             request.page_size,
             request.page_token,

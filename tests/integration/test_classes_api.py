@@ -238,3 +238,83 @@ async def test_seat_calls_are_idempotent_per_reservation(clients: Clients) -> No
     )
     assert after.result == ypb.SEAT_RESULT_RELEASED
     assert (await get(clients, created.class_id)).booked == 0
+
+
+# --- bad input that once got through (issue 12 §4) -------------------------------------------
+
+# Seconds and nanos no datetime can hold: year 10000, before year 1, negative and whole-second
+# nanos. Each was INTERNAL "internal error" (a ValueError from Timestamp.ToDatetime).
+UNREPRESENTABLE = [(253402300800, 0), (-62135596801, 0), (0, -1), (0, 1_000_000_000)]
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), UNREPRESENTABLE)
+async def test_unrepresentable_times_are_invalid_arguments_naming_the_field(
+    clients: Clients, seconds: int, nanos: int
+) -> None:
+    odd = ypb.YogaClass().start_time.__class__(seconds=seconds, nanos=nanos)
+    admin = clients.stack.as_admin()
+    listed = await refused(
+        clients.classes.ListClasses(ypb.ListClassesRequest(start_time=odd), metadata=admin)
+    )
+    assert listed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(listed)[1] == ["start_time"]
+
+    bad = a_class()
+    bad.end_time.CopyFrom(odd)
+    made = await refused(create(clients, bad))
+    assert made.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "yoga_class.end_time" in error_details(made)[1]
+
+    existing = await create(clients, a_class())
+    change = ypb.YogaClass(class_id=existing.class_id)
+    change.start_time.CopyFrom(odd)
+    updated = await refused(
+        clients.classes.UpdateClass(
+            ypb.UpdateClassRequest(yoga_class=change, update_mask=FieldMask(paths=["start_time"])),
+            metadata=admin,
+        )
+    )
+    assert updated.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(updated)[1] == ["yoga_class.start_time"]
+    assert await get(clients, existing.class_id) == existing
+
+
+async def test_an_empty_class_names_every_offending_field_at_once(clients: Clients) -> None:
+    """`{}` as the JSON body: the times were named first, the other fields on the next try."""
+    err = await refused(create(clients, ypb.YogaClass()))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = set(error_details(err)[1])
+    assert {
+        "yoga_class.start_time",
+        "yoga_class.end_time",
+        "yoga_class.title",
+        "yoga_class.capacity",
+    } <= fields
+
+
+async def test_an_error_echoes_a_bounded_part_of_a_huge_field(clients: Clients) -> None:
+    """A 10,000-character mask path once came back in the trailers whole, and the client
+    refused them (RESOURCE_EXHAUSTED) in place of the real error."""
+    existing = await create(clients, a_class())
+    huge = "x" * 10_000
+    err = await refused(
+        clients.classes.UpdateClass(
+            ypb.UpdateClassRequest(
+                yoga_class=ypb.YogaClass(class_id=existing.class_id, title="T"),
+                update_mask=FieldMask(paths=[huge, f"{huge}y", "title"]),
+            ),
+            metadata=clients.stack.as_admin(),
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(err)[1] == ["update_mask.paths", "update_mask.paths"]
+    assert len(err.details() or "") <= 500
+
+
+async def test_health_lists_every_service(clients: Clients) -> None:
+    async with grpc.aio.insecure_channel(clients.stack.target("yogaclass")) as channel:
+        listed = await health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest())
+    assert {name: s.status for name, s in listed.statuses.items()} == {
+        "": health_pb2.HealthCheckResponse.SERVING,
+        "yoga.yogaclass.v1.YogaClassService": health_pb2.HealthCheckResponse.SERVING,
+    }
