@@ -124,41 +124,41 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     tool_dir = tools()
-    servers.postgres("start")
-    servers.kafka("start")
+    backends = args.backends.split(",")
     lines: list[str] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="yoga-ab-") as tmp:
-            old = Path(tmp) / "before"
-            commit = export(args.before, old)
-            for backend in args.backends.split(","):
-                pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
-                bootstrap = servers.kafka("bootstrap")
-                after = System(backend, Path(tmp) / f"after-{backend}", bootstrap, pg)
-                before = System(backend, Path(tmp) / f"before-{backend}", bootstrap, pg)
-                before.stack.common_env["PYTHONPATH"] = f"{old}:{old / 'gen'}"
-                try:
-                    after.start()
-                    before.start()
-                    print(f"== {backend}: GetClass", flush=True)
-                    runs = [getclass(s, tool_dir, args.seconds) for s in (after, before)]
-                    for warm in runs:
-                        warm()
-                    reads = alternate(args.reps, *runs)
-                    print(f"== {backend}: CreateReservation", flush=True)
-                    runs = [booking(s, tool_dir, args.seconds) for s in (after, before)]
-                    books = alternate(args.reps, *runs)
-                    for got in (*reads, *books):
-                        no_errors(got, backend)
-                    for s in (after, before):
-                        check_books(s)
-                    lines += row(f"GetClass over gRPC, {backend}", *reads)
-                    lines += row(f"CreateReservation to CONFIRMED, {backend}", *books)
-                finally:
-                    after.stop()
-                    before.stop()
-    finally:
-        servers.kafka("stop")
+    with (
+        servers.running("postgres", "postgres" in backends),
+        servers.running("kafka"),
+        tempfile.TemporaryDirectory(prefix="yoga-ab-") as tmp,
+    ):
+        old = Path(tmp) / "before"
+        commit = export(args.before, old)
+        for backend in backends:
+            pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
+            bootstrap = servers.kafka("bootstrap")
+            after = System(backend, Path(tmp) / f"after-{backend}", bootstrap, pg)
+            before = System(backend, Path(tmp) / f"before-{backend}", bootstrap, pg)
+            before.stack.common_env["PYTHONPATH"] = f"{old}:{old / 'gen'}"
+            try:
+                after.start()
+                before.start()
+                print(f"== {backend}: GetClass", flush=True)
+                runs = [getclass(s, tool_dir, args.seconds) for s in (after, before)]
+                for warm in runs:
+                    warm()
+                reads = alternate(args.reps, *runs)
+                print(f"== {backend}: CreateReservation", flush=True)
+                runs = [booking(s, tool_dir, args.seconds) for s in (after, before)]
+                books = alternate(args.reps, *runs)
+                for got in (*reads, *books):
+                    no_errors(got, backend)
+                for s in (after, before):
+                    check_books(s)
+                lines += row(f"GetClass over gRPC, {backend}", *reads)
+                lines += row(f"CreateReservation to CONFIRMED, {backend}", *books)
+            finally:
+                after.stop()
+                before.stop()
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()

@@ -6,6 +6,8 @@ test start and stop them through here, so all honour the same overrides."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,3 +31,30 @@ def kafka(command: str) -> str:
 def postgres(*args: str) -> str:
     """`start`, `stop`, `url NAME` (an admin URL for SQLAlchemy), ..."""
     return script("postgres.sh", *args)
+
+
+def is_running(name: str) -> bool:
+    """Whether `kafka` or `postgres` answers (its script's `status`)."""
+    script_name = {"kafka": "kafka.sh", "postgres": "postgres.sh"}[name]
+    done = subprocess.run(
+        [str(ROOT / "scripts" / script_name), "status"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+@contextmanager
+def running(name: str, wanted: bool = True) -> Iterator[bool]:
+    """`kafka` or `postgres` for the length of the block: started if it was not running, and
+    then stopped again however the block ends (an error, Ctrl-C); one that was running already
+    is left running. Yields whether this block started it."""
+    if not wanted:
+        yield False
+        return
+    start = not is_running(name)
+    if start:
+        script("kafka.sh" if name == "kafka" else "postgres.sh", "start")
+    try:
+        yield start
+    finally:
+        if start:
+            script("kafka.sh" if name == "kafka" else "postgres.sh", "stop")

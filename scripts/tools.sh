@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned command-line tools built from Go modules into the cache and prints the
 # folder that holds them: `export PATH="$(scripts/tools.sh):$PATH"`. Idempotent.
+# Usage: scripts/tools.sh [TOOL ...]   (default: all of them; `make run` needs grpcurl only)
 set -euo pipefail
 
 CACHE=${YOGA_CACHE:-$HOME/.cache/yoga}
@@ -10,11 +11,15 @@ declare -A TOOLS=(
   [ghz]=github.com/bojand/ghz/cmd/ghz@v0.120.0
   [hey]=github.com/rakyll/hey@v0.1.5
 )
-for name in "${!TOOLS[@]}"; do
+wanted=("$@")
+(( ${#wanted[@]} )) || wanted=("${!TOOLS[@]}")
+for name in "${wanted[@]}"; do
+  [[ -n ${TOOLS[$name]:-} ]] || { echo "tools.sh: unknown tool $name (${!TOOLS[*]})" >&2; exit 2; }
   module=${TOOLS[$name]}
   marker="$GOBIN/.$name-${module##*@}"
   if [[ ! -x "$GOBIN/$name" || ! -f "$marker" ]]; then
     command -v go >/dev/null || { echo "tools.sh: Go is required to build $name" >&2; exit 1; }
+    echo "tools.sh: building $name ($module), once" >&2
     go install "$module" >&2
     touch "$marker"
   fi
