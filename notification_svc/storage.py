@@ -24,11 +24,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     insert,
-    or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -77,7 +76,11 @@ notifications = Table(
     CheckConstraint("attempts >= 0", name="ck_notifications_attempts"),
     Index("ix_notifications_user", "user_id", "create_time", "notification_id"),
     Index(
-        "ix_notifications_due", "next_attempt_at", sqlite_where=_PENDING, postgresql_where=_PENDING
+        "ix_notifications_due",
+        "next_attempt_at",
+        "notification_id",
+        sqlite_where=_PENDING,
+        postgresql_where=_PENDING,
     ),
 )
 
@@ -164,10 +167,7 @@ class NotificationStore:
             .limit(limit)
         )
         if after is not None:
-            at, last_id = after
-            query = query.where(
-                or_(c.create_time < at, and_(c.create_time == at, c.notification_id < last_id))
-            )
+            query = query.where(tuple_(c.create_time, c.notification_id) < after)
         return [_to_domain(r) for r in self._conn.execute(query)]
 
     def due(self, now: datetime, limit: int) -> list[str]:

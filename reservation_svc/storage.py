@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -36,6 +37,7 @@ from yoga_common.outbox import inbox_table, outbox_table
 metadata = MetaData()
 
 _ACTIVE = text("status IN ('PENDING', 'CONFIRMED')")
+_RELEASE_PENDING = text("release_pending")
 
 reservations = Table(
     "reservations",
@@ -72,9 +74,18 @@ reservations = Table(
         sqlite_where=_ACTIVE,
         postgresql_where=_ACTIVE,
     ),
-    Index("ix_reservations_user", "user_id", "create_time"),
-    Index("ix_reservations_class", "class_id", "create_time"),
+    # The keyset order of ListReservations is (create_time, reservation_id): every list seeks.
+    Index("ix_reservations_user", "user_id", "create_time", "reservation_id"),
+    Index("ix_reservations_class", "class_id", "create_time", "reservation_id"),
+    Index("ix_reservations_created", "create_time", "reservation_id"),
     Index("ix_reservations_status", "status", "update_time"),
+    # The recovery loop's seats owed back: a few rows among every reservation ever made.
+    Index(
+        "ix_reservations_release_pending",
+        "update_time",
+        sqlite_where=_RELEASE_PENDING,
+        postgresql_where=_RELEASE_PENDING,
+    ),
 )
 
 outbox = outbox_table(metadata)
@@ -191,10 +202,7 @@ class ReservationStore:
         if user_id:
             query = query.where(c.user_id == user_id)
         if after is not None:
-            at = after[0]
-            query = query.where(
-                (c.create_time > at) | ((c.create_time == at) & (c.reservation_id > after[1]))
-            )
+            query = query.where(tuple_(c.create_time, c.reservation_id) > after)
         return [_to_domain(r) for r in self._conn.execute(query)]
 
     def stale_pending(self, before: datetime, limit: int = 100) -> list[Reservation]:
@@ -211,7 +219,7 @@ class ReservationStore:
         c = reservations.c
         query = (
             select(reservations)
-            .where(c.release_pending.is_(True), c.update_time < before)
+            .where(_RELEASE_PENDING, c.update_time < before)
             .order_by(c.update_time)
             .limit(limit)
         )
