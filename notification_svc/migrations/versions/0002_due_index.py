@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "4d40a9a8e045"
 down_revision: str | None = "0d90edeb7360"
 branch_labels: str | Sequence[str] | None = None
