@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.gateway_config import DESCRIPTOR, GatewayOptions, render_config
-from devtools.processes import Child
+from devtools.processes import Child, rotate
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -61,6 +61,7 @@ class EnvoyProcess(Child):
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        rotate(self.log_path)
         self.admin_address_path.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -73,6 +73,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def rotate(path: Path, max_bytes: int = 10 * 1024 * 1024, keep: int = 3) -> None:
+    """Before a process starts appending to `path`: a log past `max_bytes` becomes `.1`, the
+    older ones shift (`.1` -> `.2`, ...), and only `keep` of them stay."""
+    if not path.exists() or path.stat().st_size <= max_bytes:
+        return
+    for n in range(keep, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if n == keep:
+            older.unlink(missing_ok=True)
+        elif older.exists():
+            older.rename(path.with_name(f"{path.name}.{n + 1}"))
+    path.rename(path.with_name(f"{path.name}.1"))
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -123,6 +137,7 @@ class ChildProcess(Child):
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        rotate(self.log_path)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],

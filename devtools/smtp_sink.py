@@ -24,11 +24,22 @@ log = logging.getLogger(__name__)
 
 
 class MailDir:
-    """aiosmtpd handler: one `.eml` file per accepted message, written atomically."""
+    """aiosmtpd handler: one `.eml` file per accepted message, written atomically; the newest
+    `keep` stay (a burst of 10,000 bookings once left 10,000 files)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, keep: int = 1000) -> None:
         self.folder = folder
+        self.keep = keep
+        self._since_pruned = 0
         folder.mkdir(parents=True, exist_ok=True)
+
+    def prune(self) -> int:
+        """Deletes all but the newest `keep` messages (names start with the time received)."""
+        stored = sorted(self.folder.glob("*.eml"))
+        old = stored[: max(len(stored) - self.keep, 0)]
+        for path in old:
+            path.unlink(missing_ok=True)
+        return len(old)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
@@ -38,12 +49,17 @@ class MailDir:
         partial = self.folder / f".{name}.part"
         partial.write_bytes(content)
         partial.rename(self.folder / name)
-        log.info("message stored", extra={"file": name, "to": list(envelope.rcpt_tos)})
+        # Debug only: a line per message made the sink's log the largest file of a burst.
+        log.debug("message stored", extra={"file": name, "to": list(envelope.rcpt_tos)})
+        self._since_pruned += 1
+        if self._since_pruned >= max(self.keep // 10, 1):
+            self._since_pruned = 0
+            self.prune()
         return "250 Message accepted for delivery"
 
 
-def start(folder: Path, port: int, host: str = "127.0.0.1") -> Controller:
-    controller = Controller(MailDir(folder), hostname=host, port=port)
+def start(folder: Path, port: int, host: str = "127.0.0.1", keep: int = 1000) -> Controller:
+    controller = Controller(MailDir(folder, keep), hostname=host, port=port)
     controller.start()
     return controller
 
@@ -57,12 +73,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SMTP sink: stores each message as .eml")
     parser.add_argument("--port", type=int, default=system.SMTP_SINK_PORT)
     parser.add_argument("--dir", type=Path, default=Path("var/mail"))
+    parser.add_argument("--keep", type=int, default=1000, help="newest messages kept")
     args = parser.parse_args(argv)
     logs.configure("smtp_sink")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    controller = start(args.dir, args.port)
+    controller = start(args.dir, args.port, keep=args.keep)
     log.info("listening", extra={"address": f"127.0.0.1:{args.port}", "folder": str(args.dir)})
     try:
         while not stop.wait(0.5):

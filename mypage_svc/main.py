@@ -11,6 +11,7 @@ from mypage_svc.servicer import ROLES, SERVICE_NAME, MyPageServicer
 from mypage_svc.storage import MyPageStore, inbox
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga_common.consumer import EventConsumer
+from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.uow import Transactions
 
@@ -29,7 +30,7 @@ async def run(settings: Settings) -> None:
         [SERVICE_NAME.full_name],
         lambda server: mypage_pb2_grpc.add_MyPageServiceServicer_to_server(servicer, server),
         ROLES,
-        tasks=[consumer.run],
+        tasks=[consumer.run, Retention.of(db, settings.retention, inbox=inbox).run],
         on_stop=db.close,
     )
 

@@ -12,6 +12,7 @@ from notification_svc.servicer import ROLES, SERVICE_NAME, NotificationServicer
 from notification_svc.storage import NotificationStore, inbox
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga_common.consumer import EventConsumer
+from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Transactions
@@ -50,7 +51,7 @@ async def run(settings: Settings) -> None:
             servicer, server
         ),
         ROLES,
-        tasks=[consumer.run, mailer.run],
+        tasks=[consumer.run, mailer.run, Retention.of(db, settings.retention, inbox=inbox).run],
         on_stop=db.close,
     )
 

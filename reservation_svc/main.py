@@ -15,6 +15,7 @@ from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga_common.clients import ServiceToken
 from yoga_common.consumer import EventConsumer
 from yoga_common.relay import OutboxRelay
+from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Outbox, Transactions
@@ -42,6 +43,7 @@ async def run(settings: Settings) -> None:
     consumer = EventConsumer(
         SERVICE.consumer_group, tx, inbox, SERVICE.consumes, consumers.build(), settings.kafka
     )
+    retention = Retention.of(db, settings.retention, outbox=outbox, inbox=inbox)
     await serve(
         settings,
         [SERVICE_NAME.full_name],
@@ -49,7 +51,7 @@ async def run(settings: Settings) -> None:
             servicer, server
         ),
         ROLES,
-        tasks=[recovery, relay.run, consumer.run],
+        tasks=[recovery, relay.run, consumer.run, retention.run],
         on_stop=db.close,
     )
     await seats.close()

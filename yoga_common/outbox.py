@@ -73,4 +73,6 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("applied_at", UtcDateTime, nullable=False),
+        # Retention deletes the oldest rows (yoga_common/retention.py).
+        Index("ix_inbox_applied", "applied_at"),
     )

@@ -56,6 +56,23 @@ class KafkaSettings(BaseSettings):
         }
 
 
+class RetentionSettings(BaseSettings):
+    """How long the system's own bookkeeping is kept (yoga_common/retention.py). Reservations,
+    classes and notifications are the studio's records and are never deleted here."""
+
+    model_config = SettingsConfigDict(env_prefix="YOGA_RETENTION_", extra="ignore")
+
+    # Published outbox rows: kept a day, for an operator to look at what went out recently.
+    outbox_hours: float = 24.0
+    # Inbox rows say which events were applied; a redelivery of an event whose row is gone
+    # would be applied again. Keep them longer than the topics keep events (Kafka's default
+    # retention is 7 days; `make run` and the chart keep that default), so no replay of the
+    # topics can bring back an event whose row was pruned.
+    inbox_hours: float = 14 * 24.0
+    interval_seconds: float = 3600.0
+    batch_size: int = 500
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -75,3 +92,4 @@ class ServiceSettings(BaseSettings):
     trace_file: str = ""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)

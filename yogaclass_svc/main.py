@@ -6,6 +6,7 @@ from pathlib import Path
 
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
 from yoga_common.relay import OutboxRelay
+from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Outbox, Transactions
@@ -28,7 +29,7 @@ async def run(settings: Settings) -> None:
         [SERVICE_NAME.full_name],
         lambda server: yogaclass_pb2_grpc.add_YogaClassServiceServicer_to_server(servicer, server),
         ROLES,
-        tasks=[relay.run],
+        tasks=[relay.run, Retention.of(db, settings.retention, outbox=outbox).run],
         on_stop=db.close,
     )
 
