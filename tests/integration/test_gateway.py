@@ -608,3 +608,21 @@ async def test_grpc_errors_through_the_gateway(gw: Gateway, via: GrpcThroughGate
             nowhere(ypb.GetClassRequest(), metadata=gw.stack.as_user("11"), timeout=10)
         )
     assert no_method.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_a_time_no_datetime_can_hold_is_a_caller_error_through_the_gateway(
+    gw: Gateway, via: GrpcThroughGateway
+) -> None:
+    """Year 10000 was INTERNAL "internal error" as gRPC through 8088 (issue 12 §4)."""
+    odd = ypb.ListClassesRequest()
+    odd.start_time.seconds = 253402300800
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await via.classes.ListClasses(odd, metadata=gw.stack.as_user("11"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(err.value)[1] == ["start_time"]
+    # As JSON, such a time is not RFC 3339 at all: the transcoder refuses it first.
+    answer = await asyncio.to_thread(
+        gw.json("11").get, "/v1/classes?startTime=10000-01-01T00:00:00Z"
+    )
+    assert answer.status == 400, answer
+    assert answer.json["code"] == 3
