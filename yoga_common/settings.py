@@ -42,6 +42,9 @@ class KafkaSettings(BaseSettings):
     commit_interval_seconds: float = 0.5
     # Seconds between two measurements of a consumer's lag (the `yoga_consumer_lag_messages` gauge).
     lag_interval_seconds: float = 5.0
+    # librdkafka's debug contexts (e.g. `cgrp,topic`) for a consumer group problem; its lines
+    # then reach the service's log.
+    debug: str = ""
 
     def name(self, topic_or_group: str) -> str:
         return self.prefix + topic_or_group
@@ -49,11 +52,15 @@ class KafkaSettings(BaseSettings):
     def client_config(self) -> dict[str, Any]:
         """What every Kafka client of ours shares. librdkafka's own log goes to the `rdkafka`
         logger, which is quiet: a broker outage would otherwise print a line per reconnect."""
-        return {
+        config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "logger": logging.getLogger("rdkafka"),
             "reconnect.backoff.max.ms": 2000,
         }
+        if self.debug:
+            config["debug"] = self.debug
+            logging.getLogger("rdkafka").setLevel(logging.DEBUG)
+        return config
 
 
 class RetentionSettings(BaseSettings):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
-from yoga_common import system
+from yoga_common import migrate, system
 from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
+from yoga_common.db import Database
 from yoga_common.settings import AuthSettings, KafkaSettings
 
+ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["sqlite", "postgres"]
 CORE = ("yogaclass", "reservation")
 ALL = tuple(system.SERVICES)
@@ -35,6 +38,20 @@ def pg_admin_url() -> str:
     if not url:
         pytest.fail("YOGA_TEST_PG_URL is not set: run the tests with `make test`")
     return url
+
+
+@contextmanager
+def migrated_database(
+    backend: str, folder: Path, service: str, name: str = "", threads: int = 4
+) -> Iterator[Database]:
+    """A new database of its own, brought to `service`'s schema (its Alembic history), open."""
+    url = new_database(backend, folder, name or service)
+    migrate.upgrade(url, ROOT / system.service(service).package / "migrations")
+    database = Database(url, threads=threads)
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 def new_database(backend: str, folder: Path, name: str) -> str:

@@ -28,7 +28,7 @@ from mypage_svc.consumers import handlers
 from mypage_svc.domain import Status
 from mypage_svc.service import MyPageService
 from mypage_svc.storage import MyPageStore
-from tests.integration.conftest import BACKENDS, new_database
+from tests.integration.conftest import BACKENDS, migrated_database, new_database
 from tests.integration.support import error_details
 from yoga.mypage.v1 import mypage_pb2, mypage_pb2_grpc
 from yoga.reservation.v1 import events_pb2 as rev
@@ -143,11 +143,8 @@ def new_consumer(db: Database) -> EventConsumer[MyPageStore]:
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = new_database(request.param, tmp_path, "mypage")
-    migrate.upgrade(url, MIGRATIONS)
-    database = Database(url, threads=4)
-    yield database
-    database.close()
+    with migrated_database(request.param, tmp_path, "mypage") as database:
+        yield database
 
 
 @pytest.fixture

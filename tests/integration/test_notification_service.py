@@ -34,7 +34,7 @@ from notification_svc.mailer import Mailer, SmtpSender
 from notification_svc.messages import ReservationEvent
 from notification_svc.service import NotificationService
 from notification_svc.storage import NotificationStore
-from tests.integration.conftest import BACKENDS, new_database
+from tests.integration.conftest import BACKENDS, migrated_database, new_database
 from tests.integration.support import error_details, eventually
 from yoga.notification.v1 import notification_pb2, notification_pb2_grpc
 from yoga.reservation.v1 import events_pb2, reservation_pb2
@@ -62,11 +62,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = new_database(request.param, tmp_path, "notification")
-    migrate.upgrade(url, MIGRATIONS)
-    database = Database(url, threads=4)
-    yield database
-    database.close()
+    with migrated_database(request.param, tmp_path, "notification") as database:
+        yield database
 
 
 def consumer(

@@ -12,23 +12,18 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from reservation_svc.storage import inbox, outbox, reservations
-from tests.integration.conftest import BACKENDS, new_database
-from yoga_common import migrate
+from tests.integration.conftest import BACKENDS, migrated_database
 from yoga_common.db import Database
 from yoga_common.retention import Retention
 from yoga_common.settings import RetentionSettings
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "reservation_svc" / "migrations"
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = new_database(request.param, tmp_path, "retention")
-    migrate.upgrade(url, MIGRATIONS)
-    database = Database(url, threads=2)
-    yield database
-    database.close()
+    with migrated_database(request.param, tmp_path, "reservation", threads=2) as database:
+        yield database
 
 
 def outbox_row(n: int, created: datetime, sent: datetime | None) -> dict[str, object]:
