@@ -72,6 +72,8 @@ class ReservationFact:
     # The reservation's reason by name (`CLASS_FULL`, `CANCELLED_BY_STUDIO`, ...), or "".
     reason: str
     user_email: str
+    # The studio's zone of the class, as the event says it; "" for events from before it did.
+    class_time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ def new_notification(
 ) -> Notification:
     kind = kind_of(fact.outcome, fact.reason)
     title = fact.class_title[:MAX_TITLE]
-    subject, body = describe(kind, title, fact.class_start_time, fact.reason, time_zone)
+    # The class's own zone first: an Asia/Seoul class reads in Seoul time whatever the default.
+    zone = fact.class_time_zone or time_zone
+    subject, body = describe(kind, title, fact.class_start_time, fact.reason, zone)
     email = recipient(fact.user_email, fact.user_id, directory)
     return Notification(
         notification_id=notification_id(fact.event_id, fact.user_id),

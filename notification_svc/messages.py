@@ -55,6 +55,7 @@ def fact(event_id: str, outcome: Outcome, event: ReservationEvent) -> Reservatio
         else None,
         reason=reason_name(r.reason),
         user_email=event.user_email,
+        class_time_zone=r.class_time_zone,
     )
 
 

@@ -76,6 +76,8 @@ class ClassInfo:
     title: str
     start_time: datetime | None
     end_time: datetime | None
+    # The studio's IANA zone ("" when yogaclass_svc did not say).
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)

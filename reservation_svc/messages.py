@@ -60,6 +60,7 @@ def to_proto(r: Reservation) -> reservation_pb2.Reservation:
     )
     if r.class_info is not None:
         message.class_title = r.class_info.title
+        message.class_time_zone = r.class_info.time_zone
         if r.class_info.start_time is not None:
             message.class_start_time.CopyFrom(to_timestamp(as_utc(r.class_info.start_time)))
         if r.class_info.end_time is not None:
@@ -74,7 +75,9 @@ def seat_answer(response: yogaclass_pb2.ReserveSeatResponse) -> tuple[SeatAnswer
     if not response.HasField("yoga_class"):
         return answer, None
     c = response.yoga_class
-    return answer, ClassInfo(c.title, from_timestamp(c.start_time), from_timestamp(c.end_time))
+    return answer, ClassInfo(
+        c.title, from_timestamp(c.start_time), from_timestamp(c.end_time), c.time_zone
+    )
 
 
 def event(e: ReservationEvent) -> tuple[str, Message]:

@@ -53,6 +53,7 @@ reservations = Table(
     Column("class_title", String(200)),
     Column("class_start_time", UtcDateTime),
     Column("class_end_time", UtcDateTime),
+    Column("class_time_zone", String(64), nullable=False, server_default=""),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -96,7 +97,9 @@ def _to_domain(row: Row[Any]) -> Reservation:
     m = row._mapping
     info = None
     if m["class_title"] is not None:
-        info = ClassInfo(m["class_title"], m["class_start_time"], m["class_end_time"])
+        info = ClassInfo(
+            m["class_title"], m["class_start_time"], m["class_end_time"], m["class_time_zone"]
+        )
     return Reservation(
         reservation_id=m["reservation_id"],
         class_id=m["class_id"],
@@ -122,6 +125,7 @@ def _columns(r: Reservation) -> dict[str, Any]:
         "class_title": info.title if info else None,
         "class_start_time": info.start_time if info else None,
         "class_end_time": info.end_time if info else None,
+        "class_time_zone": info.time_zone if info else "",
         "update_time": r.update_time,
         "version": r.version,
         "release_pending": r.release_pending,

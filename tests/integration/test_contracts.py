@@ -106,7 +106,7 @@ async def test_one_active_reservation_per_user_and_class(backend: Backend) -> No
 async def test_replace_is_conditional_on_the_version(backend: Backend) -> None:
     r = pending()
     await add(backend, r)
-    info = ClassInfo("Flow", T0, T0 + timedelta(hours=1))
+    info = ClassInfo("Flow", T0, T0 + timedelta(hours=1), "Asia/Seoul")
     confirmed, _ = domain.change(r, Status.CONFIRMED, Reason.NONE, T0, info)
     assert await backend.tx.run(lambda uow: uow.store.replace(confirmed, r.version))
     assert not await backend.tx.run(lambda uow: uow.store.replace(confirmed, r.version))

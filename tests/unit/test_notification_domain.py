@@ -314,3 +314,20 @@ def test_settings_refuse_an_unknown_zone_and_a_short_claim(monkeypatch: pytest.M
     monkeypatch.setenv("NOTIFICATION_EMAIL_CLAIM_SECONDS", "5")
     with pytest.raises(ValueError, match="claim"):
         Settings()
+
+
+def test_an_email_shows_the_class_in_its_own_zone() -> None:
+    """An Asia/Seoul class read "09:00 (UTC)" in its email (issue 12 §5): the event now carries
+    the class's zone, and it wins over the service's default."""
+    seoul = new_notification(a_fact(class_time_zone="Asia/Seoul"), {}, "UTC", NOW)
+    assert seoul.subject == "Booked: Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)"
+    older_event = new_notification(a_fact(), {}, "UTC", NOW)
+    assert older_event.subject.endswith("09:00 (UTC)")
+
+
+def test_the_zone_travels_from_the_reservation_event() -> None:
+    r = reservation_pb2.Reservation(
+        reservation_id="r-1", user_id="11", class_id="c-1", class_time_zone="Asia/Seoul"
+    )
+    fact = messages.fact("e-1", Outcome.CONFIRMED, events_pb2.ReservationConfirmed(reservation=r))
+    assert fact.class_time_zone == "Asia/Seoul"

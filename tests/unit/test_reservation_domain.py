@@ -18,6 +18,7 @@ from reservation_svc.domain import (
     SeatAnswer,
     Status,
     booking_user,
+    change,
     check_owner,
     new_reservation,
     outcome,
@@ -256,3 +257,19 @@ def test_visible_user_refused(principal: Principal, requested: str) -> None:
     with pytest.raises(ServiceError) as caught:
         visible_user(principal, requested)
     assert_denied(caught.value)
+
+
+def test_the_class_zone_goes_from_the_seat_answer_to_the_reservation_event() -> None:
+    from yoga.yogaclass.v1 import yogaclass_pb2
+
+    answer = yogaclass_pb2.ReserveSeatResponse(
+        result=yogaclass_pb2.SEAT_RESULT_RESERVED,
+        yoga_class=yogaclass_pb2.YogaClass(title="Flow", time_zone="Asia/Seoul"),
+    )
+    _, info = messages.seat_answer(answer)
+    assert info is not None and info.time_zone == "Asia/Seoul"
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    r = new_reservation("c-1", "11", "", "req", "h", now)
+    _, event = change(r, Status.CONFIRMED, Reason.NONE, now, info)
+    key, message = messages.event(event)
+    assert (key, message.reservation.class_time_zone) == (r.reservation_id, "Asia/Seoul")

@@ -42,7 +42,7 @@ RESERVATION_REASON_CANCELLED_BY_USER: ReservationReason
 RESERVATION_REASON_CANCELLED_BY_STUDIO: ReservationReason
 
 class Reservation(_message.Message):
-    __slots__ = ("reservation_id", "class_id", "user_id", "status", "reason", "request_id", "create_time", "update_time", "class_title", "class_start_time", "class_end_time", "version")
+    __slots__ = ("reservation_id", "class_id", "user_id", "status", "reason", "request_id", "create_time", "update_time", "class_title", "class_start_time", "class_end_time", "version", "class_time_zone")
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,7 @@ class Reservation(_message.Message):
     CLASS_START_TIME_FIELD_NUMBER: _ClassVar[int]
     CLASS_END_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLASS_TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     reservation_id: str
     class_id: str
     user_id: str
@@ -67,7 +68,8 @@ class Reservation(_message.Message):
     class_start_time: _timestamp_pb2.Timestamp
     class_end_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[ReservationStatus, str]] = ..., reason: _Optional[_Union[ReservationReason, str]] = ..., request_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    class_time_zone: str
+    def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[ReservationStatus, str]] = ..., reason: _Optional[_Union[ReservationReason, str]] = ..., request_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., class_time_zone: _Optional[str] = ...) -> None: ...
 
 class CreateReservationRequest(_message.Message):
     __slots__ = ("class_id", "request_id", "user_id")
