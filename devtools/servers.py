@@ -23,21 +23,24 @@ def script(name: str, *args: str) -> str:
     return done.stdout.strip()
 
 
+# Each shared server and the script that runs it.
+SCRIPTS = {"kafka": "kafka.sh", "postgres": "postgres.sh"}
+
+
 def kafka(command: str) -> str:
     """`start`, `stop`, `status` or `bootstrap` (its host:port)."""
-    return script("kafka.sh", command)
+    return script(SCRIPTS["kafka"], command)
 
 
 def postgres(*args: str) -> str:
     """`start`, `stop`, `url NAME` (an admin URL for SQLAlchemy), ..."""
-    return script("postgres.sh", *args)
+    return script(SCRIPTS["postgres"], *args)
 
 
 def is_running(name: str) -> bool:
     """Whether `kafka` or `postgres` answers (its script's `status`)."""
-    script_name = {"kafka": "kafka.sh", "postgres": "postgres.sh"}[name]
     done = subprocess.run(
-        [str(ROOT / "scripts" / script_name), "status"], capture_output=True, check=False
+        [str(ROOT / "scripts" / SCRIPTS[name]), "status"], capture_output=True, check=False
     )
     return done.returncode == 0
 
@@ -52,9 +55,9 @@ def running(name: str, wanted: bool = True) -> Iterator[bool]:
         return
     start = not is_running(name)
     if start:
-        script("kafka.sh" if name == "kafka" else "postgres.sh", "start")
+        script(SCRIPTS[name], "start")
     try:
         yield start
     finally:
         if start:
-            script("kafka.sh" if name == "kafka" else "postgres.sh", "stop")
+            script(SCRIPTS[name], "stop")

@@ -137,9 +137,6 @@ class Database:
     async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
         return await self.in_thread(lambda: self.run_sync(work, write))
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
-        return await self.run(work, write=False)
-
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.engine.dispose()

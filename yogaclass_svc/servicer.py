@@ -43,16 +43,18 @@ def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
     still checked (by the domain's rules, with stand-in times that break none of them), so
     the caller learns of every offending field at once."""
     start, end = _time(msg, "start_time", v), _time(msg, "end_time", v)
+    now = utcnow()
+    start_or_standin = start or now + timedelta(days=1)
     details = ClassDetails(
         title=msg.title,
         instructor=msg.instructor,
-        start_time=start or utcnow() + timedelta(days=1),
-        end_time=end or (start or utcnow() + timedelta(days=1)) + timedelta(hours=1),
+        start_time=start_or_standin,
+        end_time=end or start_or_standin + timedelta(hours=1),
         time_zone=msg.time_zone or "UTC",
         capacity=msg.capacity,
     )
     if v.items:
-        validate_details(details, utcnow(), v)  # raises, naming these and any other field
+        validate_details(details, now, v)  # raises, naming these and any other field
     return details
 
 
