@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab growth outages clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -61,6 +61,16 @@ bench: venv
 ## make bench-ab BEFORE=<git ref>; the table goes to bench/results/ab.md. A measurement.
 bench-ab: venv
 	@$(PY) bench/ab.py --before "$(BEFORE)"
+
+## The broker stopped and started 10 times during bookings, on both databases, under CPU
+## load (`make test` does it 3 times): every consumer catches up within 60 s each time.
+outages: venv
+	@YOGA_TEST_OUTAGES=10 scripts/test.sh tests/integration/test_outages.py -s
+
+## What 10,000 bookings leave on disk, before and after the retention job (SQLite, as
+## `make run`); the table goes to bench/results/growth.md. A measurement.
+growth: venv
+	@$(PY) bench/growth.py
 
 unit: venv
 	.venv/bin/pytest tests/unit -q

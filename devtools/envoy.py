@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.gateway_config import DESCRIPTOR, GatewayOptions, render_config
-from devtools.processes import Child, rotate
+from devtools.processes import Child, log_to
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -61,9 +61,7 @@ class EnvoyProcess(Child):
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        rotate(self.log_path)
         self.admin_address_path.unlink(missing_ok=True)
-        log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 str(self.binary),
@@ -78,11 +76,11 @@ class EnvoyProcess(Child):
                 "--log-level",
                 "warning",
             ],
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        log.close()
+        log_to(self.log_path, self.process.stdout)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import grpc
 import psycopg
@@ -73,10 +75,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rotate(path: Path, max_bytes: int = 10 * 1024 * 1024, keep: int = 3) -> None:
+LOG_MAX_BYTES = 10 * 1024 * 1024
+
+
+def rotate(path: Path, max_bytes: int | None = None, keep: int = 3) -> None:
     """Before a process starts appending to `path`: a log past `max_bytes` becomes `.1`, the
     older ones shift (`.1` -> `.2`, ...), and only `keep` of them stay."""
-    if not path.exists() or path.stat().st_size <= max_bytes:
+    limit = LOG_MAX_BYTES if max_bytes is None else max_bytes
+    if not path.exists() or path.stat().st_size <= limit:
         return
     for n in range(keep, 0, -1):
         older = path.with_name(f"{path.name}.{n}")
@@ -85,6 +91,31 @@ def rotate(path: Path, max_bytes: int = 10 * 1024 * 1024, keep: int = 3) -> None
         elif older.exists():
             older.rename(path.with_name(f"{path.name}.{n + 1}"))
     path.rename(path.with_name(f"{path.name}.1"))
+
+
+def log_to(path: Path, stream: IO[bytes] | None) -> None:
+    """Appends a child's output (`stream`, its stdout pipe) to `path` from a thread of this
+    process, rotating the file whenever it passes `rotate`'s size: a long `make run` must not
+    grow one log without end (the SMTP sink's reached 12 MB). Ends with the child's output."""
+    if stream is None:
+        raise ValueError("the child's stdout is not a pipe")
+
+    def copy() -> None:
+        rotate(path)
+        out = path.open("ab")
+        try:
+            for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+                if out.tell() > LOG_MAX_BYTES:
+                    out.close()
+                    rotate(path)
+                    out = path.open("ab")
+                out.write(chunk)
+                out.flush()
+        finally:
+            out.close()
+            stream.close()
+
+    threading.Thread(target=copy, name=f"log {path.name}", daemon=True).start()
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -137,15 +168,14 @@ class ChildProcess(Child):
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        rotate(self.log_path)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.args],
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log_to(self.log_path, self.process.stdout)
 
 
 @dataclass

@@ -16,4 +16,6 @@ YOGA_TEST_PG_URL=$(scripts/postgres.sh url postgres)
 YOGA_TEST_KAFKA=$(scripts/kafka.sh bootstrap)
 export YOGA_TEST_PG_URL YOGA_TEST_KAFKA
 
-.venv/bin/pytest tests -q -p no:cacheprovider "$@"
+# Arguments go to pytest; the whole of tests/ unless they start with a path under it.
+if [[ ${1:-} == tests* ]]; then targets=(); else targets=(tests); fi
+.venv/bin/pytest "${targets[@]}" -q -p no:cacheprovider "$@"

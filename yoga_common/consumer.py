@@ -30,10 +30,12 @@ from yoga_common.metrics import (
     CONSUMER_APPLIED,
     CONSUMER_DEAD_LETTERS,
     CONSUMER_LAG,
+    CONSUMER_RECONNECTS,
     CONSUMER_RETRIES,
 )
 from yoga_common.relay import producer
 from yoga_common.settings import KafkaSettings
+from yoga_common.stall import Stall
 from yoga_common.telemetry import context_from
 from yoga_common.timestamps import utcnow
 from yoga_common.topics import dead_letter_topic
@@ -105,6 +107,28 @@ class EventConsumer(Generic[S]):
             raise
 
     def _loop(self) -> None:
+        consumer = self._connect()
+        outside = Stall(self._settings.reconnect_after_seconds)
+        measured = 0.0
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() - measured >= self._settings.lag_interval_seconds:
+                    self._measure_lag(consumer)
+                    measured = time.monotonic()
+                    if outside.overdue(healthy=bool(consumer.memberid())):
+                        consumer = self._reconnect(consumer)
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error():
+                    log.warning("consumer error", extra={"error": str(msg.error())})
+                    continue
+                if self._handle(msg):
+                    self._store(consumer, msg)
+        finally:
+            consumer.close()  # commits what is stored
+
+    def _connect(self) -> Consumer:
         consumer = Consumer(
             {
                 **self._settings.client_config(),
@@ -119,22 +143,21 @@ class EventConsumer(Generic[S]):
             }
         )
         consumer.subscribe([self._settings.name(t) for t in self._topics])
-        measured = 0.0
-        try:
-            while not self._stop.is_set():
-                if time.monotonic() - measured >= self._settings.lag_interval_seconds:
-                    self._measure_lag(consumer)
-                    measured = time.monotonic()
-                msg = consumer.poll(0.2)
-                if msg is None:
-                    continue
-                if msg.error():
-                    log.warning("consumer error", extra={"error": str(msg.error())})
-                    continue
-                if self._handle(msg):
-                    self._store(consumer, msg)
-        finally:
-            consumer.close()  # commits what is stored
+        return consumer
+
+    def _reconnect(self, stuck: Consumer) -> Consumer:
+        """A new client in place of one that has been outside its group too long (a broker
+        outage, or the client lost every broker: yoga_common/stall.py). The new member starts
+        from the group's committed offsets; what the old one applied since comes again and the
+        inbox drops it. The old client is closed aside: a client with no broker can wait on its
+        pending commit for minutes."""
+        CONSUMER_RECONNECTS.labels(self.name).inc()
+        log.warning(
+            "consumer outside its group too long; a new client bootstraps again",
+            extra={"after_seconds": self._settings.reconnect_after_seconds},
+        )
+        threading.Thread(target=stuck.close, name=f"close-{self.name}", daemon=True).start()
+        return self._connect()
 
     def _store(self, consumer: Consumer, msg: KafkaMessage) -> None:
         """Marks `msg` done; the client commits it with the next interval. Refused when the

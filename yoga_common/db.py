@@ -48,6 +48,9 @@ def _is_transient(err: DBAPIError) -> bool:
     return isinstance(err, OperationalError) and ("locked" in text or "busy" in text)
 
 
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -58,6 +61,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # A checkpoint leaves the WAL file at its peak size unless told to cut it back.
+        cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -28,6 +28,10 @@ OUTBOX_UNSENT = Gauge("yoga_outbox_unsent_events", "Outbox rows waiting to be pu
 OUTBOX_PUBLISHED = Counter(
     "yoga_outbox_published_total", "Outbox rows the broker acknowledged.", ["topic"]
 )
+OUTBOX_PRODUCER_RECONNECTS = Counter(
+    "yoga_outbox_producer_reconnects_total",
+    "Relay producers replaced after acknowledging nothing too long (yoga_common/stall.py).",
+)
 OUTBOX_PUBLISH_SECONDS = Histogram(
     "yoga_outbox_publish_latency_seconds",
     "Time from an outbox row's creation to the broker's acknowledgement.",
@@ -47,6 +51,11 @@ CONSUMER_APPLIED = Counter(
 )
 CONSUMER_RETRIES = Counter(
     "yoga_consumer_retries_total", "Failed attempts at applying an event.", ["consumer"]
+)
+CONSUMER_RECONNECTS = Counter(
+    "yoga_consumer_reconnects_total",
+    "Consumer clients replaced after too long outside their group (yoga_common/stall.py).",
+    ["consumer"],
 )
 CONSUMER_DEAD_LETTERS = Counter(
     "yoga_consumer_dead_letters_total", "Events sent to the dead-letter topic.", ["consumer"]

@@ -17,8 +17,14 @@ from sqlalchemy import Connection, Row, Table, func, select, text, update
 
 from yoga_common.db import Database
 from yoga_common.events import headers
-from yoga_common.metrics import OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED, OUTBOX_UNSENT
+from yoga_common.metrics import (
+    OUTBOX_PRODUCER_RECONNECTS,
+    OUTBOX_PUBLISH_SECONDS,
+    OUTBOX_PUBLISHED,
+    OUTBOX_UNSENT,
+)
 from yoga_common.settings import KafkaSettings
+from yoga_common.stall import Stall
 from yoga_common.timestamps import utcnow
 from yoga_common.wakeup import Wakeup
 
@@ -76,6 +82,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         failures = 0
+        unacked = Stall(self._settings.reconnect_after_seconds)
         while True:
             try:
                 sent = await asyncio.to_thread(self.publish_batch)
@@ -88,11 +95,24 @@ class OutboxRelay:
                 await asyncio.sleep(self._busy)
             elif sent is UNACKED:
                 failures += 1  # the broker or the database is away: rows wait, with backoff
+                if unacked.overdue(healthy=False):
+                    self._reconnect()
                 await asyncio.sleep(min(0.2 * 2**failures, 5.0))
             else:
+                unacked.overdue(healthy=True)
                 failures = 0
                 if sent == 0:
                     await self._wakeup.wait(self._idle)
+
+    def _reconnect(self) -> None:
+        """A new producer in place of one that has acknowledged nothing for too long: a client
+        that lost every broker never finds one again by itself (yoga_common/stall.py)."""
+        OUTBOX_PRODUCER_RECONNECTS.inc()
+        log.warning(
+            "no acknowledgement for too long; a new producer bootstraps again",
+            extra={"after_seconds": self._settings.reconnect_after_seconds},
+        )
+        self._producer = producer(self._settings)
 
     def publish_batch(self) -> int | Outcome:
         """Publishes the oldest unsent rows; returns how many the broker acknowledged, BUSY if

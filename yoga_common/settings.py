@@ -42,6 +42,11 @@ class KafkaSettings(BaseSettings):
     commit_interval_seconds: float = 0.5
     # Seconds between two measurements of a consumer's lag (the `yoga_consumer_lag_messages` gauge).
     lag_interval_seconds: float = 5.0
+    # Seconds a consumer may be outside its group, or a relay's producer go without an
+    # acknowledgement while rows wait, before the client is replaced by a new one that
+    # bootstraps again (yoga_common/stall.py). Longer than a rebalance; a broker outage longer
+    # than this only replaces the client again.
+    reconnect_after_seconds: float = 30.0
     # librdkafka's debug contexts (e.g. `cgrp,topic`) for a consumer group problem; its lines
     # then reach the service's log.
     debug: str = ""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -12,7 +16,12 @@ from confluent_kafka import KafkaException
 from sqlalchemy import create_engine, text
 
 from devtools import servers
-from tests.integration.conftest import Stack
+from devtools.processes import free_port
+from tests.integration.conftest import ALL, Clients, Stack, system_under_test
+from tests.integration.support import a_class, request_id
+from yoga.reservation.v1 import reservation_pb2 as rpb
+from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
+from yoga_common.settings import AuthSettings
 from yoga_common.topics import CONSUMED, consumer_lag
 
 
@@ -83,3 +92,35 @@ async def drained(stack: Stack, services: list[str], within: float = 30.0) -> No
 def broker(command: str) -> None:
     """Stops or starts the broker the tests use (scripts/kafka.sh: KAFKA_PORT, KAFKA_DIR)."""
     servers.kafka(command)
+
+
+async def new_class(c: Clients, capacity: int) -> ypb.YogaClass:
+    title = f"Flow {uuid.uuid4().hex[:6]}"
+    answer = await c.classes.CreateClass(
+        ypb.CreateClassRequest(yoga_class=a_class(capacity, title=title)),
+        metadata=c.stack.as_admin(),
+    )
+    return answer.yoga_class
+
+
+async def book(c: Clients, class_id: str, user: str) -> rpb.Reservation:
+    answer = await c.reservations.CreateReservation(
+        rpb.CreateReservationRequest(class_id=class_id, request_id=request_id()),
+        metadata=c.stack.as_user(user),
+        timeout=60,
+    )
+    return answer.reservation
+
+
+@contextmanager
+def all_services(backend: str, auth: AuthSettings, folder: Path) -> Iterator[tuple[Stack, Mailbox]]:
+    """The four services on `backend` with a real SMTP server that keeps what they send."""
+    mailbox = Mailbox(free_port())
+    mailbox.start()
+    try:
+        with system_under_test(
+            backend, auth, folder, ALL, pending_grace=1.0, smtp_port=mailbox.port
+        ) as stack:
+            yield stack, mailbox
+    finally:
+        mailbox.stop()

@@ -14,17 +14,19 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from devtools.processes import free_port
-from tests.integration.conftest import ALL, BACKENDS, Clients, Stack, connect, system_under_test
+from tests.integration.conftest import BACKENDS, Clients, Stack, connect
 from tests.integration.events_support import (
     CONSUMED,
     Mailbox,
+    all_services,
+    book,
     broker,
     drained,
+    new_class,
     rows,
     snapshot,
 )
-from tests.integration.support import a_class, eventually, request_id, ts
+from tests.integration.support import eventually, ts
 from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.notification.v1 import notification_pb2 as npb
 from yoga.reservation.v1 import events_pb2 as rev
@@ -42,16 +44,8 @@ KIND = npb.NotificationKind.Name
 def system(
     request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, Mailbox]]:
-    folder = tmp_path_factory.mktemp("events")
-    mailbox = Mailbox(free_port())
-    mailbox.start()
-    try:
-        with system_under_test(
-            request.param, auth, folder, ALL, pending_grace=1.0, smtp_port=mailbox.port
-        ) as stack:
-            yield stack, mailbox
-    finally:
-        mailbox.stop()
+    with all_services(request.param, auth, tmp_path_factory.mktemp("events")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -63,24 +57,6 @@ async def c(system: tuple[Stack, Mailbox]) -> AsyncIterator[Clients]:
 @pytest.fixture
 def mailbox(system: tuple[Stack, Mailbox]) -> Mailbox:
     return system[1]
-
-
-async def new_class(c: Clients, capacity: int) -> ypb.YogaClass:
-    title = f"Flow {uuid.uuid4().hex[:6]}"
-    answer = await c.classes.CreateClass(
-        ypb.CreateClassRequest(yoga_class=a_class(capacity, title=title)),
-        metadata=c.stack.as_admin(),
-    )
-    return answer.yoga_class
-
-
-async def book(c: Clients, class_id: str, user: str) -> rpb.Reservation:
-    answer = await c.reservations.CreateReservation(
-        rpb.CreateReservationRequest(class_id=class_id, request_id=request_id()),
-        metadata=c.stack.as_user(user),
-        timeout=60,
-    )
-    return answer.reservation
 
 
 async def kinds(c: Clients, user: str) -> list[str]:

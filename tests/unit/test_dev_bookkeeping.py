@@ -4,9 +4,15 @@ messages, and a log past its size is rotated before a process appends to it agai
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
+from devtools import processes
 from devtools.processes import rotate
 from devtools.smtp_sink import MailDir
 
@@ -46,3 +52,28 @@ def test_a_large_log_is_rotated_and_only_a_few_are_kept(tmp_path: Path) -> None:
     small.write_text("short\n")
     rotate(small, max_bytes=50)
     assert small.read_text() == "short\n"
+
+
+def test_a_running_process_log_is_rotated_as_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only when the process starts: a `make run` left up for weeks writes on and on."""
+    monkeypatch.setattr(processes, "LOG_MAX_BYTES", 10_000)
+    log = tmp_path / "sink.log"
+    child = processes.ChildProcess(
+        module="this.module.does.not.matter", env={}, log_path=log, args=()
+    )
+    child.process = subprocess.Popen(
+        [sys.executable, "-c", "for n in range(5000): print(f'line {n:05d} ' + 'x' * 40)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    processes.log_to(log, child.process.stdout)
+    assert child.process.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while "line 04999" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["sink.log", "sink.log.1", "sink.log.2", "sink.log.3"]
+    assert all(p.stat().st_size <= 10_000 + 65536 for p in tmp_path.iterdir())
+    assert log.read_text().rstrip().endswith("line 04999 " + "x" * 40)

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from yoga_common.relay import BUSY, OutboxRelay, Outcome
+from yoga_common.relay import BUSY, UNACKED, OutboxRelay, Outcome
 from yoga_common.settings import KafkaSettings
 
 
@@ -23,9 +23,14 @@ class FakeDatabase:
         self.on_commit.append(callback)
 
 
-def relay_answering(*answers: int | Outcome) -> tuple[OutboxRelay, FakeDatabase, list[int]]:
+def relay_answering(
+    *answers: int | Outcome, reconnect_after: float = 30.0
+) -> tuple[OutboxRelay, FakeDatabase, list[int]]:
     db = FakeDatabase()
-    relay = OutboxRelay(db, None, "test", KafkaSettings(bootstrap_servers="127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = KafkaSettings(
+        bootstrap_servers="127.0.0.1:1", reconnect_after_seconds=reconnect_after
+    )
+    relay = OutboxRelay(db, None, "test", settings)  # type: ignore[arg-type]
     calls: list[int] = []
     queue = list(answers)
 
@@ -64,5 +69,28 @@ async def test_a_busy_turn_is_asked_again_soon() -> None:
     task = asyncio.create_task(relay.run())
     try:
         assert await until(lambda: len(calls) == 3, within=3.0)
+    finally:
+        task.cancel()
+
+
+async def test_a_producer_that_acknowledges_nothing_for_too_long_is_replaced() -> None:
+    """A client that lost every broker never finds one again by itself (librdkafka#5301)."""
+    relay, _db, calls = relay_answering(UNACKED, UNACKED, UNACKED, reconnect_after=0.3)
+    stuck = relay._producer
+    task = asyncio.create_task(relay.run())
+    try:
+        assert await until(lambda: len(calls) == 4, within=5.0)
+        assert relay._producer is not stuck
+    finally:
+        task.cancel()
+
+
+async def test_a_producer_that_only_waits_briefly_is_kept() -> None:
+    relay, _db, calls = relay_answering(UNACKED, 1, UNACKED, 1, reconnect_after=30.0)
+    kept = relay._producer
+    task = asyncio.create_task(relay.run())
+    try:
+        assert await until(lambda: len(calls) == 5, within=5.0)
+        assert relay._producer is kept
     finally:
         task.cancel()
