@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=int, default=1000, help="newest messages kept")
     args = parser.parse_args(argv)
     logs.configure("smtp_sink")
+    # aiosmtpd logs five lines at info for every connection: 10 MB for 10,000 emails.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
