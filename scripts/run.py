@@ -1,10 +1,13 @@
 """`make run`: starts the Kafka broker, a local SMTP sink, every service and Envoy on this
 machine on the registry's ports (`yoga_common/system.py`), with SQLite files under var/, waits
-until each is healthy, prints how to call it, and stops everything cleanly on Ctrl-C."""
+until each is healthy, prints how to call it, and stops everything cleanly on Ctrl-C. A broker
+that was running already (scripts/kafka.sh's, e.g. of `make test`) is used and left running;
+with YOGA_KAFKA_BOOTSTRAP_SERVERS set, that broker is used and none is started."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -17,10 +20,15 @@ from yoga_common.settings import AuthSettings, KafkaSettings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def broker_named() -> bool:
+    """Whether the environment names the broker (then scripts/kafka.sh's is not started)."""
+    return bool(os.environ.get("YOGA_KAFKA_BOOTSTRAP_SERVERS"))
+
+
 def kafka_settings() -> KafkaSettings:
     """The broker scripts/kafka.sh runs (KAFKA_PORT moves it), unless the environment names
     another."""
-    if os.environ.get("YOGA_KAFKA_BOOTSTRAP_SERVERS"):
+    if broker_named():
         return KafkaSettings()
     return KafkaSettings(bootstrap_servers=servers.kafka("bootstrap"))
 
@@ -62,9 +70,20 @@ def banner(stack: Stack, tools: str) -> str:
         "",
         f"Kafka: {stack.kafka.bootstrap_servers} (topics yoga.*.events); "
         f"emails land in {stack.mail_folder.relative_to(ROOT)}/*.eml",
+        *missing_programs(),
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+def missing_programs() -> list[str]:
+    """A line for each program the README's examples call that this machine lacks (grpcurl
+    comes from scripts/tools.sh)."""
+    return [
+        f"{name} is missing: the README's examples need it (Debian: apt-get install {name})"
+        for name in ("curl", "jq")
+        if shutil.which(name) is None
+    ]
 
 
 def main() -> int:
@@ -73,8 +92,22 @@ def main() -> int:
     print("grpcurl (built with Go on the first run) ...", flush=True)
     tools = servers.script("tools.sh", "grpcurl")
     tools_ready = time.monotonic() - began
-    print("starting Kafka ...", flush=True)
-    servers.kafka("start")
+    named = broker_named()
+    print(
+        "Kafka: the broker YOGA_KAFKA_BOOTSTRAP_SERVERS names" if named else "starting Kafka ...",
+        flush=True,
+    )
+    try:
+        # Stopped at the end if started here; one that was running already is left running.
+        with servers.running("kafka", wanted=not named):
+            return serve(began, tools, tools_ready)
+    finally:
+        print("stopped.")
+
+
+def serve(began: float, tools: str, tools_ready: float) -> int:
+    """Starts the stack, prints the banner and runs until Ctrl-C (0) or until a process of
+    the stack ends by itself (1); stops the stack either way."""
     kafka_ready = time.monotonic() - began - tools_ready
     stack = Stack(
         ROOT / "var",
@@ -113,8 +146,6 @@ def main() -> int:
             time.sleep(0.5)
     finally:
         stack.stop()
-        servers.kafka("stop")
-        print("stopped.")
     return 0
 
 
