@@ -21,6 +21,9 @@ from yoga_common.errors import Violations, failed_precondition, invalid_field
 MAX_TITLE = 200
 MAX_CAPACITY = 1000
 MAX_LENGTH = timedelta(hours=12)
+# How far ahead a class may be published. Beyond any studio's timetable, and it keeps every time
+# a class yields (its end, its local time in any zone) inside what a datetime can hold.
+MAX_AHEAD = timedelta(days=20 * 365)
 MUTABLE_FIELDS = ("title", "instructor", "start_time", "end_time", "time_zone", "capacity")
 
 
@@ -92,6 +95,11 @@ def validate_details(details: ClassDetails, now: datetime, v: Violations | None 
     )
     v.check(_valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
     v.check(details.start_time > now, "yoga_class.start_time", "must be in the future")
+    v.check(
+        details.start_time <= now + MAX_AHEAD,
+        "yoga_class.start_time",
+        "must be within 20 years from now",
+    )
     v.check(
         details.end_time > details.start_time, "yoga_class.end_time", "must be after start_time"
     )

@@ -12,7 +12,7 @@ from yoga_common.interceptors import Context, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_id, check_time, fingerprint
 from yoga_common.timestamps import utcnow
-from yogaclass_svc.domain import MUTABLE_FIELDS, ClassDetails, validate_details
+from yogaclass_svc.domain import MAX_AHEAD, MUTABLE_FIELDS, ClassDetails, validate_details
 from yogaclass_svc.messages import SEAT_RESULTS, to_proto
 from yogaclass_svc.service import ClassService
 
@@ -44,11 +44,14 @@ def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
     the caller learns of every offending field at once."""
     start, end = _time(msg, "start_time", v), _time(msg, "end_time", v)
     now = utcnow()
-    start_or_standin = start or now + timedelta(days=1)
+    if start is None or start > now + MAX_AHEAD:  # too late for an hour to be added to it
+        start_or_standin = now + timedelta(days=1)
+    else:
+        start_or_standin = start
     details = ClassDetails(
         title=msg.title,
         instructor=msg.instructor,
-        start_time=start_or_standin,
+        start_time=start or start_or_standin,
         end_time=end or start_or_standin + timedelta(hours=1),
         time_zone=msg.time_zone or "UTC",
         capacity=msg.capacity,

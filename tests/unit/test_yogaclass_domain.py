@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from yoga_common.errors import Code, FieldViolation, ServiceError
 from yogaclass_svc.domain import (
+    MAX_AHEAD,
     MAX_CAPACITY,
     MAX_LENGTH,
     MAX_TITLE,
@@ -111,6 +112,12 @@ def test_valid_details_pass(overrides: dict[str, Any]) -> None:
             {"start_time": NOW - timedelta(hours=1), "end_time": NOW},
             "yoga_class.start_time",
             "future",
+        ),
+        (
+            {"start_time": NOW + MAX_AHEAD + timedelta(seconds=1)}
+            | {"end_time": NOW + MAX_AHEAD + timedelta(hours=1)},
+            "yoga_class.start_time",
+            "within 20 years",
         ),
         ({"end_time": START}, "yoga_class.end_time", "after start_time"),
         ({"end_time": START - timedelta(minutes=5)}, "yoga_class.end_time", "after start_time"),
