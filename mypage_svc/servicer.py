@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from mypage_svc.domain import page_owner
+from mypage_svc.domain import page_owner, page_token, position_of
 from mypage_svc.messages import to_proto
 from mypage_svc.service import MyPageService
 from yoga.mypage.v1 import mypage_pb2, mypage_pb2_grpc
+from yoga_common import pagination
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER
@@ -26,5 +27,12 @@ class MyPageServicer(mypage_pb2_grpc.MyPageServiceServicer):
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
         user_id = page_owner(current_principal(), request.user_id)
-        entries = await self._service.page(user_id)
-        return mypage_pb2.GetMyPageResponse(user_id=user_id, entries=[to_proto(e) for e in entries])
+        size = pagination.page_size(request.page_size)
+        entries, following = await self._service.page(
+            user_id, size, position_of(request.page_token)
+        )
+        return mypage_pb2.GetMyPageResponse(
+            user_id=user_id,
+            entries=[to_proto(e) for e in entries],
+            next_page_token=page_token(following) if following is not None else "",
+        )
