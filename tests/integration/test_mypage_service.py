@@ -748,3 +748,18 @@ async def test_a_bad_page_size_or_token_is_invalid_argument(
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_details(caught.value) == ("INVALID_ARGUMENT", [field])
+
+
+async def test_every_bad_field_is_named_at_once(
+    served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await mypage.GetMyPage(
+            mypage_pb2.GetMyPageRequest(user_id="", page_size=-5, page_token="nope!"),
+            metadata=served.as_user("staff-1", ADMIN),
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(caught.value) == (
+        "INVALID_ARGUMENT",
+        ["user_id", "page_size", "page_token"],
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mypage_svc import messages
 from mypage_svc.domain import (
@@ -240,6 +242,35 @@ def test_a_token_this_service_did_not_issue_is_invalid_argument(token: str) -> N
         position_of(token)
     assert caught.value.code is Code.INVALID_ARGUMENT
     assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+)
+_TIMES = st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat())
+_PARTS = st.sampled_from([*Phase, "soon", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    position=st.one_of(
+        st.lists(_JSON, max_size=5),
+        st.tuples(_PARTS, _TIMES | _JSON, _TIMES | st.none() | _JSON, st.text(max_size=5) | _JSON),
+    )
+)
+def test_any_token_is_a_position_or_invalid_argument(position: object) -> None:
+    token = pagination.encode(list(position))  # type: ignore[call-overload]
+    try:
+        found = position_of(token)
+    except ServiceError as err:
+        assert err.code is Code.INVALID_ARGUMENT
+        assert [v.field for v in err.violations] == ["page_token"]
+        return
+    assert found is not None and found.after is not None
+    assert phase_of(found.after[0], found.now) is found.phase
+    assert position_of(page_token(found)) == found
 
 
 def _member_with_history(store: FakeMyPageStore, count: int) -> list[PageEntry]:
