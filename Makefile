@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab growth outages clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -71,6 +71,11 @@ outages: venv
 ## `make run`); the table goes to bench/results/growth.md. A measurement.
 growth: venv
 	@$(PY) bench/growth.py
+
+## Every list call at size (100,000 classes, a member with 5,000 reservations) through gRPC,
+## p50/p99 on SQLite and PostgreSQL; the table goes to bench/results/lists.md. A measurement.
+bench-lists: venv
+	@$(PY) bench/lists.py
 
 unit: venv
 	.venv/bin/pytest tests/unit -q

@@ -13,6 +13,7 @@ from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga_common.consumer import EventConsumer
 from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
+from yoga_common.timestamps import utcnow
 from yoga_common.uow import Transactions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
     tx = Transactions(db, MyPageStore)
-    servicer = MyPageServicer(MyPageService(tx))
+    servicer = MyPageServicer(MyPageService(tx, utcnow))
     consumer = EventConsumer(
         SERVICE.consumer_group, tx, inbox, SERVICE.consumes, handlers(), settings.kafka
     )

@@ -5,7 +5,11 @@ nothing.
 
 A fact is written by one conditional upsert that updates only when the incoming version is newer
 (`domain.supersedes`), so redelivered, replayed or reordered events, even applied by concurrent
-consumers, never turn a row back."""
+consumers, never turn a row back.
+
+A reservation row holds its class as the page shows it (`domain.with_class`): written with the
+reservation, and rewritten on every row of the class when the class changes. So a page is read
+from the reservations alone, in its order, from one index: (user, class start, reservation)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
+    tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -30,11 +37,11 @@ from mypage_svc.domain import (
     ClassInfo,
     ClassView,
     PageEntry,
+    PagePosition,
+    Phase,
     Reason,
     ReservationView,
     Status,
-    newest_class_first,
-    page_entry,
 )
 from yoga_common.db import UtcDateTime
 from yoga_common.outbox import inbox_table
@@ -49,7 +56,8 @@ reservations = Table(
     Column("user_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", String(32), nullable=False),
-    # The reservation's own snapshot of the class, shown until a class event is seen.
+    # The class as the page shows it: as its own latest event told it once one was seen, the
+    # reservation's snapshot until then. No time when the class was never found.
     Column("class_title", String(200), nullable=False),
     Column("class_start_time", UtcDateTime),
     Column("class_end_time", UtcDateTime),
@@ -58,7 +66,10 @@ reservations = Table(
     CheckConstraint(
         "status IN ('PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED')", name="ck_reservations_status"
     ),
-    Index("ix_reservations_user", "user_id"),
+    # GetMyPage's keyset orders (domain.Phase): every page seeks this index.
+    Index("ix_reservations_page", "user_id", "class_start_time", "reservation_id"),
+    # A class's change rewrites the class on each of its reservations.
+    Index("ix_reservations_class", "class_id"),
 )
 
 classes = Table(
@@ -101,44 +112,53 @@ def _class_columns(c: ClassView) -> dict[str, Any]:
     }
 
 
-_PAGE = select(
-    reservations,
-    classes.c.title.label("known_title"),
-    classes.c.start_time.label("known_start_time"),
-    classes.c.end_time.label("known_end_time"),
-    classes.c.cancelled.label("known_cancelled"),
-    classes.c.version.label("known_version"),
-).select_from(reservations.outerjoin(classes, classes.c.class_id == reservations.c.class_id))
-
-
 def _to_entry(row: Row[Any]) -> PageEntry:
     m = row._mapping
-    reservation = ReservationView(
+    return PageEntry(
         reservation_id=m["reservation_id"],
         class_id=m["class_id"],
-        user_id=m["user_id"],
+        class_info=ClassInfo(m["class_title"], m["class_start_time"], m["class_end_time"]),
         status=Status(m["status"]),
         reason=Reason(m["reason"]),
-        class_info=ClassInfo(m["class_title"], m["class_start_time"], m["class_end_time"]),
         update_time=m["update_time"],
+    )
+
+
+def _to_class(row: Row[Any]) -> ClassView:
+    m = row._mapping
+    return ClassView(
+        class_id=m["class_id"],
+        title=m["title"],
+        start_time=m["start_time"],
+        end_time=m["end_time"],
+        cancelled=m["cancelled"],
         version=m["version"],
     )
-    known = None
-    if m["known_version"] is not None:
-        known = ClassView(
-            class_id=m["class_id"],
-            title=m["known_title"],
-            start_time=m["known_start_time"],
-            end_time=m["known_end_time"],
-            cancelled=m["known_cancelled"],
-            version=m["known_version"],
-        )
-    return page_entry(reservation, known)
+
+
+# pg_advisory_xact_lock(space, key): the two-key space, apart from the single keys that
+# migrations, the relay and retention take.
+_CLASS_LOCK_SPACE = 7404
 
 
 class MyPageStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def lock_class(self, class_id: str) -> None:
+        """Until the transaction ends, another transaction applying an event of this class (of
+        the class or of a reservation of it) waits here: two replicas applying both at once
+        cannot each miss the other's row. SQLite needs none: a write transaction holds the
+        database's write lock from its BEGIN."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                {"space": _CLASS_LOCK_SPACE, "key": class_id},
+            )
+
+    def get_class(self, class_id: str) -> ClassView | None:
+        row = self._conn.execute(select(classes).where(classes.c.class_id == class_id)).first()
+        return _to_class(row) if row is not None else None
 
     def save_reservation(self, r: ReservationView) -> bool:
         """Stores the reservation unless a newer version is held; True if it was written."""
@@ -148,9 +168,40 @@ class MyPageStore:
         """Stores the class unless a newer version is held; True if it was written."""
         return _upsert(self._conn, classes, _class_columns(c))
 
-    def page(self, user_id: str) -> list[PageEntry]:
-        query = _PAGE.where(reservations.c.user_id == user_id)
-        return newest_class_first(_to_entry(row) for row in self._conn.execute(query))
+    def show_class(self, class_id: str, info: ClassInfo) -> None:
+        """Every reservation of the class shows it as `info` from now on."""
+        c = reservations.c
+        self._conn.execute(
+            update(reservations)
+            .where(c.class_id == class_id)
+            .values(
+                class_title=info.title,
+                class_start_time=info.start_time,
+                class_end_time=info.end_time,
+            )
+        )
+
+    def page(self, user_id: str, at: PagePosition, limit: int) -> list[PageEntry]:
+        """Up to `limit` entries of one part of a member's page (`at.phase`), in its order,
+        from `at` on. Each part's bound is a row value on the index, so a page deep in a long
+        history costs what the first does."""
+        c = reservations.c
+        key = tuple_(c.class_start_time, c.reservation_id)
+        query = select(reservations).where(c.user_id == user_id).limit(limit)
+        if at.phase is Phase.UPCOMING:
+            query = query.order_by(c.class_start_time, c.reservation_id)
+            query = query.where(key > at.after if at.after else c.class_start_time >= at.now)
+        elif at.phase is Phase.PAST:
+            query = query.order_by(c.class_start_time.desc(), c.reservation_id.desc())
+            query = query.where(key < at.after if at.after else c.class_start_time < at.now)
+        else:
+            # Every start is NULL here. Ordering by it too is the index's own order: PostgreSQL
+            # does not take `IS NULL` for an equality that would let it order by id alone.
+            query = query.where(c.class_start_time.is_(None))
+            query = query.order_by(c.class_start_time.desc(), c.reservation_id.desc())
+            if at.after:
+                query = query.where(c.reservation_id < at.after[1])
+        return [_to_entry(row) for row in self._conn.execute(query)]
 
 
 def _upsert(conn: Connection, table: Table, values: dict[str, Any]) -> bool:

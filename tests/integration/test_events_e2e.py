@@ -67,9 +67,11 @@ async def kinds(c: Clients, user: str) -> list[str]:
 
 
 async def page(c: Clients, user: str) -> list[mpb.MyPageEntry]:
+    """A member's whole page (these members have a few entries: one page of the largest size)."""
     answer = await c.mypage.GetMyPage(
-        mpb.GetMyPageRequest(user_id=user), metadata=c.stack.as_user(user)
+        mpb.GetMyPageRequest(user_id=user, page_size=100), metadata=c.stack.as_user(user)
     )
+    assert not answer.next_page_token
     return list(answer.entries)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import pytest
@@ -238,7 +239,7 @@ def test_seed_scenario_as_json(gw: Gateway) -> None:
         return sorted(n["kind"] for n in page["notifications"] if n["classId"] == class_id)
 
     def page(user: str) -> list[tuple[str, str]]:
-        entries = users[user].ok("GET", f"/v1/users/{user}/mypage")["entries"]
+        entries = users[user].ok("GET", f"/v1/users/{user}/mypage?pageSize=100")["entries"]
         return [(e["status"], e["reason"]) for e in entries if e["classId"] == class_id]
 
     until(
@@ -256,9 +257,20 @@ def test_seed_scenario_as_json(gw: Gateway) -> None:
     )
     notification = users["11"].ok("GET", "/v1/users/11/notifications")["notifications"][0]
     assert {"notificationId", "subject", "body", "emailState", "createTime"} <= set(notification)
-    mypage = users["11"].ok("GET", "/v1/users/11/mypage")
+    mypage = users["11"].ok("GET", "/v1/users/11/mypage?pageSize=100")
     assert mypage["userId"] == "11"
-    assert mypage["entries"][0]["classTitle"] == yoga_class["title"]
+    mine = [e for e in mypage["entries"] if e["classId"] == class_id]
+    assert mine[0]["classTitle"] == yoga_class["title"]
+    # Paged as JSON too: the page size and the token travel as query parameters.
+    listed = [e["reservationId"] for e in mypage["entries"]]
+    first = users["11"].ok("GET", "/v1/users/11/mypage?pageSize=1")
+    assert [e["reservationId"] for e in first["entries"]] == listed[:1]
+    if len(listed) > 1:
+        token = quote(first["nextPageToken"])
+        second = users["11"].ok("GET", f"/v1/users/11/mypage?pageSize=1&pageToken={token}")
+        assert [e["reservationId"] for e in second["entries"]] == listed[1:2]
+    else:
+        assert first["nextPageToken"] == ""
 
 
 def test_cancel_path_decides_which_reservation(gw: Gateway) -> None:
@@ -463,7 +475,7 @@ async def test_gateway_forwards_the_token_and_drops_identity_headers(
         client = JsonClient("127.0.0.1", proxy.listen_port, token, forged)
         answer = await asyncio.to_thread(client.get, "/v1/users/11/mypage")
         assert answer.status == 200, answer
-        assert answer.json == {"userId": "11", "entries": []}
+        assert answer.json == {"userId": "11", "entries": [], "nextPageToken": ""}
         async with grpc.aio.insecure_channel(proxy.target) as channel:
             stub = mypage_pb2_grpc.MyPageServiceStub(channel)
             metadata = (("authorization", f"Bearer {token}"), *forged.items())
@@ -550,7 +562,7 @@ async def test_seed_scenario_as_grpc_through_the_gateway(
             npb.ListNotificationsRequest(user_id="11"), metadata=stack.as_user("11")
         )
         page = await via.mypage.GetMyPage(
-            mpb.GetMyPageRequest(user_id="11"), metadata=stack.as_user("11")
+            mpb.GetMyPageRequest(user_id="11", page_size=100), metadata=stack.as_user("11")
         )
         return sorted(n.kind for n in notes.notifications if n.class_id == class_id) == [
             npb.NOTIFICATION_KIND_BOOKED,

@@ -15,7 +15,9 @@ from typing import Any
 
 import grpc
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from google.protobuf.message import Message
 from sqlalchemy import select
@@ -25,7 +27,7 @@ from devtools.processes import ServiceProcess
 from devtools.stack import Stack
 from mypage_svc import messages, storage
 from mypage_svc.consumers import handlers
-from mypage_svc.domain import Status
+from mypage_svc.domain import Status, position_of
 from mypage_svc.service import MyPageService
 from mypage_svc.storage import MyPageStore
 from tests.integration.conftest import BACKENDS, migrated_database, new_database
@@ -35,7 +37,7 @@ from yoga.reservation.v1 import events_pb2 as rev
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import events_pb2 as cev
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
-from yoga_common import migrate
+from yoga_common import migrate, pagination
 from yoga_common.auth import ADMIN, MEMBER, SERVICE, issue_token
 from yoga_common.consumer import EventConsumer, InvalidEvent
 from yoga_common.db import Database
@@ -183,6 +185,43 @@ def test_migrations_build_exactly_the_declared_tables(tmp_path: Path) -> None:
         assert diff == [], backend
 
 
+def test_the_page_migration_brings_stored_rows_to_the_class_held(tmp_path: Path) -> None:
+    """Rows stored before the page's index held the reservation's snapshot of its class; the
+    migration that orders pages by the class's time shows the class as last told instead."""
+    moved = START + 5 * HOUR
+    known = messages.reservation_view(reservation(2, reservation_id="r-1", class_id="c-1"))
+    alone = messages.reservation_view(reservation(2, reservation_id="r-2", class_id="c-2"))
+    moved_class = messages.class_view(a_class(3, "Moved Flow", moved, "c-1"))
+
+    def write(conn: Any) -> None:
+        store = MyPageStore(conn)
+        store.save_reservation(known)
+        store.save_reservation(alone)
+        store.save_class(moved_class)
+
+    for backend in BACKENDS:
+        url = new_database(backend, tmp_path, "mypage")
+        before = Config()
+        before.set_main_option("script_location", str(MIGRATIONS))
+        before.attributes["database_url"] = url
+        command.upgrade(before, "ea630a5cd539")  # 0002, the revision before the page's index
+        database = Database(url, threads=1)
+        database.run_sync(write)
+        database.close()
+        migrate.upgrade(url, MIGRATIONS)
+        database = Database(url, threads=1)
+        rows = {
+            r: (row["class_title"], row["class_start_time"], row["class_end_time"])
+            for r in ("r-1", "r-2")
+            for row in [stored(database, r)]
+        }
+        database.close()
+        assert rows == {
+            "r-1": ("Moved Flow", moved, moved + HOUR),
+            "r-2": ("Morning Flow", START, START + HOUR),
+        }, backend
+
+
 def test_confirmed_then_cancelled_ends_cancelled(db: Database, consumer: EventConsumer) -> None:
     assert consumer.apply(confirmed())
     assert stored(db, "r-1")["status"] == Status.CONFIRMED.value
@@ -238,12 +277,12 @@ def test_a_redelivered_event_changes_nothing(db: Database, consumer: EventConsum
 async def test_a_renamed_or_moved_class_shows_on_every_page(
     db: Database, consumer: EventConsumer
 ) -> None:
-    store = MyPageService(Transactions(db, MyPageStore))
+    store = MyPageService(Transactions(db, MyPageStore), lambda: datetime.now(UTC))
     consumer.apply(confirmed(reservation_id="r-1", user_id="11"))
     consumer.apply(confirmed(reservation_id="r-2", user_id="12"))
 
     async def titles() -> list[tuple[str, datetime | None]]:
-        pages = [await store.page("11"), await store.page("12")]
+        pages = [(await store.page(user, 100, None))[0] for user in ("11", "12")]
         return [(e.class_info.title, e.class_info.start_time) for page in pages for e in page]
 
     # No class event yet: the reservation's own snapshot of the class.
@@ -258,11 +297,23 @@ async def test_a_renamed_or_moved_class_shows_on_every_page(
         )
     )
     assert await titles() == [("Sunrise Flow", moved)] * 2
+    # Each reservation row holds the class as shown: the page reads and orders it alone.
+    assert (stored(db, "r-1")["class_title"], stored(db, "r-2")["class_start_time"]) == (
+        "Sunrise Flow",
+        moved,
+    )
+    # A later event of a reservation, with its older snapshot, keeps the class as last told.
+    assert consumer.apply(cancelled(reservation_id="r-1", user_id="11"))
+    assert (stored(db, "r-1")["status"], stored(db, "r-1")["class_start_time"]) == (
+        "CANCELLED",
+        moved,
+    )
 
     # The create again (a replay, new delivery id): older than what is held, dropped.
     replayed = class_event(cev.ClassCreated(yoga_class=a_class(1, "Morning Flow")))
     assert consumer.apply(replayed)
     assert await titles() == [("Sunrise Flow", moved)] * 2
+    assert stored(db, "r-2")["class_start_time"] == moved
 
     assert consumer.apply(
         class_event(
@@ -326,7 +377,104 @@ def test_concurrent_consumers_end_on_the_newest_version(db: Database) -> None:
     assert len(contents(db)["inbox"]) == 4 * len(versions)
 
 
+def test_a_class_moved_while_its_reservations_arrive_ends_moved_on_each(db: Database) -> None:
+    """One replica applies class events while another applies reservations of the same
+    classes, each pair at the same moment: neither may miss the other's row (the page is
+    ordered by the class time each reservation row holds)."""
+    moved = START - timedelta(days=30)
+    classes = [f"c-{i}" for i in range(40)]
+    together = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(events: list[Envelope]) -> None:
+        consumer = new_consumer(db)
+        try:
+            for event in events:
+                together.wait(timeout=30)
+                consumer.apply(event)
+        except BaseException as err:
+            failures.append(err)
+            together.abort()
+
+    # The class's first event already tells the moved time; the reservation's snapshot does not.
+    class_events = [
+        class_event(cev.ClassCreated(yoga_class=a_class(1, "Moved Flow", moved, c)))
+        for c in classes
+    ]
+    bookings = [confirmed(reservation_id=f"r-{c}", class_id=c) for c in classes]
+    threads = [
+        threading.Thread(target=run, args=(class_events,)),
+        threading.Thread(target=run, args=(bookings,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    for c in classes:
+        row = stored(db, f"r-{c}")
+        assert (row["class_title"], row["class_start_time"]) == ("Moved Flow", moved), c
+
+
 # --- the page through a real server ----------------------------------------------------------
+
+
+@dataclass
+class History:
+    """A member's long history: the events that build it and the class start each of its
+    reservations ends with (None: the class was never found)."""
+
+    events: list[Envelope]
+    starts: dict[str, datetime | None]
+
+    def expected(self, now: datetime) -> list[str]:
+        """Upcoming classes soonest first, then past ones most recent first, then undated;
+        entries of one class time by reservation id (ascending upcoming, descending after)."""
+        dated = {r: s for r, s in self.starts.items() if s is not None}
+        upcoming = sorted((s, r) for r, s in dated.items() if s >= now)
+        past = sorted(((s, r) for r, s in dated.items() if s < now), reverse=True)
+        undated = sorted((r for r, s in self.starts.items() if s is None), reverse=True)
+        return [r for _, r in upcoming] + [r for _, r in past] + undated
+
+
+def long_history(user_id: str, now: datetime) -> History:
+    """45 upcoming, 50 past and 6 never-found classes, several at one time; five of them
+    moved by staff after they were booked (three into the past, two into the future). Every
+    time is at least an hour from `now`, so the listing's own now splits them the same way."""
+    events: list[Envelope] = []
+    starts: dict[str, datetime | None] = {}
+    day = timedelta(days=1)
+    for i in range(101):
+        rid, cid = f"{user_id}-r{i:03d}", f"{user_id}-c{i:03d}"
+        if i < 45:
+            start: datetime | None = now + (1 + i % 15) * day  # three reservations a day
+        elif i < 95:
+            start = now - (1 + i % 20) * day - 2 * HOUR
+        else:
+            start = None
+        if start is None:
+            r = reservation(2, rpb.RESERVATION_STATUS_REJECTED, user_id=user_id)
+            r.reservation_id, r.class_id = rid, cid
+            r.reason = rpb.RESERVATION_REASON_CLASS_NOT_FOUND
+            r.class_title = ""
+            r.ClearField("class_start_time")
+            r.ClearField("class_end_time")
+            events.append(envelope(rev.ReservationRejected(reservation=r), rid))
+        else:
+            events.append(confirmed(reservation_id=rid, class_id=cid, user_id=user_id, start=start))
+        if i in (3, 17, 30):
+            start = now - (40 + i) * day
+        elif i in (50, 77):
+            start = now + (20 + i) * day
+        else:
+            starts[rid] = start
+            continue
+        starts[rid] = start
+        events.append(class_event(cev.ClassUpdated(yoga_class=a_class(4, "Moved", start, cid))))
+    return History(events, starts)
+
+
+LONG_HISTORY = long_history("20", datetime.now(UTC).replace(microsecond=0))
 
 
 @dataclass
@@ -358,6 +506,7 @@ def served(
         class_event(cev.ClassCreated(yoga_class=a_class(1, "Evening Yin", later, "c-b"))),
         class_event(cev.ClassUpdated(yoga_class=a_class(2, "Deep Yin", later, "c-b"))),
         rejected(reservation_id="r-c", class_id="c-a", user_id="12"),
+        *LONG_HISTORY.events,
     ]:
         consumer.apply(event)
     stack = Stack(
@@ -398,16 +547,8 @@ def _summary(page: mypage_pb2.GetMyPageResponse) -> list[tuple[Any, ...]]:
     ]
 
 
+# Both classes are still to come: the sooner first.
 MEMBER_11 = [
-    (
-        "r-b",
-        "c-b",
-        "Deep Yin",
-        START + timedelta(days=2),
-        START + timedelta(days=2) + HOUR,
-        rpb.RESERVATION_STATUS_CONFIRMED,
-        rpb.RESERVATION_REASON_UNSPECIFIED,
-    ),
     (
         "r-a",
         "c-a",
@@ -417,10 +558,19 @@ MEMBER_11 = [
         rpb.RESERVATION_STATUS_CANCELLED,
         rpb.RESERVATION_REASON_CANCELLED_BY_USER,
     ),
+    (
+        "r-b",
+        "c-b",
+        "Deep Yin",
+        START + timedelta(days=2),
+        START + timedelta(days=2) + HOUR,
+        rpb.RESERVATION_STATUS_CONFIRMED,
+        rpb.RESERVATION_REASON_UNSPECIFIED,
+    ),
 ]
 
 
-async def test_a_member_reads_their_own_page_newest_class_first(
+async def test_a_member_reads_their_own_page_upcoming_soonest_first(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
     page = await mypage.GetMyPage(
@@ -428,7 +578,8 @@ async def test_a_member_reads_their_own_page_newest_class_first(
     )
     assert page.user_id == "11"
     assert _summary(page) == MEMBER_11
-    cancelled_entry = page.entries[1]
+    assert page.next_page_token == ""
+    cancelled_entry = page.entries[0]
     assert cancelled_entry.update_time.ToDatetime(tzinfo=UTC) == (
         START - timedelta(days=10) + timedelta(minutes=3)
     )
@@ -509,3 +660,106 @@ async def test_the_page_follows_events_applied_while_serving(
     assert [(e.class_title, e.status) for e in page.entries] == [
         ("Noon Flow", rpb.RESERVATION_STATUS_CANCELLED)
     ]
+
+
+async def read_every_page(
+    mypage: mypage_pb2_grpc.MyPageServiceStub,
+    metadata: tuple[tuple[str, str], ...],
+    user_id: str,
+    page_size: int,
+) -> list[mypage_pb2.GetMyPageResponse]:
+    pages = []
+    token = ""
+    while True:
+        page = await mypage.GetMyPage(
+            mypage_pb2.GetMyPageRequest(user_id=user_id, page_size=page_size, page_token=token),
+            metadata=metadata,
+        )
+        pages.append(page)
+        token = page.next_page_token
+        if not token:
+            return pages
+        assert len(pages) <= 200, "the pages never end"
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 0, 100])
+async def test_paging_lists_every_entry_once_upcoming_soonest_then_past_most_recent(
+    served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub, page_size: int
+) -> None:
+    pages = await read_every_page(mypage, served.as_user("20"), "20", page_size)
+    listed = [e.reservation_id for page in pages for e in page.entries]
+    tokens = [position_of(page.next_page_token) for page in pages[:-1]]
+    assert tokens, "a history of 101 entries fits no page"
+    now = tokens[0].now if tokens[0] else None
+    assert now is not None
+    assert listed == LONG_HISTORY.expected(now)
+    size = page_size or pagination.DEFAULT_PAGE_SIZE
+    assert [len(page.entries) for page in pages[:-1]] == [size] * (len(pages) - 1)
+    assert 0 < len(pages[-1].entries) <= size
+    # One listing, one now: every page split upcoming from past at the same moment.
+    assert {t.now for t in tokens if t is not None} == {now}
+    undated = pages[-1].entries[-1]
+    assert (undated.class_title, undated.HasField("class_start_time")) == ("", False)
+
+
+async def test_the_page_size_is_bounded(
+    served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
+) -> None:
+    metadata = served.as_user("20")
+    page = await mypage.GetMyPage(
+        mypage_pb2.GetMyPageRequest(user_id="20", page_size=10_000), metadata=metadata
+    )
+    assert len(page.entries) == pagination.MAX_PAGE_SIZE
+    assert page.next_page_token
+    rest = await mypage.GetMyPage(
+        mypage_pb2.GetMyPageRequest(user_id="20", page_token=page.next_page_token),
+        metadata=metadata,
+    )
+    assert (len(rest.entries), rest.next_page_token) == (1, "")
+    default = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id="20"), metadata=metadata)
+    assert len(default.entries) == pagination.DEFAULT_PAGE_SIZE
+
+
+def _token(position: list[Any]) -> str:
+    return pagination.encode(position)
+
+
+@pytest.mark.parametrize(
+    ("page_size", "page_token", "field"),
+    [
+        (-1, "", "page_size"),
+        (0, "not a token!", "page_token"),
+        (0, pagination.encode_after(START, "20-r001"), "page_token"),  # ListReservations'
+        (0, _token(["past", START.isoformat(), (START + HOUR).isoformat(), "r"]), "page_token"),
+        (0, _token(["upcoming", START.isoformat(), None, "r"]), "page_token"),
+    ],
+)
+async def test_a_bad_page_size_or_token_is_invalid_argument(
+    served: Served,
+    mypage: mypage_pb2_grpc.MyPageServiceStub,
+    page_size: int,
+    page_token: str,
+    field: str,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await mypage.GetMyPage(
+            mypage_pb2.GetMyPageRequest(user_id="20", page_size=page_size, page_token=page_token),
+            metadata=served.as_user("20"),
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(caught.value) == ("INVALID_ARGUMENT", [field])
+
+
+async def test_every_bad_field_is_named_at_once(
+    served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await mypage.GetMyPage(
+            mypage_pb2.GetMyPageRequest(user_id="", page_size=-5, page_token="nope!"),
+            metadata=served.as_user("staff-1", ADMIN),
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(caught.value) == (
+        "INVALID_ARGUMENT",
+        ["user_id", "page_size", "page_token"],
+    )

@@ -32,15 +32,21 @@ class MyPageEntry(_message.Message):
     def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_reservation_pb2.ReservationStatus, str]] = ..., reason: _Optional[_Union[_reservation_pb2.ReservationReason, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetMyPageRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "page_size", "page_token")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetMyPageResponse(_message.Message):
-    __slots__ = ("user_id", "entries")
+    __slots__ = ("user_id", "entries", "next_page_token")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     entries: _containers.RepeatedCompositeFieldContainer[MyPageEntry]
-    def __init__(self, user_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[MyPageEntry, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[MyPageEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
