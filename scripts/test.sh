@@ -5,16 +5,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suite's identity provider has ports and data of its own: `make run` (the README test
+# starts one) keeps the registry's.
+export KEYCLOAK_PORT=${KEYCLOAK_PORT:-18180} KEYCLOAK_DIR=${KEYCLOAK_DIR:-$PWD/var/keycloak-test}
+
 stop_parts() {
+  scripts/keycloak.sh stop >/dev/null 2>&1 || true
   scripts/kafka.sh stop >/dev/null 2>&1 || true
   scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap stop_parts EXIT
+# Keycloak takes longest: it starts beside the others.
+scripts/keycloak.sh start &
+keycloak=$!
 scripts/postgres.sh start
 scripts/kafka.sh start
+wait "$keycloak" || { echo "test.sh: Keycloak did not start" >&2; exit 1; }
 YOGA_TEST_PG_URL=$(scripts/postgres.sh url postgres)
 YOGA_TEST_KAFKA=$(scripts/kafka.sh bootstrap)
-export YOGA_TEST_PG_URL YOGA_TEST_KAFKA
+YOGA_TEST_KEYCLOAK=$(scripts/keycloak.sh url)
+export YOGA_TEST_PG_URL YOGA_TEST_KAFKA YOGA_TEST_KEYCLOAK
 
 # Arguments go to pytest; the whole of tests/ unless they start with a path under it.
 if [[ ${1:-} == tests* ]]; then targets=(); else targets=(tests); fi

@@ -25,6 +25,10 @@ KAFKA_PORT = 59092
 # Its KRaft controller: the port after the broker's (scripts/kafka.sh keeps that rule when
 # KAFKA_PORT moves the broker).
 KAFKA_CONTROLLER_PORT = KAFKA_PORT + 1
+# Keycloak, the OpenID Connect provider (scripts/keycloak.sh, unless KEYCLOAK_PORT says else);
+# its health and metrics answer on the management port. Both below the ephemeral range.
+KEYCLOAK_PORT = 8180
+KEYCLOAK_MANAGEMENT_PORT = KEYCLOAK_PORT + 1000
 # The PostgreSQL of `make test` and `make bench` (scripts/postgres.sh, unless PGPORT says else).
 POSTGRES_PORT = 55432
 
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "postgres-port": POSTGRES_PORT,
         "gateway-port": GATEWAY_PORT,
         "smtp-port": SMTP_SINK_PORT,
+        "keycloak-port": KEYCLOAK_PORT,
         **{f"{s.name}-port": s.port for s in SERVICES.values()},
         **{f"{s.name}-metrics-port": s.metrics_port for s in SERVICES.values()},
     }
