@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from yoga_common.errors import unauthenticated
+from yoga_common.issuer_keys import IssuerKeys
 from yoga_common.principal import ADMIN, MEMBER, ROLES, SERVICE, Principal
 from yoga_common.settings import AuthSettings
 
@@ -80,12 +81,48 @@ def _private_key(path: Path) -> RSAPrivateKey:
     return key
 
 
+def principal_from(claims: dict[str, Any]) -> Principal:
+    """The caller a verified token names. Roles come from the provider's claim
+    (`realm_access.roles`, Keycloak's) or the development tokens' `role`; the strongest known
+    one is the caller's. `sub` is the member's id everywhere."""
+    granted = set(claims.get("realm_access", {}).get("roles", []))
+    if isinstance(claims.get("role"), str):
+        granted.add(claims["role"])
+    role = next((r for r in (ADMIN, SERVICE, MEMBER) if r in granted), None)
+    if role is None:
+        raise unauthenticated("the token carries no known role")
+    return Principal(str(claims["sub"]), role, str(claims.get("email", "")))
+
+
 class TokenVerifier:
-    def __init__(self, settings: AuthSettings) -> None:
+    """Checks a bearer token: its signature with a key the issuer published (an OpenID Connect
+    provider, when `issuer` is its URL) or the development key, the pinned algorithm, issuer,
+    audience, expiry and not-before."""
+
+    def __init__(self, settings: AuthSettings, keys: IssuerKeys | None = None) -> None:
         self._settings = settings
-        self._key = serialization.load_pem_public_key(settings.public_key_file.read_bytes())
+        self._issuer_keys = keys
+        self._key: Any = None
+        if keys is None and settings.issuer.startswith(("http://", "https://")):
+            self._issuer_keys = IssuerKeys(
+                settings.issuer, settings.jwks_uri, algorithms=(settings.algorithm,)
+            )
+        elif keys is None:
+            self._key = serialization.load_pem_public_key(settings.public_key_file.read_bytes())
         # Verified tokens, so a client reusing its token pays for the RSA check once.
         self._cache: dict[str, tuple[Principal, float]] = {}
+
+    def _signing_key(self, token: str) -> Any:
+        if self._issuer_keys is None:
+            return self._key
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError as err:
+            raise unauthenticated(f"invalid token: {err}") from err
+        key = self._issuer_keys.key(str(kid)) if kid else None
+        if key is None:
+            raise unauthenticated("the token is signed with a key its issuer does not publish")
+        return key
 
     def verify(self, token: str) -> Principal:
         cached = self._cache.get(token)
@@ -95,7 +132,7 @@ class TokenVerifier:
         try:
             claims = jwt.decode(
                 token,
-                self._key,  # type: ignore[arg-type]
+                self._signing_key(token),
                 algorithms=[self._settings.algorithm],
                 audience=self._settings.audience,
                 issuer=self._settings.issuer,
@@ -105,10 +142,7 @@ class TokenVerifier:
             raise unauthenticated("the token has expired") from err
         except jwt.InvalidTokenError as err:
             raise unauthenticated(f"invalid token: {err}") from err
-        role = claims.get("role")
-        if role not in ROLES:
-            raise unauthenticated("the token carries no known role")
-        principal = Principal(str(claims["sub"]), role, str(claims.get("email", "")))
+        principal = principal_from(claims)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (principal, float(claims["exp"]))

@@ -20,7 +20,11 @@ class AuthSettings(BaseSettings):
     public_key_file: Path = Path("var/keys/jwt-public.pem")
     # Only services that call others read it, to sign their short-lived service tokens.
     private_key_file: Path = Path("var/keys/jwt-private.pem")
+    # An OpenID Connect provider's issuer URL (Keycloak: `<base>/realms/studio`): tokens are
+    # checked with the keys it publishes (discovery, or `jwks_uri` when set). Anything else
+    # names the development key pair of `public_key_file`.
     issuer: str = "yoga-dev"
+    jwks_uri: str = ""
     audience: str = "yoga"
     algorithm: str = "RS256"
     key_id: str = "yoga-dev-1"

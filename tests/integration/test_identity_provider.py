@@ -18,6 +18,10 @@ from typing import Any
 import jwt
 import pytest
 
+from yoga_common.auth import TokenVerifier
+from yoga_common.errors import ServiceError
+from yoga_common.settings import AuthSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 AUDIENCE = "yoga"
 
@@ -157,3 +161,63 @@ def test_members_may_register_themselves_with_their_email_as_user_name(issuer: s
     claims = verified(issuer, password_grant(issuer, email, password))
     assert claims["email"] == email
     assert "member" in claims["realm_access"]["roles"]
+
+
+# --- the services' verifier against the provider ---------------------------------------------
+
+
+def provider_verifier(issuer: str) -> TokenVerifier:
+    return TokenVerifier(AuthSettings(issuer=issuer, audience=AUDIENCE))
+
+
+def test_the_services_verifier_accepts_the_providers_tokens(issuer: str) -> None:
+    check = provider_verifier(issuer)
+    member = check.verify(password_grant(issuer, "minji@studio.example", secret("demo-member")))
+    assert (member.role, member.email) == ("member", "minji@studio.example")
+    assert uuid.UUID(member.subject)
+    staff = check.verify(password_grant(issuer, "admin@studio.example", secret("demo-admin")))
+    assert staff.role == "admin"
+
+
+def test_a_rotated_key_is_trusted_and_the_removed_one_refused_without_a_restart(
+    issuer: str,
+) -> None:
+    check = provider_verifier(issuer)
+    before = password_grant(issuer, "jiwoo@studio.example", secret("demo-member"))
+    check.verify(before)
+    admin = admin_token(issuer)
+    base = issuer.replace("/realms/", "/admin/realms/")
+    realm_id = call(base, admin)["id"]
+    old = [
+        c
+        for c in call(f"{base}/components?type=org.keycloak.keys.KeyProvider", admin)
+        if c["providerId"] == "rsa-generated" and c["config"].get("enabled", ["true"]) == ["true"]
+    ]
+    call(
+        f"{base}/components",
+        admin,
+        {
+            "name": f"rotated-{uuid.uuid4().hex[:6]}",
+            "providerId": "rsa-generated",
+            "providerType": "org.keycloak.keys.KeyProvider",
+            "parentId": realm_id,
+            "config": {"priority": ["1000"], "keySize": ["2048"], "algorithm": ["RS256"]},
+        },
+    )
+    for component in old:
+        component["config"]["enabled"] = ["false"]
+        put(f"{base}/components/{component['id']}", admin, component)
+    after = password_grant(issuer, "jiwoo@studio.example", secret("demo-member"))
+    assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
+    assert check.verify(after).email == "jiwoo@studio.example"
+    with pytest.raises(ServiceError) as refused:
+        TokenVerifier(AuthSettings(issuer=issuer, audience=AUDIENCE)).verify(before)
+    assert refused.value.code.name == "UNAUTHENTICATED"
+
+
+def put(url: str, token: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
