@@ -32,7 +32,8 @@ class MyPageServicer(mypage_pb2_grpc.MyPageServiceServicer):
         except ServiceError as bad:
             v.items += bad.violations
         v.raise_if_any()
-        user_id = page_owner(current_principal(), request.user_id)
+        principal = current_principal()
+        user_id = page_owner(principal, principal.user(request.user_id))
         size = pagination.page_size(request.page_size)
         entries, following = await self._service.page(user_id, size, start)
         return mypage_pb2.GetMyPageResponse(

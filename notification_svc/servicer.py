@@ -26,11 +26,13 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         v = Violations()
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        check_reader(current_principal(), request.user_id)
+        principal = current_principal()
+        user_id = principal.user(request.user_id)
+        check_reader(principal, user_id)
         page, token = await pagination.keyset_page(
             request.page_size,
             request.page_token,
-            lambda limit, after: self._service.page(request.user_id, limit, after),
+            lambda limit, after: self._service.page(user_id, limit, after),
             lambda n: (n.create_time, n.notification_id),
         )
         return notification_pb2.ListNotificationsResponse(

@@ -37,7 +37,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         check_id(v, "user_id", request.user_id, required=False)
         v.raise_if_any()
         principal = current_principal()
-        user_id = booking_user(principal, request.user_id)
+        user_id = booking_user(principal, principal.user(request.user_id))
         # The address in the caller's token is the member's own only when booking for oneself.
         email = principal.email if user_id == principal.subject else ""
         payload = reservation_pb2.CreateReservationRequest(class_id=request.class_id)
@@ -63,7 +63,8 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         check_id(v, "class_id", request.class_id, required=False)
         check_id(v, "user_id", request.user_id, required=False)
         v.raise_if_any()
-        user_id = visible_user(current_principal(), request.user_id)
+        principal = current_principal()
+        user_id = visible_user(principal, principal.user(request.user_id))
         page, token = await pagination.keyset_page(
             request.page_size,
             request.page_token,

@@ -9,6 +9,9 @@ ADMIN = "admin"
 MEMBER = "member"
 SERVICE = "service"
 ROLES = (ADMIN, MEMBER, SERVICE)
+# A `user_id` (a field or a `/v1/users/{user_id}/...` route) that means the caller: a member
+# need not know the provider's id (their token's `sub`) to read their own page.
+ME = "me"
 
 
 @dataclass(frozen=True)
@@ -20,3 +23,7 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
+
+    def user(self, user_id: str) -> str:
+        """The user a request names, with `me` meaning the caller."""
+        return self.subject if user_id == ME else user_id

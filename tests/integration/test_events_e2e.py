@@ -26,7 +26,7 @@ from tests.integration.events_support import (
     rows,
     snapshot,
 )
-from tests.integration.support import eventually, ts
+from tests.integration.support import eventually, request_id, ts
 from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.notification.v1 import notification_pb2 as npb
 from yoga.reservation.v1 import events_pb2 as rev
@@ -73,6 +73,36 @@ async def page(c: Clients, user: str) -> list[mpb.MyPageEntry]:
     )
     assert not answer.next_page_token
     return list(answer.entries)
+
+
+async def test_me_names_the_caller_everywhere_a_user_id_goes(c: Clients) -> None:
+    """A member need not know the id the identity provider gave them (issue 13)."""
+    yoga_class = await new_class(c, 5)
+    me = c.stack.as_user("me-41")
+    booked = await c.reservations.CreateReservation(
+        rpb.CreateReservationRequest(
+            class_id=yoga_class.class_id, request_id=request_id(), user_id="me"
+        ),
+        metadata=me,
+    )
+    assert booked.reservation.user_id == "me-41"
+    listed = await c.reservations.ListReservations(
+        rpb.ListReservationsRequest(user_id="me"), metadata=me
+    )
+    assert [r.reservation_id for r in listed.reservations] == [booked.reservation.reservation_id]
+
+    async def arrived() -> bool:
+        notes = await c.notifications.ListNotifications(
+            npb.ListNotificationsRequest(user_id="me"), metadata=me
+        )
+        mine = await c.mypage.GetMyPage(mpb.GetMyPageRequest(user_id="me"), metadata=me)
+        return (
+            [n.user_id for n in notes.notifications] == ["me-41"]
+            and mine.user_id == "me-41"
+            and [e.reservation_id for e in mine.entries] == [booked.reservation.reservation_id]
+        )
+
+    await eventually(arrived, within=30)
 
 
 async def test_seed_scenario_notifies_mails_and_fills_my_page(c: Clients, mailbox: Mailbox) -> None:
