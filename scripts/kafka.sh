@@ -29,6 +29,8 @@ PY=${PY:-$ROOT/.venv/bin/python}
 
 die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "kafka.sh: $*" >&2; }
+# shellcheck source=lib/server.sh
+source "$ROOT/scripts/lib/server.sh"
 
 # One fact of the registry; it imports nothing but the standard library, so any Python 3 reads it.
 registry() {
@@ -91,8 +93,6 @@ pid_alive() {
   # Guard against a stale pid file whose pid got reused by another process.
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka'
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The broker answers metadata requests (not just an open port).
 broker_ready() {
@@ -178,51 +178,12 @@ cmd_start() {
     echo $! >"$PIDFILE"
     launched=1
   fi
-  local t0=$SECONDS
-  until broker_ready; do
-    if ! pid_alive; then
-      tail -n 40 "$LOG" >&2
-      die "Kafka exited during startup"
-    fi
-    if (( SECONDS - t0 >= TIMEOUT )); then
-      tail -n 40 "$LOG" >&2
-      if (( launched )); then cmd_stop; fi
-      die "Kafka not ready on 127.0.0.1:$PORT after ${TIMEOUT}s"
-    fi
-    sleep 0.5
-  done
-  log "ready on 127.0.0.1:$PORT after $((SECONDS - t0))s (pid $(cat "$PIDFILE"))"
+  await_ready Kafka broker_ready "$TIMEOUT" "$launched"
 }
 
-cmd_stop() {
-  if ! pid_alive; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  local pid _
-  pid=$(cat "$PIDFILE")
-  kill -TERM "$pid"
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "no exit after 20s, sending SIGKILL"
-    kill -KILL "$pid" || true
-  fi
-  rm -f "$PIDFILE"
-  log "stopped"
-}
+cmd_stop() { stop_server Kafka; }
 
-cmd_status() {
-  if pid_alive; then
-    echo "running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
+cmd_status() { server_status; }
 
 case ${1:-} in
   fetch) cmd_fetch ;;

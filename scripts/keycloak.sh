@@ -31,6 +31,8 @@ BUILD_OPTIONS=(--db=dev-file --cache=local --health-enabled=true --metrics-enabl
 
 die() { echo "keycloak.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "keycloak.sh: $*" >&2; }
+# shellcheck source=lib/server.sh
+source "$ROOT/scripts/lib/server.sh"
 
 registry() {
   local py=$PY
@@ -95,8 +97,6 @@ pid_alive() {
   # kc.sh stays the parent of Keycloak's JVM; setsid made it the leader of their group.
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kc\.sh'
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ready() {
   curl -fsS -o /dev/null "http://127.0.0.1:$MPORT/health/ready" 2>/dev/null &&
@@ -164,51 +164,12 @@ cmd_start() {
     for waited in $(seq 1 20); do [[ -s $PIDFILE ]] && break; sleep 0.1; done
     launched=1
   fi
-  local t0=$SECONDS
-  until ready; do
-    if ! pid_alive; then
-      tail -n 40 "$LOG" >&2
-      die "Keycloak exited during startup"
-    fi
-    if (( SECONDS - t0 >= TIMEOUT )); then
-      tail -n 40 "$LOG" >&2
-      if (( launched )); then cmd_stop; fi
-      die "Keycloak not ready on 127.0.0.1:$PORT after ${TIMEOUT}s"
-    fi
-    sleep 0.5
-  done
-  log "ready on 127.0.0.1:$PORT after $((SECONDS - t0))s (pid $(cat "$PIDFILE"))"
+  await_ready Keycloak ready "$TIMEOUT" "$launched"
 }
 
-cmd_stop() {
-  if ! pid_alive; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  local pid _
-  pid=$(cat "$PIDFILE")
-  kill -TERM -- "-$pid"
-  for _ in $(seq 1 60); do
-    kill -0 -- "-$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 -- "-$pid" 2>/dev/null; then
-    log "no exit after 30s, sending SIGKILL"
-    kill -KILL -- "-$pid" || true
-  fi
-  rm -f "$PIDFILE"
-  log "stopped"
-}
+cmd_stop() { stop_server Keycloak group; }
 
-cmd_status() {
-  if pid_alive; then
-    echo "running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
+cmd_status() { server_status; }
 
 case ${1:-} in
   fetch) cmd_fetch ;;

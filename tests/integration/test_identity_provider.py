@@ -53,9 +53,9 @@ def post(url: str, form: dict[str, str], token: str = "") -> dict[str, Any]:
         return dict(json.load(answer))
 
 
-def call(url: str, token: str, body: dict[str, Any] | None = None) -> Any:
+def call(url: str, token: str, body: dict[str, Any] | None = None, method: str = "") -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if body else "GET")
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if body else "GET"))
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Content-Type", "application/json")
@@ -206,18 +206,10 @@ def test_a_rotated_key_is_trusted_and_the_removed_one_refused_without_a_restart(
     )
     for component in old:
         component["config"]["enabled"] = ["false"]
-        put(f"{base}/components/{component['id']}", admin, component)
+        call(f"{base}/components/{component['id']}", admin, component, method="PUT")
     after = password_grant(issuer, "jiwoo@studio.example", secret("demo-member"))
     assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
     assert check.verify(after).email == "jiwoo@studio.example"
     with pytest.raises(ServiceError) as refused:
         TokenVerifier(AuthSettings(issuer=issuer, audience=AUDIENCE)).verify(before)
     assert refused.value.code.name == "UNAUTHENTICATED"
-
-
-def put(url: str, token: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT")
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30):
-        pass
