@@ -57,9 +57,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     YOGACLASS_DATABASE_URL=sqlite:////data/yogaclass.db \
     RESERVATION_DATABASE_URL=sqlite:////data/reservation.db \
     NOTIFICATION_DATABASE_URL=sqlite:////data/notification.db \
-    MYPAGE_DATABASE_URL=sqlite:////data/mypage.db \
-    YOGA_JWT_PUBLIC_KEY_FILE=/etc/yoga/jwt/jwt-public.pem \
-    YOGA_JWT_PRIVATE_KEY_FILE=/etc/yoga/jwt/jwt-private.pem
+    MYPAGE_DATABASE_URL=sqlite:////data/mypage.db
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 50051 50052 50053 50054 9464

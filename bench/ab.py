@@ -8,7 +8,12 @@ PYTHONPATH; everything else is shared: the harness, the load generators (ghz), t
 PostgreSQL server, the Envoy configuration. One system of each per backend runs side by side on
 its own topic prefix and databases, and the runs alternate (the order rotated every
 repetition), so a slow moment of the machine falls on both. The table (medians, min-max, the
-ratio after/before) goes to bench/results/ab.md. A measurement, not a test."""
+ratio after/before) goes to bench/results/ab.md. A measurement, not a test.
+
+Both systems trust the identity provider (Keycloak, scripts/keycloak.sh, started beside Kafka
+and PostgreSQL where not running) and their callers' tokens come from it, so the earlier commit
+must have the provider too (yoga_common/dev_accounts.py, issue 13); one from before that
+verified the project's own development key, and the comparison stops at once with a message."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import echo  # noqa: E402
+from bench import echo, identity  # noqa: E402
 from bench.loadgen import Ghz, Run, tools  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     Bookings,
@@ -39,6 +44,29 @@ from devtools import servers  # noqa: E402
 from devtools.processes import cpu_seconds  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# A tree whose services trust the identity provider has this file (issue 13).
+PROVIDER_MARK = "yoga_common/dev_accounts.py"
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def comparable(ref: str) -> str:
+    """Why `ref` cannot be compared with this tree ("" when it can): an unknown ref, or a
+    tree from before the identity provider, whose services check tokens signed with the
+    project's own key (which nothing makes any more) and not the provider's."""
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        return f"{ref!r} is not a commit of this repository"
+    if git("cat-file", "-e", f"{ref}:{PROVIDER_MARK}").returncode != 0:
+        short = git("rev-parse", "--short", ref).stdout.strip()
+        return (
+            f"{ref} ({short}) predates the identity provider (it has no {PROVIDER_MARK}): its "
+            "services verify tokens signed with the project's own development key, which "
+            "this tree no longer makes, so none of the bench's calls would pass. Compare with "
+            "a commit that has the provider (issue 13 onward)."
+        )
+    return ""
 
 
 def export(ref: str, folder: Path) -> str:
@@ -62,12 +90,13 @@ def services(system: System) -> list[int]:
 
 def getclass(system: System, tool_dir: Path, seconds: float) -> Callable[[], Run]:
     class_id = system.create_classes(1, 10)[0]
-    auth = f'{{"authorization": "Bearer {system.token("reader")}"}}'
     data = f'{{"class_id": "{class_id}"}}'
-    load = Ghz(system.target("yogaclass"), echo.GET_CLASS, data, auth, seconds=seconds)
     pids = [system.pids()["yogaclass"]]
 
     def run() -> Run:
+        # The reader's token as the provider holds it now: it expires within the repetitions.
+        auth = f'{{"authorization": "Bearer {system.token("reader")}"}}'
+        load = Ghz(system.target("yogaclass"), echo.GET_CLASS, data, auth, seconds=seconds)
         before = cpu(pids)
         result = load.run(tool_dir)
         result.cpu["services"] = cpu(pids) - before
@@ -122,13 +151,17 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=3.0, help="per run")
     args = parser.parse_args()
+    refused = comparable(args.before)
+    if refused:
+        print(f"bench/ab.py: {refused}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     tool_dir = tools()
     backends = args.backends.split(",")
     lines: list[str] = []
+    shared = [*(["postgres"] if "postgres" in backends else []), "kafka", identity.PROVIDER]
     with (
-        servers.running("postgres", "postgres" in backends),
-        servers.running("kafka"),
+        servers.all_running(shared),
         tempfile.TemporaryDirectory(prefix="yoga-ab-") as tmp,
     ):
         old = Path(tmp) / "before"

@@ -13,8 +13,11 @@ Python gRPC client, after a warm-up, its latency taken at the client. A later pa
 the way a client reaches it, by following `next_page_token` (100 at a time) to about 98 % of the
 list, so its token is one the service issued. Target: every list call under 10 ms p99.
 
-It starts PostgreSQL (scripts/postgres.sh; PGPORT moves it) when it is not running and stops it
-again at the end, also when it fails or is interrupted."""
+The callers' tokens come from the identity provider the services trust, Keycloak
+(scripts/keycloak.sh; bench/identity.py), and the member's id in the data is the provider's id
+of the development user `bench-member`. It starts PostgreSQL and Keycloak side by side where
+they are not running (PGPORT, KEYCLOAK_PORT and KEYCLOAK_DIR move them) and stops those it
+started at the end, also when it fails or is interrupted."""
 
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ import mypage_svc.storage as mypage_tables  # noqa: E402
 import notification_svc.storage as notification_tables  # noqa: E402
 import reservation_svc.storage as reservation_tables  # noqa: E402
 import yogaclass_svc.storage as class_tables  # noqa: E402
+from bench import identity  # noqa: E402
 from devtools import servers  # noqa: E402
 from devtools.processes import new_database  # noqa: E402
 from devtools.stack import Stack  # noqa: E402
@@ -56,13 +60,14 @@ from yoga.notification.v1 import notification_pb2, notification_pb2_grpc  # noqa
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc  # noqa: E402
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc  # noqa: E402
 from yoga_common import migrate, pagination, system  # noqa: E402
-from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token  # noqa: E402
-from yoga_common.settings import AuthSettings, KafkaSettings  # noqa: E402
+from yoga_common.auth import ADMIN  # noqa: E402
+from yoga_common.settings import KafkaSettings  # noqa: E402
 from yoga_common.timestamps import to_timestamp  # noqa: E402
 from yogaclass_svc.storage import ClassStore  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CLASSES = 100_000
+# The development user whose lists are measured; in the data, its provider id (Data.member).
 THE_MEMBER = "bench-member"
 MEMBER_RESERVATIONS = 5_000
 OTHER_RESERVATIONS = 45_000
@@ -77,9 +82,14 @@ LATE = 0.98  # how far into a list "a later page" is
 # --- the data --------------------------------------------------------------------------------
 
 
+Metadata = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Data:
     first_start: datetime
+    # The member's id in the system: the provider's id of THE_MEMBER (its tokens' `sub`).
+    member: str
 
     def start(self, class_index: int) -> datetime:
         return self.first_start + timedelta(minutes=15 * class_index)
@@ -91,7 +101,7 @@ class Data:
         """(reservation id, member, class index) of every reservation."""
         step = CLASSES // MEMBER_RESERVATIONS
         for k in range(MEMBER_RESERVATIONS):
-            yield str(uuid.UUID(int=(1 << 64) + k)), THE_MEMBER, k * step
+            yield str(uuid.UUID(int=(1 << 64) + k)), self.member, k * step
         for j in range(OTHER_RESERVATIONS):
             # Distinct classes per member (7 is prime to 100,000), as one active booking each.
             index = (j * 7 + 3) % CLASSES
@@ -247,11 +257,14 @@ def databases(backend: str, folder: Path, pg_admin_url: str, d: Data) -> dict[st
 
 @dataclass
 class Call:
-    """One list call: `send(request)` returns the response; `request(size, token)` builds it;
-    `health()` is the reference: a Health/Check of the same service (no database, no token)."""
+    """One list call: `send(request, metadata)` returns the response, `caller()` is the
+    metadata (the caller's token, as the provider holds it now: taken once before each loop of
+    calls, so none waits for the provider); `request(size, token)` builds it; `health()` is
+    the reference: a Health/Check of the same service (no database, no token)."""
 
     name: str
-    send: Callable[[Any], Any]
+    send: Callable[[Any, Metadata], Any]
+    caller: Callable[[], Metadata]
     request: Callable[[int, str], Message]
     items: Callable[[Any], int]
     health: Callable[[], Any]
@@ -264,8 +277,9 @@ class Call:
     def token_late_in_the_list(self) -> tuple[str, int]:
         """A token the service issued about 98 % into the list, and the list's length."""
         tokens, count, token = [], 0, ""
+        caller = self.caller()
         while True:
-            answer = self.send(self.request(WALK_PAGE, token))
+            answer = self.send(self.request(WALK_PAGE, token), caller)
             count += self.items(answer)
             token = answer.next_page_token
             if not token:
@@ -302,13 +316,14 @@ def timed(call: Call, url: str, calls: int, warmup: int) -> Timing:
     falls on both; then its queries alone."""
     token, length = call.token_late_in_the_list() if call.late else ("", 0)
     request = call.request(0, token)  # the default page size, as a client would ask
-    listed = call.items(call.send(request))
+    caller = call.caller()  # valid for at least a minute: longer than the calls take
+    listed = call.items(call.send(request, caller))
     for _ in range(warmup):
-        call.send(request)
+        call.send(request, caller)
         call.health()
     times, health = [], []
     for _ in range(calls):
-        times.append(_ms(lambda: call.send(request)))
+        times.append(_ms(lambda: call.send(request, caller)))
         health.append(_ms(call.health))
     queries = call.queries(token)
     engine = create_engine(url)
@@ -355,31 +370,40 @@ def reservations_queries(user: str) -> Callable[[str], Callable[[Connection], An
     return of
 
 
-def notifications_queries(token: str) -> Callable[[Connection], Any]:
-    after = pagination.decode_after(token)
-    return lambda conn: NotificationStore(conn).page(THE_MEMBER, PAGE + 1, after)
+def notifications_queries(user: str) -> Callable[[str], Callable[[Connection], Any]]:
+    def of(token: str) -> Callable[[Connection], Any]:
+        after = pagination.decode_after(token)
+        return lambda conn: NotificationStore(conn).page(user, PAGE + 1, after)
+
+    return of
 
 
-def mypage_queries(token: str) -> Callable[[Connection], Any]:
-    start = mypage_domain.position_of(token) or mypage_domain.first_position(datetime.now(UTC))
+def mypage_queries(user: str) -> Callable[[str], Callable[[Connection], Any]]:
+    def of(token: str) -> Callable[[Connection], Any]:
+        now = datetime.now(UTC)
+        start = mypage_domain.position_of(token) or mypage_domain.first_position(now)
 
-    def read(conn: Connection) -> list[Any]:
-        # As MyPageService.page reads: a part that runs out hands over to the next.
-        found: list[Any] = []
-        part: mypage_domain.PagePosition | None = start
-        while part is not None and len(found) <= PAGE:
-            found += MyPageStore(conn).page(THE_MEMBER, part, PAGE + 1 - len(found))
-            part = mypage_domain.next_phase(part)
-        return found
+        def read(conn: Connection) -> list[Any]:
+            # As MyPageService.page reads: a part that runs out hands over to the next.
+            found: list[Any] = []
+            part: mypage_domain.PagePosition | None = start
+            while part is not None and len(found) <= PAGE:
+                found += MyPageStore(conn).page(user, part, PAGE + 1 - len(found))
+                part = mypage_domain.next_phase(part)
+            return found
 
-    return read
+        return read
+
+    return of
 
 
-def list_calls(stack: Stack, d: Data, auth: AuthSettings) -> tuple[list[Call], list[Any]]:
-    def md(user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {issue_token(auth, user, role)}"),)
+def list_calls(stack: Stack, d: Data) -> tuple[list[Call], list[Any]]:
+    def member() -> Metadata:
+        return identity.metadata(THE_MEMBER)
 
-    member, admin = md(THE_MEMBER), md("staff-1", ADMIN)
+    def admin() -> Metadata:
+        return identity.metadata("staff-1", ADMIN)
+
     channels = {n: grpc.insecure_channel(stack.target(n)) for n in system.SERVICES}
     classes = yogaclass_pb2_grpc.YogaClassServiceStub(channels["yogaclass"])
     reservations = reservation_pb2_grpc.ReservationServiceStub(channels["reservation"])
@@ -396,35 +420,35 @@ def list_calls(stack: Stack, d: Data, auth: AuthSettings) -> tuple[list[Call], l
         "end_time": to_timestamp(window_start + timedelta(days=7)),
     }
 
-    def list_classes(r: Any) -> Any:
-        return classes.ListClasses(r, metadata=member, timeout=30)
+    def list_classes(r: Any, md: Metadata) -> Any:
+        return classes.ListClasses(r, metadata=md, timeout=30)
 
     def classes_request(**extra: Any) -> Callable[[int, str], Message]:
         return lambda size, token: yogaclass_pb2.ListClassesRequest(
             page_size=size, page_token=token, **extra
         )
 
-    def list_reservations(caller: tuple[tuple[str, str], ...]) -> Callable[[Any], Any]:
-        return lambda r: reservations.ListReservations(r, metadata=caller, timeout=30)
+    def list_reservations(r: Any, md: Metadata) -> Any:
+        return reservations.ListReservations(r, metadata=md, timeout=30)
 
     def reservations_request(user: str) -> Callable[[int, str], Message]:
         return lambda size, token: reservation_pb2.ListReservationsRequest(
             user_id=user, page_size=size, page_token=token
         )
 
-    def list_notifications(r: Any) -> Any:
-        return notifications.ListNotifications(r, metadata=member, timeout=30)
+    def list_notifications(r: Any, md: Metadata) -> Any:
+        return notifications.ListNotifications(r, metadata=md, timeout=30)
 
     def notifications_request(size: int, token: str) -> Message:
         return notification_pb2.ListNotificationsRequest(
-            user_id=THE_MEMBER, page_size=size, page_token=token
+            user_id=d.member, page_size=size, page_token=token
         )
 
-    def get_my_page(r: Any) -> Any:
-        return mypage.GetMyPage(r, metadata=member, timeout=30)
+    def get_my_page(r: Any, md: Metadata) -> Any:
+        return mypage.GetMyPage(r, metadata=md, timeout=30)
 
     def mypage_request(size: int, token: str) -> Message:
-        return mypage_pb2.GetMyPageRequest(user_id=THE_MEMBER, page_size=size, page_token=token)
+        return mypage_pb2.GetMyPageRequest(user_id=d.member, page_size=size, page_token=token)
 
     def n_classes(a: Any) -> int:
         return len(a.yoga_classes)
@@ -439,24 +463,34 @@ def list_calls(stack: Stack, d: Data, auth: AuthSettings) -> tuple[list[Call], l
         return len(a.entries)
 
     everyone, week = classes_request(), classes_request(**window)
-    mine, all_of_them = reservations_request(THE_MEMBER), reservations_request("")
-    as_member, as_admin = list_reservations(member), list_reservations(admin)
+    mine, all_of_them = reservations_request(d.member), reservations_request("")
     all_classes = classes_queries(None, None)
     week_of_classes = classes_queries(window_start, window_start + timedelta(days=7))
 
     def both(
         name: str,
         service: str,
-        send: Callable[[Any], Any],
+        send: Callable[[Any, Metadata], Any],
         request: Callable[[int, str], Message],
         items: Callable[[Any], int],
         queries: Callable[[str], Callable[[Connection], Any]],
+        caller: Callable[[], Metadata] = member,
     ) -> list[Call]:
         """A list's first page and a later one."""
         check = health(service)
         return [
-            Call(f"{name}, page 1", send, request, items, check, queries, service),
-            Call(f"{name}, a later page", send, request, items, check, queries, service, True),
+            Call(f"{name}, page 1", send, caller, request, items, check, queries, service),
+            Call(
+                f"{name}, a later page",
+                send,
+                caller,
+                request,
+                items,
+                check,
+                queries,
+                service,
+                True,
+            ),
         ]
 
     C, R, N, M = "yogaclass", "reservation", "notification", "mypage"
@@ -466,18 +500,19 @@ def list_calls(stack: Stack, d: Data, auth: AuthSettings) -> tuple[list[Call], l
         *both(
             "ListReservations, the member",
             R,
-            as_member,
+            list_reservations,
             mine,
             n_reservations,
-            reservations_queries(THE_MEMBER),
+            reservations_queries(d.member),
         ),
         *both(
             "ListReservations, an admin (everyone's)",
             R,
-            as_admin,
+            list_reservations,
             all_of_them,
             n_reservations,
             reservations_queries(""),
+            admin,
         ),
         *both(
             "ListNotifications",
@@ -485,29 +520,25 @@ def list_calls(stack: Stack, d: Data, auth: AuthSettings) -> tuple[list[Call], l
             list_notifications,
             notifications_request,
             n_notifications,
-            notifications_queries,
+            notifications_queries(d.member),
         ),
-        *both("GetMyPage", M, get_my_page, mypage_request, n_entries, mypage_queries),
+        *both("GetMyPage", M, get_my_page, mypage_request, n_entries, mypage_queries(d.member)),
     ]
     return calls, list(channels.values())
 
 
 def one_backend(
-    backend: str, folder: Path, pg_admin_url: str, calls: int, warmup: int
+    backend: str, folder: Path, pg_admin_url: str, member: str, calls: int, warmup: int
 ) -> list[Timing]:
+    """`member`: the member's id in the system (the provider's id of THE_MEMBER)."""
     folder.mkdir(parents=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    d = Data(first_start=now - timedelta(days=365))
+    d = Data(first_start=now - timedelta(days=365), member=member)
     print(f"== {backend}: filling the databases", flush=True)
     urls = databases(backend, folder, pg_admin_url, d)
-    auth = AuthSettings(
-        public_key_file=folder / "keys" / "jwt-public.pem",
-        private_key_file=folder / "keys" / "jwt-private.pem",
-    )
-    ensure_dev_keys(auth)
     stack = Stack(
         folder,
-        auth,
+        identity.auth(),
         KafkaSettings(bootstrap_servers=NO_BROKER),
         database_urls=urls,
         topics=False,
@@ -516,7 +547,7 @@ def one_backend(
     stack.start()
     channels: list[Any] = []
     try:
-        measured, channels = list_calls(stack, d, auth)
+        measured, channels = list_calls(stack, d)
         found = []
         for call in measured:
             found.append(timed(call, urls[call.database], calls, warmup))
@@ -573,14 +604,18 @@ def main() -> int:
     backends = args.backends.split(",")
     started = time.monotonic()
     results: dict[str, list[Timing]] = {}
+    shared = [*(["postgres"] if "postgres" in backends else []), identity.PROVIDER]
     with (
-        servers.running("postgres", "postgres" in backends),
+        servers.all_running(shared),
         tempfile.TemporaryDirectory(prefix="yoga-lists-") as tmp,
     ):
+        # Made at the provider on first use; its id is the member's in every database.
+        member = identity.user_id(THE_MEMBER)
+        print(f"== {THE_MEMBER}: the provider's id {member}", flush=True)
         for backend in backends:
             pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
             results[backend] = one_backend(
-                backend, Path(tmp) / backend, pg, args.calls, args.warmup
+                backend, Path(tmp) / backend, pg, member, args.calls, args.warmup
             )
     header = (
         f"`make bench-lists` on {platform.node()}, {os.cpu_count()} cores, Python "

@@ -3,10 +3,12 @@ to its reference, and the table of figures in bench/results/latest.md.
 
     .venv/bin/python bench/run.py [--reps 3] [--backends sqlite,postgres] [--quick]
 
-It starts PostgreSQL and Kafka itself (scripts/postgres.sh, scripts/kafka.sh; PGPORT,
-KAFKA_PORT and KAFKA_DIR move them) and stops the broker at the end. Cold start (scenario 7)
-runs `make run` three times from a stopped broker, so it needs the registry's ports
-(yoga_common/system.py) free and stops a broker it finds running.
+It starts PostgreSQL, Kafka and Keycloak, the identity provider every token comes from, side by
+side where they are not running (scripts/postgres.sh, kafka.sh, keycloak.sh; PGPORT,
+KAFKA_PORT, KAFKA_DIR, KEYCLOAK_PORT and KEYCLOAK_DIR move them) and stops them at the end.
+Cold start (scenario 7) runs `make run` three times from a stopped broker and a stopped
+Keycloak, so it needs the registry's ports (yoga_common/system.py) free and stops a broker and
+a Keycloak it finds running (both started again after it, for the other scenarios).
 Exits 1 if a correctness check failed (the table says which)."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import echo, scenarios  # noqa: E402
+from bench import echo, identity, scenarios  # noqa: E402
 from bench.loadgen import tools  # noqa: E402
 from bench.report import Broken, Failure, Figure, Target, save  # noqa: E402
 from bench.system import System  # noqa: E402
@@ -38,9 +40,12 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def cold_start(reps: int) -> list[Figure]:
-    """`make run` from nothing (broker stopped, fresh SQLite files) until every service and
-    the gateway answer, next to a bare grpc.aio server process starting to listen."""
+    """`make run` from nothing (broker and Keycloak stopped, fresh SQLite files; Keycloak keeps
+    its realm and accounts) until every service and the gateway answer, next to a bare grpc.aio
+    server process starting to listen. `make run` starts the broker and Keycloak side by side
+    and stops them again at its end."""
     servers.kafka("stop")
+    servers.script(servers.SCRIPTS[identity.PROVIDER], "stop")
     services: list[float] = []
 
     def make_run() -> float:
@@ -66,11 +71,15 @@ def cold_start(reps: int) -> list[Figure]:
             seen = ""
             for line in proc.stdout:
                 seen += line
-                found = re.search(r"up in ([\d.]+) s \(tools ([\d.]+) s, Kafka ([\d.]+) s", line)
+                # scripts/run.py's last line: "up in X s (tools T s, shared servers S s
+                # (...), services and gateway G s)"; S is the broker and Keycloak side by side.
+                found = re.search(
+                    r"up in ([\d.]+) s \(tools ([\d.]+) s, shared servers ([\d.]+) s", line
+                )
                 if found:
                     took = time.monotonic() - began
-                    up, tools_s, kafka_s = (float(g) for g in found.groups())
-                    services.append(up - tools_s - kafka_s)
+                    up, tools_s, servers_s = (float(g) for g in found.groups())
+                    services.append(up - tools_s - servers_s)
                     break
             else:
                 raise Broken(f"make run did not come up:\n{seen[-2000:]}")
@@ -109,9 +118,15 @@ def cold_start(reps: int) -> list[Figure]:
             refs,
             "bare grpc.aio process listening",
             Target("<=", 30),
-            note="includes starting the Kafka broker",
+            note="includes starting the Kafka broker and Keycloak (side by side)",
         ),
-        Figure("7", "sqlite", "of which the services and Envoy, after Kafka", "s", services),
+        Figure(
+            "7",
+            "sqlite",
+            "of which the services and Envoy, after Kafka and Keycloak",
+            "s",
+            services,
+        ),
     ]
 
 
@@ -183,24 +198,26 @@ def main() -> int:
         profile_folder=None if args.no_profile else RESULTS / "profiles",
     )
     backends = args.backends.split(",")
+    if not args.no_cold_start:
+        # First: it stops the broker and Keycloak, and `make run` starts and stops them.
+        print("== 7 cold start (make run) ...", flush=True)
+        if not (RESULTS / "echo-responses.json").exists():
+            echo.save(RESULTS / "echo-responses.json", {})
+        try:
+            figures += cold_start(args.reps)
+        except Broken as err:
+            failures.append(Failure("7", "sqlite", str(err)))
+    shared = [*(["postgres"] if "postgres" in backends else []), "kafka", identity.PROVIDER]
+    print(f"== {', '.join(shared)}: started side by side where not running", flush=True)
     # What the bench starts it stops, also when it fails or is interrupted.
     with (
-        servers.running("postgres", "postgres" in backends),
+        servers.all_running(shared),
         tempfile.TemporaryDirectory(prefix="yoga-bench-") as tmp,
     ):
-        if not args.no_cold_start:
-            print("== 7 cold start (make run) ...", flush=True)
-            if not (RESULTS / "echo-responses.json").exists():
-                echo.save(RESULTS / "echo-responses.json", {})
-            try:
-                figures += cold_start(args.reps)
-            except Broken as err:
-                failures.append(Failure("7", "sqlite", str(err)))
-        with servers.running("kafka"):
-            for backend in backends:
-                got, failed = one_backend(backend, settings, Path(tmp), tool_dir)
-                figures += got
-                failures += failed
+        for backend in backends:
+            got, failed = one_backend(backend, settings, Path(tmp), tool_dir)
+            figures += got
+            failures += failed
     figures.sort(key=lambda f: (f.scenario, f.backend))
     header = (
         f"`make bench` on {platform.node()}, {os.cpu_count()} cores, Python "

@@ -23,7 +23,7 @@ import grpc
 from bench import echo, kafka_probe
 from bench.loadgen import Ghz, Hey, Run, paced, percentiles
 from bench.report import Broken, Figure, Target
-from bench.system import System, epoch, shared_parts
+from bench.system import System, epoch, member, shared_parts
 from devtools.processes import cpu_seconds, free_port, wait_for_port
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
@@ -31,6 +31,9 @@ from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 CONFIRMED = reservation_pb2.RESERVATION_STATUS_CONFIRMED
 REJECTED = reservation_pb2.RESERVATION_STATUS_REJECTED
 BOOKING_TARGETS = {"sqlite": 800.0, "postgres": 600.0}
+# Seconds a burst's tokens must stay valid (a member token lives 300 s unless the realm's
+# yoga-cli client says an hour).
+BURST_TOKENS = 240.0
 
 
 @dataclass
@@ -84,7 +87,9 @@ class Echo:
 class Bookings:
     """Booking requests for ghz with no (member, class) pair twice: call r of a run books class
     (r + offset) mod 101 as member (r + offset) mod 100, unique while r + offset < 10,100;
-    past that, a new set of classes. Every class has room for all its 100 pairs."""
+    past that, a new set of classes. Every class has room for all its 100 pairs. The members'
+    tokens are taken from the provider for each request, so a run never carries an expired
+    one."""
 
     CLASSES, MEMBERS = 101, 100
 
@@ -92,15 +97,23 @@ class Bookings:
         self.system = system
         self.classes: list[str] = []
         self.offset = self.CLASSES * self.MEMBERS
-        tokens = " ".join(f'"{system.token(f"m{i}")}"' for i in range(self.MEMBERS))
-        self.metadata = (
-            '{"authorization": "Bearer {{ $t := list ' + tokens + " }}"
-            "{{ index $t (mod (add .RequestNumber OFFSET) " + str(self.MEMBERS) + ') }}"}'
+        self.members = [member(i) for i in range(self.MEMBERS)]
+        system.sign_in(self.members)
+
+    def metadata(self, valid_for: float) -> str:
+        """ghz's metadata template: call r's token is member (r + offset) mod 100's."""
+        self.system.sign_in(self.members, valid_for)
+        tokens = " ".join(f'"{self.system.token(m)}"' for m in self.members)
+        pick = f"(mod (add .RequestNumber {self.offset}) {self.MEMBERS})"
+        return (
+            '{"authorization": "Bearer {{ $t := list ' + tokens + " }}{{ index $t " + pick + ' }}"}'
         )
 
-    def request(self, at_most: int, **load: Any) -> Ghz:
+    def request(self, at_most: int, valid_for: float = 0.0, **load: Any) -> Ghz:
         """A ghz run of CreateReservation making up to `at_most` bookings; `load` sets the
-        other fields of `Ghz` (concurrency, seconds, rps, target)."""
+        other fields of `Ghz` (concurrency, seconds, rps, target). Its tokens are valid for
+        at least a minute, or `valid_for` seconds (a longer run; at most what the provider
+        issues)."""
         if not self.classes or self.offset + at_most > self.CLASSES * self.MEMBERS:
             self.classes = self.system.create_classes(self.CLASSES, self.MEMBERS, "Booking")
             self.offset = 0
@@ -114,7 +127,7 @@ class Bookings:
             self.system.target("reservation"),
             echo.CREATE_RESERVATION,
             data,
-            self.metadata.replace("OFFSET", str(self.offset)),
+            self.metadata(valid_for),
             **load,
         )
 
@@ -279,8 +292,6 @@ def catalog(ctx: Context, class_id: str) -> None:
         ctx.settings.seconds,
         ctx.settings.concurrency,
     )
-    token = s.token("reader")
-    auth = f'{{"authorization": "Bearer {token}"}}'
     envoy = s.envoy
     assert envoy is not None
     reads = {
@@ -289,19 +300,32 @@ def catalog(ctx: Context, class_id: str) -> None:
     }
     service = {"yogaclass": s.pids()["yogaclass"]}
     envoy_pids = {**service, "envoy": s.pids()["envoy"]}
+
+    def ghz(target: str, call: str, data: str, seconds: float) -> Ghz:
+        """A run with the reader's token as the provider holds it now (it expires)."""
+        auth = f'{{"authorization": "Bearer {s.token("reader")}"}}'
+        return Ghz(target, call, data, auth, conc, seconds)
+
+    def hey(url: str, seconds: float) -> Hey:
+        return Hey(url, s.token("reader"), conc, seconds)
+
+    def measured(
+        load: Callable[[], Ghz | Hey], processes: dict[str, int], shared: bool = True
+    ) -> Callable[[], Run]:
+        # The load (and its token) is made before the CPU times are read.
+        return lambda: ctx.measured(partial(load().run, ctx.tools), processes, shared)
+
     for name, (call, data, path) in reads.items():
-        direct = Ghz(s.target("yogaclass"), call, data, auth, conc, secs)
-        bare = Ghz(ctx.echo.target, call, data, auth, conc, secs)
-        json_run = Hey(f"{envoy.url}{path}", token, conc, secs)
-        for warm in (direct, bare):
-            Ghz(warm.target, call, data, auth, conc, 1).run(ctx.tools)
-        Hey(json_run.url, token, conc, 1).run(ctx.tools)
+        url = f"{envoy.url}{path}"
+        for target in (s.target("yogaclass"), ctx.echo.target):
+            ghz(target, call, data, 1).run(ctx.tools)
+        hey(url, 1).run(ctx.tools)
         echo_pid = {"echo": ctx.echo.process.pid}
         grpc_runs, echo_runs, json_runs = alternate(
             reps,
-            partial(ctx.measured, partial(direct.run, ctx.tools), service),
-            partial(ctx.measured, partial(bare.run, ctx.tools), echo_pid, False),
-            partial(ctx.measured, partial(json_run.run, ctx.tools), envoy_pids),
+            measured(partial(ghz, s.target("yogaclass"), call, data, secs), service),
+            measured(partial(ghz, ctx.echo.target, call, data, secs), echo_pid, False),
+            measured(partial(hey, url, secs), envoy_pids),
         )
         no_errors(grpc_runs + echo_runs + json_runs, name)
         ctx.figures += throughput_figures(
@@ -425,6 +449,8 @@ def profile(ctx: Context, processes: dict[str, int]) -> None:
     folder = ctx.settings.profile_folder
     assert folder is not None
     folder.mkdir(parents=True, exist_ok=True)
+    # Made first: taking the members' tokens may wait for the provider.
+    load = ctx.bookings.request(int(ctx.settings.seconds * 2000), seconds=ctx.settings.seconds)
     spies = [
         subprocess.Popen(
             [
@@ -448,7 +474,6 @@ def profile(ctx: Context, processes: dict[str, int]) -> None:
         for name, pid in processes.items()
     ]
     time.sleep(0.5)
-    load = ctx.bookings.request(int(ctx.settings.seconds * 2000), seconds=ctx.settings.seconds)
     ctx.bookings.used(load.run(ctx.tools).count)
     for spy in spies:
         spy.wait(60)
@@ -471,7 +496,7 @@ async def _rush(system: System, class_id: str, bookers: int) -> list[tuple[float
                 reservation_pb2.CreateReservationRequest(
                     class_id=class_id, request_id=str(uuid.uuid4())
                 ),
-                metadata=system.metadata(f"r{i}"),
+                metadata=system.metadata(member(i)),
                 timeout=60,
             )
             return (time.perf_counter() - began) * 1000, answer.reservation.status
@@ -484,11 +509,10 @@ async def _rush(system: System, class_id: str, bookers: int) -> list[tuple[float
 
 def contention(ctx: Context, bookers: int = 200, seats: int = 10) -> None:
     s = ctx.system
-    for i in range(bookers):
-        s.token(f"r{i}")  # signed before the clock starts
 
     def rush(capacity: int) -> list[tuple[float, int]]:
         class_id = s.create_classes(1, capacity, "Rush")[0]
+        s.sign_in(member(i) for i in range(bookers))  # tokens held before the clock starts
         answers = asyncio.run(_rush(s, class_id, bookers))
         won = sum(1 for _, status in answers if status == CONFIRMED)
         lost = sum(1 for _, status in answers if status == REJECTED)
@@ -525,23 +549,25 @@ def contention(ctx: Context, bookers: int = 200, seats: int = 10) -> None:
 async def _paced_bookings(
     system: System, classes: list[str], rate: float, seconds: float
 ) -> list[tuple[float, str]]:
-    """Books at `rate`/s, a new member per call; returns (answer time, reservation id)."""
+    """Books at `rate`/s, call i class i mod C as member i div C (C classes, each pair once;
+    the classes are new, so the members are the bench's usual ones); returns (answer time,
+    reservation id)."""
     async with grpc.aio.insecure_channel(system.target("reservation")) as channel:
         stub = reservation_pb2_grpc.ReservationServiceStub(channel)
-        run = uuid.uuid4().hex[:6]
+        count = len(classes)
 
         async def one(i: int) -> tuple[str, int]:
             answer = await stub.CreateReservation(
                 reservation_pb2.CreateReservationRequest(
-                    class_id=classes[i % len(classes)], request_id=str(uuid.uuid4())
+                    class_id=classes[i % count], request_id=str(uuid.uuid4())
                 ),
-                metadata=system.metadata(f"e{run}-{i}"),
+                metadata=system.metadata(member(i // count)),
                 timeout=60,
             )
             return answer.reservation.reservation_id, answer.reservation.status
 
-        for i in range(round(rate * seconds)):
-            system.token(f"e{run}-{i}")
+        # Tokens held before the clock starts.
+        system.sign_in(member(i // count) for i in range(round(rate * seconds)))
         results = await paced(rate, seconds, one)
     out = []
     for _, end, (reservation_id, status) in results:
@@ -601,6 +627,7 @@ def _event_latency_at(ctx: Context, rate: float, seconds: float) -> None:
     s = ctx.system
 
     def system_run() -> dict[str, list[float]]:
+        # At most 100 bookings a class, and as many members (see _paced_bookings).
         classes = s.create_classes(max(1, round(rate * seconds) // 50), 100, "Events")
         answers = asyncio.run(_paced_bookings(s, classes, rate, seconds))
         drained(s)
@@ -645,7 +672,8 @@ def _burst(ctx: Context) -> Burst:
     consumer's lag is 0. Emails go on after that: their figure is their rate meanwhile."""
     s, count = ctx.system, ctx.settings.burst
     mailed(s, within=900)  # a previous burst's emails are not in the way
-    load = ctx.bookings.request(count, concurrency=64, total=count)
+    # Tokens as long-lived as the provider issues them: a burst takes minutes.
+    load = ctx.bookings.request(count, valid_for=BURST_TOKENS, concurrency=64, total=count)
     before = confirmed_total(s)
     started, wall_start = time.monotonic(), time.time()
     run = load.run(ctx.tools)

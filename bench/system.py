@@ -1,11 +1,14 @@
 """The system under measurement: the development stack (devtools/stack.py) with the four services
 (SQLite files or PostgreSQL databases of their own), the project's SMTP sink, Envoy in front, one
 Kafka topic prefix per system, so two systems (or a system and the tests) can share the broker.
-Also what the scenarios read from it: rows, consumer lag and each process's CPU time."""
+Its services trust the identity provider scripts/keycloak.sh runs, and its callers' tokens come
+from there (bench/identity.py). Also what the scenarios read from it: rows, consumer lag and each
+process's CPU time."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +17,12 @@ from typing import Any
 import grpc
 from sqlalchemy import create_engine, text
 
+from bench import identity
 from devtools.envoy import EnvoyProcess
 from devtools.gateway_config import GatewayOptions
 from devtools.stack import SINK, Stack
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
-from yoga_common.auth import ADMIN, MEMBER, issue_token
+from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import CONSUMED, consumer_lag
 
@@ -33,6 +37,13 @@ def epoch(value: datetime | str) -> float:
     return value.timestamp()
 
 
+def member(k: int) -> str:
+    """The k-th of the bench's development members. Every scenario draws on the same few
+    hundred accounts (a scenario's new classes keep each pair of member and class unique): a
+    new account costs the provider a user, and each token a password grant."""
+    return f"m{k}"
+
+
 @dataclass
 class System:
     backend: str
@@ -41,16 +52,11 @@ class System:
     pg_admin_url: str = ""
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
     stack: Stack = field(init=False)
-    _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        keys = self.folder / "keys"
-        auth = AuthSettings(
-            public_key_file=keys / "jwt-public.pem", private_key_file=keys / "jwt-private.pem"
-        )
         self.stack = Stack(
             self.folder,
-            auth,
+            identity.auth(),
             KafkaSettings(bootstrap_servers=self.kafka_bootstrap, prefix=self.prefix),
             backend=self.backend,
             pg_admin_url=self.pg_admin_url,
@@ -87,13 +93,19 @@ class System:
         return {n: pid for n, pid in self.stack.pids().items() if n != SINK}
 
     def token(self, user: str, role: str = MEMBER) -> str:
-        key = (user, role)
-        if key not in self._tokens:
-            self._tokens[key] = issue_token(self.auth, user, role, f"{user}@example.com")
-        return self._tokens[key]
+        """A token of development user `user` from the provider (kept there while valid)."""
+        return identity.token(user, role)
+
+    def user_id(self, user: str) -> str:
+        """The provider's id of development user `user`: its id in the system."""
+        return identity.user_id(user)
+
+    def sign_in(self, users: Iterable[str], valid_for: float = 0.0) -> None:
+        """Tokens of `users` held before a clock starts (see identity.sign_in)."""
+        identity.sign_in(users, valid_for=valid_for)
 
     def metadata(self, user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token(user, role)}"),)
+        return identity.metadata(user, role)
 
     def create_classes(self, count: int, capacity: int, title: str = "Bench") -> list[str]:
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)

@@ -1,12 +1,15 @@
-"""The servers every system of the development stack shares: the Kafka broker and PostgreSQL,
-each run by its script (scripts/kafka.sh, scripts/postgres.sh), which takes its port from the
-registry unless KAFKA_PORT / PGPORT say else. `make run`, the bench and the broker-outage
-test start and stop them through here, so all honour the same overrides."""
+"""The servers every system of the development stack shares: the Kafka broker, PostgreSQL and
+Keycloak (the identity provider), each run by its script (scripts/kafka.sh, postgres.sh,
+keycloak.sh), which takes its port from the registry unless KAFKA_PORT / PGPORT /
+KEYCLOAK_PORT say else. `make run`, the bench and the outage tests start and stop them through
+here, so all honour the same overrides."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +27,7 @@ def script(name: str, *args: str) -> str:
 
 
 # Each shared server and the script that runs it.
-SCRIPTS = {"kafka": "kafka.sh", "postgres": "postgres.sh"}
+SCRIPTS = {"kafka": "kafka.sh", "postgres": "postgres.sh", "keycloak": "keycloak.sh"}
 
 
 def kafka(command: str) -> str:
@@ -38,7 +41,7 @@ def postgres(*args: str) -> str:
 
 
 def is_running(name: str) -> bool:
-    """Whether `kafka` or `postgres` answers (its script's `status`)."""
+    """Whether the server answers (its script's `status`)."""
     done = subprocess.run(
         [str(ROOT / "scripts" / SCRIPTS[name]), "status"], capture_output=True, check=False
     )
@@ -47,17 +50,31 @@ def is_running(name: str) -> bool:
 
 @contextmanager
 def running(name: str, wanted: bool = True) -> Iterator[bool]:
-    """`kafka` or `postgres` for the length of the block: started if it was not running, and
-    then stopped again however the block ends (an error, Ctrl-C); one that was running already
-    is left running. Yields whether this block started it."""
-    if not wanted:
-        yield False
-        return
-    start = not is_running(name)
-    if start:
+    """One server for the length of the block (see `all_running`). Yields whether this block
+    started it."""
+    with all_running([name] if wanted else []) as started:
+        yield bool(started.get(name))
+
+
+@contextmanager
+def all_running(names: list[str]) -> Iterator[dict[str, float]]:
+    """The servers for the length of the block, those not running started side by side, and
+    stopped again however the block ends (an error, Ctrl-C); one that was running already is
+    left running. Yields the seconds each start took, by name, for those this block started."""
+    wanted = [name for name in names if not is_running(name)]
+    started: dict[str, float] = {}
+
+    def start(name: str) -> None:
+        began = time.monotonic()
         script(SCRIPTS[name], "start")
+        started[name] = time.monotonic() - began
+
     try:
-        yield start
+        with ThreadPoolExecutor(max_workers=max(len(wanted), 1)) as pool:
+            for done in [pool.submit(start, name) for name in wanted]:
+                done.result()
+        yield started
     finally:
-        if start:
-            script(SCRIPTS[name], "stop")
+        for name in wanted:
+            # Stopping one that never came up is harmless: its script finds nothing to stop.
+            subprocess.run([str(ROOT / "scripts" / SCRIPTS[name]), "stop"], check=False)

@@ -5,6 +5,7 @@ one machine and one broker. Every service's settings are derived from `yoga_comm
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Self
 
 from devtools import smtp_sink
 from devtools.envoy import EnvoyProcess, start_gateway
-from devtools.gateway_config import GatewayOptions, jwks_file
+from devtools.gateway_config import GatewayOptions
 from devtools.processes import (
     ChildProcess,
     ServiceProcess,
@@ -23,7 +24,6 @@ from devtools.processes import (
     wait_for_port,
 )
 from yoga_common import system
-from yoga_common.auth import ensure_dev_keys
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import ensure_topics
 
@@ -102,7 +102,6 @@ class Stack:
             raise
 
     def _start(self) -> None:
-        ensure_dev_keys(self.auth)
         if self.topics:
             ensure_topics(self.kafka)
         if self.smtp_sink:
@@ -117,9 +116,18 @@ class Stack:
                 self.folder / "envoy",
                 system.GATEWAY_PORT if self.fixed_ports else free_port(),
                 self.targets(),
-                jwks_file(self.auth).resolve(),
-                opts=self.gateway_options,
+                opts=self.gateway_opts(),
             )
+
+    def gateway_opts(self) -> GatewayOptions:
+        """The gateway's options with the issuer the services trust."""
+        opts = self.gateway_options or GatewayOptions()
+        return dataclasses.replace(
+            opts,
+            issuer=self.auth.issuer,
+            audience=self.auth.audience,
+            jwks_uri=opts.jwks_uri or self.auth.jwks_uri,
+        )
 
     def _start_sink(self) -> None:
         self.smtp_port = system.SMTP_SINK_PORT if self.fixed_ports else free_port()
@@ -152,13 +160,18 @@ class Stack:
     def _wiring(self, s: system.Service, ports: dict[str, int]) -> dict[str, str]:
         prefix = s.env_prefix
         env = {
-            "YOGA_JWT_PUBLIC_KEY_FILE": str(self.auth.public_key_file),
-            "YOGA_JWT_PRIVATE_KEY_FILE": str(self.auth.private_key_file),
+            "YOGA_JWT_ISSUER": self.auth.issuer,
+            "YOGA_JWT_AUDIENCE": self.auth.audience,
             "YOGA_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "YOGA_KAFKA_PREFIX": self.kafka.prefix,
             f"{prefix}PORT": str(ports[s.name]),
             f"{prefix}METRICS_PORT": str(self.metrics_ports.get(s.name, 0)),
         }
+        if self.auth.jwks_uri:
+            env["YOGA_JWT_JWKS_URI"] = self.auth.jwks_uri
+        if s.calls:
+            # Only a service that calls others holds the client secret for its own token.
+            env["YOGA_JWT_CLIENT_SECRET"] = self.auth.client_secret.get_secret_value()
         url = self._database(s.name)
         if url:
             env[f"{prefix}DATABASE_URL"] = url

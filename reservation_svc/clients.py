@@ -10,7 +10,9 @@ from reservation_svc.domain import ClassInfo, SeatAnswer
 from reservation_svc.messages import seat_answer
 from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
-from yoga_common.clients import ServiceToken, channel
+from yoga_common.clients import channel
+from yoga_common.errors import ServiceError
+from yoga_common.service_token import ServiceToken
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class SeatClient:
         )
         try:
             response = await self._stub.ReserveSeat(
-                request, timeout=self._timeout, metadata=self._token.metadata()
+                request, timeout=self._timeout, metadata=await self._metadata(reservation_id)
             )
         except grpc.aio.AioRpcError as err:
             raise self._failure(err, "ReserveSeat", reservation_id) from err
@@ -51,10 +53,20 @@ class SeatClient:
         request = yogaclass_pb2.ReleaseSeatRequest(class_id=class_id, reservation_id=reservation_id)
         try:
             await self._stub.ReleaseSeat(
-                request, timeout=self._timeout, metadata=self._token.metadata()
+                request, timeout=self._timeout, metadata=await self._metadata(reservation_id)
             )
         except grpc.aio.AioRpcError as err:
             raise self._failure(err, "ReleaseSeat", reservation_id) from err
+
+    async def _metadata(self, reservation_id: str) -> tuple[tuple[str, str], ...]:
+        try:
+            return await self._token.metadata()
+        except ServiceError as err:
+            # No token without the provider: the seat cannot be asked for now, later it can.
+            log.warning(
+                "no service token", extra={"reason": err.reason, "reservation_id": reservation_id}
+            )
+            raise SeatsUnavailable(f"{err.reason}: {err.message}") from err
 
     @staticmethod
     def _failure(err: grpc.aio.AioRpcError, method: str, reservation_id: str) -> SeatsUnavailable:

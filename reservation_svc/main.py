@@ -12,11 +12,11 @@ from reservation_svc.service import ReservationService
 from reservation_svc.servicer import ROLES, SERVICE_NAME, ReservationServicer
 from reservation_svc.storage import ReservationStore, inbox, outbox
 from yoga.reservation.v1 import reservation_pb2_grpc
-from yoga_common.clients import ServiceToken
 from yoga_common.consumer import EventConsumer
 from yoga_common.relay import OutboxRelay
 from yoga_common.retention import Retention
 from yoga_common.server import open_database, run_main, serve
+from yoga_common.service_token import ServiceToken
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Outbox, Transactions
 
@@ -28,7 +28,7 @@ async def run(settings: Settings) -> None:
     tx = Transactions(db, ReservationStore, Outbox(outbox, settings.events_topic, messages.event))
     seats = SeatClient(
         settings.yogaclass_target,
-        ServiceToken(settings.auth, SERVICE.package),
+        ServiceToken(settings.auth),
         settings.seat_timeout_seconds,
     )
     service = ReservationService(tx, seats, utcnow)

@@ -1,8 +1,9 @@
-"""`make run`: starts the Kafka broker, a local SMTP sink, every service and Envoy on this
-machine on the registry's ports (`yoga_common/system.py`), with SQLite files under var/, waits
-until each is healthy, prints how to call it, and stops everything cleanly on Ctrl-C. A broker
-that was running already (scripts/kafka.sh's, e.g. of `make test`) is used and left running;
-with YOGA_KAFKA_BOOTSTRAP_SERVERS set, that broker is used and none is started."""
+"""`make run`: starts the Kafka broker and Keycloak (the identity provider) side by side, then a
+local SMTP sink, every service and Envoy on this machine on the registry's ports
+(`yoga_common/system.py`), with SQLite files under var/, waits until each is healthy, prints how
+to sign in and call it, and stops everything cleanly on Ctrl-C. A broker or a Keycloak that was
+running already (their scripts', e.g. of an earlier `make run`) is used and left running; with
+YOGA_KAFKA_BOOTSTRAP_SERVERS set, that broker is used and none is started."""
 
 from __future__ import annotations
 
@@ -33,6 +34,32 @@ def kafka_settings() -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=servers.kafka("bootstrap"))
 
 
+def auth_settings() -> AuthSettings:
+    """The Keycloak scripts/keycloak.sh runs (KEYCLOAK_PORT moves it), with the services'
+    client secret it made at its first start."""
+    return AuthSettings(
+        issuer=servers.script("keycloak.sh", "url"),
+        client_secret=servers.script("keycloak.sh", "secret", "services-client"),
+    )
+
+
+def sign_in(issuer: str) -> list[str]:
+    """How to sign in: the demo accounts (passwords made at Keycloak's first start) and the
+    development tokens."""
+    member_password = servers.script("keycloak.sh", "secret", "demo-member")
+    return [
+        f"Sign in (Keycloak, realm studio: {issuer}/account):",
+        f"  admin@studio.example   password {servers.script('keycloak.sh', 'secret', 'demo-admin')}"
+        "   (staff: role admin)",
+        f"  jiwoo@studio.example   password {member_password}   (member)",
+        f"  minji@studio.example   password {member_password}   (member)",
+        "  New members register themselves on the sign-in page (email as user name).",
+        "Tokens for the examples (a development user made at the provider on first use):",
+        "  ADMIN=$(.venv/bin/yoga token --user staff-1 --role admin)",
+        "  MEMBER=$(.venv/bin/yoga token --user 11)",
+        "  (a member's id is the token's `sub`; `me` stands for it in /v1/users/me/...)",
+    ]
+
 def banner(stack: Stack, tools: str) -> str:
     assert stack.envoy is not None
     gateway = stack.envoy.target
@@ -42,12 +69,8 @@ def banner(stack: Stack, tools: str) -> str:
         f"  {s.module:<16} {s.target}   log: {s.log_path.relative_to(ROOT)}"
         for s in services.values()
     ]
+    lines += ["", *sign_in(stack.auth.issuer), ""]
     lines += [
-        "",
-        "Tokens (development key under var/keys):",
-        "  ADMIN=$(.venv/bin/yoga token --user staff-1 --role admin)",
-        "  MEMBER=$(.venv/bin/yoga token --user 11)",
-        "",
         f"Gateway {gateway} (JSON and gRPC; log: {stack.envoy.log_path.relative_to(ROOT)}):",
         f'  curl -s http://{gateway}/v1/classes -H "authorization: Bearer $MEMBER"',
         "  grpcurl -plaintext -protoset envoy/yoga.pb -H \"authorization: Bearer $MEMBER\" -d '{}' "
@@ -93,25 +116,29 @@ def main() -> int:
     tools = servers.script("tools.sh", "grpcurl")
     tools_ready = time.monotonic() - began
     named = broker_named()
+    wanted = ["keycloak"] if named else ["kafka", "keycloak"]
     print(
-        "Kafka: the broker YOGA_KAFKA_BOOTSTRAP_SERVERS names" if named else "starting Kafka ...",
+        f"starting {' and '.join(wanted)} side by side"
+        + (" (Kafka: the broker YOGA_KAFKA_BOOTSTRAP_SERVERS names)" if named else "")
+        + " ...",
         flush=True,
     )
     try:
         # Stopped at the end if started here; one that was running already is left running.
-        with servers.running("kafka", wanted=not named):
-            return serve(began, tools, tools_ready)
+        with servers.all_running(wanted) as started:
+            return serve(began, tools, tools_ready, started)
     finally:
         print("stopped.")
 
 
-def serve(began: float, tools: str, tools_ready: float) -> int:
+def serve(began: float, tools: str, tools_ready: float, started: dict[str, float]) -> int:
     """Starts the stack, prints the banner and runs until Ctrl-C (0) or until a process of
-    the stack ends by itself (1); stops the stack either way."""
-    kafka_ready = time.monotonic() - began - tools_ready
+    the stack ends by itself (1); stops the stack either way. `started`: the seconds each
+    shared server this run started took to be ready."""
+    servers_ready = time.monotonic() - began - tools_ready
     stack = Stack(
         ROOT / "var",
-        AuthSettings(),
+        auth_settings(),
         kafka_settings(),
         backend=None,
         fixed_ports=True,
@@ -133,9 +160,11 @@ def serve(began: float, tools: str, tools_ready: float) -> int:
         print(banner(stack, tools), flush=True)
         # bench/run.py reads this line (cold start).
         took = time.monotonic() - began
+        shares = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in started.items())
         print(
-            f"up in {took:.1f} s (tools {tools_ready:.1f} s, Kafka {kafka_ready:.1f} s, "
-            f"services and gateway {took - tools_ready - kafka_ready:.1f} s)",
+            f"up in {took:.1f} s (tools {tools_ready:.1f} s, shared servers {servers_ready:.1f} s"
+            f"{f' ({shares}, side by side)' if shares else ''}, "
+            f"services and gateway {took - tools_ready - servers_ready:.1f} s)",
             flush=True,
         )
         while not stopping:

@@ -1,61 +1,37 @@
-"""`yoga token --user 11 [--role admin]`: prints a development JWT, signed with the key pair
-`make run` made under the project's var/keys; `yoga keys` makes that pair (if missing).
+"""`yoga token --user 11 [--role admin] [--email E]`: prints an access token from the studio's
+identity provider (the Keycloak that `make run` starts) for a development user, made with that
+role through the provider's admin API on first use; `--role service` prints the services'
+client-credentials token. It never signs anything itself.
 
-Relative key paths are the project's, wherever the command runs: run from another folder, it
-once made a second key pair there, whose tokens every service refused."""
+The provider is found the way scripts/keycloak.sh runs it: KEYCLOAK_PORT (or YOGA_JWT_ISSUER)
+and KEYCLOAK_DIR (default: the project's var/keycloak), wherever the command runs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from yoga_common.auth import ADMIN, MEMBER, SERVICE, ensure_dev_keys, issue_token
-from yoga_common.settings import AuthSettings
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def project_settings() -> AuthSettings:
-    settings = AuthSettings()
-
-    def anchored(path: Path) -> Path:
-        return path if path.is_absolute() else ROOT / path
-
-    return settings.model_copy(
-        update={
-            "public_key_file": anchored(settings.public_key_file),
-            "private_key_file": anchored(settings.private_key_file),
-        }
-    )
+from yoga_common.dev_accounts import DevAccounts, ProviderUnavailable, subject
+from yoga_common.principal import ADMIN, MEMBER, SERVICE
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yoga", description="Development helpers")
     commands = parser.add_subparsers(dest="command", required=True)
-    token = commands.add_parser("token", help="print a development JWT")
-    token.add_argument("--user", required=True, help="the user id (token subject)")
+    token = commands.add_parser("token", help="print an access token from the provider")
+    token.add_argument("--user", required=True, help="the development user's name")
     token.add_argument("--role", default=MEMBER, choices=[MEMBER, ADMIN, SERVICE])
-    token.add_argument("--email", default="", help="address for notifications")
-    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
-    commands.add_parser("keys", help="create the development key pair under var/keys")
+    token.add_argument("--email", default="", help="the user's address (default user<U>@example.com)")
+    token.add_argument("--id", action="store_true", help="print the user's id (`sub`) instead")
     args = parser.parse_args(argv)
 
-    settings = project_settings()
-    if args.command == "keys":
-        ensure_dev_keys(settings)
-        print(settings.public_key_file.parent)
-        return 0
-    if not settings.private_key_file.exists():
-        print(
-            f"yoga token: no development key at {settings.private_key_file}: start the system "
-            "once with `make run` (or run `yoga keys`) in the project, or point "
-            "YOGA_JWT_PRIVATE_KEY_FILE at the key the services use",
-            file=sys.stderr,
-        )
+    accounts = DevAccounts.of_instance()
+    try:
+        issued = accounts.token(args.user, args.role, args.email)
+    except ProviderUnavailable as err:
+        print(f"yoga token: {err}", file=sys.stderr)
         return 2
-    email = args.email or f"user{args.user}@example.com"
-    print(issue_token(settings, args.user, args.role, email, args.ttl))
+    print(subject(issued) if args.id else issued)
     return 0
 
 

@@ -1,16 +1,12 @@
 """Calls from one service to another: a channel whose service config retries only the methods
-named idempotent, every call with a deadline, and a short-lived service token."""
+named idempotent, every call with a deadline (the token comes from yoga_common.service_token)."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 
 import grpc
-
-from yoga_common.auth import SERVICE, issue_token
-from yoga_common.settings import AuthSettings
 
 
 def channel(target: str, service: str, idempotent_methods: Sequence[str]) -> grpc.aio.Channel:
@@ -37,21 +33,3 @@ def channel(target: str, service: str, idempotent_methods: Sequence[str]) -> grp
             ("grpc.keepalive_time_ms", 30_000),
         ],
     )
-
-
-class ServiceToken:
-    """A token naming this service, minted with the shared signing key and renewed before expiry."""
-
-    def __init__(self, settings: AuthSettings, service_name: str, ttl_seconds: int = 600) -> None:
-        self._settings = settings
-        self._name = service_name
-        self._ttl = ttl_seconds
-        self._token = ""
-        self._renew_at = 0.0
-
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        now = time.time()
-        if now >= self._renew_at:
-            self._token = issue_token(self._settings, self._name, SERVICE, ttl_seconds=self._ttl)
-            self._renew_at = now + self._ttl / 2
-        return (("authorization", f"Bearer {self._token}"),)

@@ -47,6 +47,10 @@ class IssuerKeys:
         self._missed_at: float | None = None
         self._lock = threading.Lock()
 
+    def holds(self, kid: str) -> bool:
+        """Whether `kid` is among the keys fetched last (no call to the provider)."""
+        return kid in self._keys
+
     def key(self, kid: str) -> Any | None:
         """The public key published under `kid`, or None if the provider has none (or cannot
         be asked now and never published it before)."""

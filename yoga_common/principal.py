@@ -19,6 +19,7 @@ class Principal:
     subject: str
     role: str
     email: str = ""
+    name: str = ""
 
     @property
     def is_admin(self) -> bool:

@@ -1,15 +1,17 @@
 """Real services for integration tests: each test module gets yogaclass_svc and
 reservation_svc as separate processes over real gRPC, on SQLite and on PostgreSQL, started by
 the development stack (devtools/stack.py) as `make run` and the bench start them.
-PostgreSQL and Kafka must be up (`make test` starts them); if not, the tests fail, never skip."""
+PostgreSQL, Kafka and Keycloak must be up (`make test` starts them); if not, the tests fail,
+never skip. Every token comes from that Keycloak (yoga_common.dev_accounts)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,9 @@ from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
 from yoga_common import migrate, system
-from yoga_common.auth import ADMIN, MEMBER, ensure_dev_keys, issue_token
+from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.db import Database
+from yoga_common.dev_accounts import DevAccounts
 from yoga_common.settings import AuthSettings, KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,14 +62,26 @@ def new_database(backend: str, folder: Path, name: str) -> str:
     return processes.new_database(backend, folder, name, admin)
 
 
-@pytest.fixture(scope="session")
-def auth(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
-    folder = tmp_path_factory.mktemp("keys")
-    settings = AuthSettings(
-        public_key_file=folder / "jwt-public.pem", private_key_file=folder / "jwt-private.pem"
+@functools.cache
+def accounts() -> DevAccounts:
+    """Development accounts at the Keycloak `make test` runs (KEYCLOAK_DIR holds its secrets)."""
+    issuer = os.environ.get("YOGA_TEST_KEYCLOAK", "")
+    folder = os.environ.get("KEYCLOAK_DIR", "")
+    if not issuer or not folder:
+        pytest.fail("YOGA_TEST_KEYCLOAK or KEYCLOAK_DIR is not set: run the tests with `make test`")
+    return DevAccounts(issuer, Path(folder) / "secrets")
+
+
+def provider_auth() -> AuthSettings:
+    """What the services of a test system trust: the test Keycloak, and the services' client."""
+    return AuthSettings(
+        issuer=accounts().issuer, client_secret=accounts().secret("services-client")
     )
-    ensure_dev_keys(settings)
-    return settings
+
+
+@pytest.fixture(scope="session")
+def auth() -> AuthSettings:
+    return provider_auth()
 
 
 def kafka_bootstrap() -> str:
@@ -88,15 +103,15 @@ def reservation_env(pending_grace: float) -> dict[str, str]:
 @dataclass
 class Stack(devstack.Stack):
     """The services of one test system (devtools.stack on free ports, metrics off unless
-    asked): own databases, own Kafka topic and group names; and tokens for its callers."""
-
-    _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    asked): own databases, own Kafka topic and group names; and tokens for its callers, from
+    the provider. A development user `11` is the account user11@example.com; its id in the
+    system is the provider's (`user_id("11")`)."""
 
     def token(self, user: str, role: str = MEMBER) -> str:
-        key = (user, role)
-        if key not in self._tokens:
-            self._tokens[key] = issue_token(self.auth, user, role, f"user{user}@example.com")
-        return self._tokens[key]
+        return accounts().token(user, role)
+
+    def user_id(self, user: str) -> str:
+        return accounts().user_id(user)
 
     def as_user(self, user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token(user, role)}"),)

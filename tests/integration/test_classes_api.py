@@ -10,11 +10,11 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.integration.conftest import Clients
+from tests.integration.conftest import Clients, accounts
 from tests.integration.support import a_class, error_details, request_id, ts
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
-from yoga_common.auth import SERVICE, issue_token
+from yoga_common.auth import SERVICE
 
 
 async def create(c: Clients, yoga_class: ypb.YogaClass, key: str = "") -> ypb.YogaClass:
@@ -221,7 +221,7 @@ async def test_tokens_and_roles_are_checked(clients: Clients) -> None:
 
 async def test_seat_calls_are_idempotent_per_reservation(clients: Clients) -> None:
     created = await create(clients, a_class(2))
-    service = (("authorization", f"Bearer {issue_token(clients.stack.auth, 'test', SERVICE)}"),)
+    service = (("authorization", f"Bearer {accounts().token('test', SERVICE)}"),)
     reserve = ypb.ReserveSeatRequest(class_id=created.class_id, reservation_id="r-1", user_id="u")
     release = ypb.ReleaseSeatRequest(class_id=created.class_id, reservation_id="r-1")
     for _ in range(2):

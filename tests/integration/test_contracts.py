@@ -28,8 +28,8 @@ from tests.integration.conftest import BACKENDS, Stack, new_database, system_und
 from tests.integration.support import a_class, request_id
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import migrate
-from yoga_common.clients import ServiceToken
 from yoga_common.db import Database
+from yoga_common.service_token import ServiceToken
 from yoga_common.settings import AuthSettings
 from yoga_common.uow import Outbox, Transactions
 
@@ -231,7 +231,7 @@ async def keeper(
         yield SeatKeeper(fake, fake_class, fake_held)
         return
     target = yogaclass.services["yogaclass"].target
-    client = SeatClient(target, ServiceToken(auth, "reservation_svc"), timeout=10.0)
+    client = SeatClient(target, ServiceToken(auth), timeout=10.0)
     channel = grpc.aio.insecure_channel(target)
     stub = yogaclass_pb2_grpc.YogaClassServiceStub(channel)
 

@@ -179,37 +179,32 @@ def test_the_services_verifier_accepts_the_providers_tokens(issuer: str) -> None
     assert staff.role == "admin"
 
 
-def test_a_rotated_key_is_trusted_and_the_removed_one_refused_without_a_restart(
-    issuer: str,
+def test_yoga_token_gets_a_development_users_token_from_the_provider(
+    issuer: str, tmp_path: Path
 ) -> None:
-    check = provider_verifier(issuer)
-    before = password_grant(issuer, "jiwoo@studio.example", secret("demo-member"))
-    check.verify(before)
-    admin = admin_token(issuer)
-    base = issuer.replace("/realms/", "/admin/realms/")
-    realm_id = call(base, admin)["id"]
-    old = [
-        c
-        for c in call(f"{base}/components?type=org.keycloak.keys.KeyProvider", admin)
-        if c["providerId"] == "rsa-generated" and c["config"].get("enabled", ["true"]) == ["true"]
-    ]
-    call(
-        f"{base}/components",
-        admin,
-        {
-            "name": f"rotated-{uuid.uuid4().hex[:6]}",
-            "providerId": "rsa-generated",
-            "providerType": "org.keycloak.keys.KeyProvider",
-            "parentId": realm_id,
-            "config": {"priority": ["1000"], "keySize": ["2048"], "algorithm": ["RS256"]},
-        },
+    """From any folder: the user is made at the provider on first use, and the token is the
+    provider's (verified against its published keys), never one the project signed."""
+    env = {**os.environ, "YOGA_JWT_ISSUER": issuer}
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+
+    def yoga(*args: str) -> str:
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "yoga"), "token", "--user", name, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    member = provider_verifier(issuer).verify(yoga())
+    assert (member.role, member.email) == ("member", f"user{name}@example.com")
+    assert yoga("--id") == member.subject
+    staff = provider_verifier(issuer).verify(
+        yoga("--role", "admin", "--email", f"{name}@staff.example")
     )
-    for component in old:
-        component["config"]["enabled"] = ["false"]
-        call(f"{base}/components/{component['id']}", admin, component, method="PUT")
-    after = password_grant(issuer, "jiwoo@studio.example", secret("demo-member"))
-    assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
-    assert check.verify(after).email == "jiwoo@studio.example"
-    with pytest.raises(ServiceError) as refused:
-        TokenVerifier(AuthSettings(issuer=issuer, audience=AUDIENCE)).verify(before)
-    assert refused.value.code.name == "UNAUTHENTICATED"
+    assert (staff.role, staff.email) == ("admin", f"{name}@staff.example")
+    service = provider_verifier(issuer).verify(yoga("--role", "service"))
+    assert service.role == "service"
+    assert list(tmp_path.iterdir()) == []

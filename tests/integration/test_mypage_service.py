@@ -30,7 +30,7 @@ from mypage_svc.consumers import handlers
 from mypage_svc.domain import Status, position_of
 from mypage_svc.service import MyPageService
 from mypage_svc.storage import MyPageStore
-from tests.integration.conftest import BACKENDS, migrated_database, new_database
+from tests.integration.conftest import BACKENDS, accounts, migrated_database, new_database
 from tests.integration.support import error_details
 from yoga.mypage.v1 import mypage_pb2, mypage_pb2_grpc
 from yoga.reservation.v1 import events_pb2 as rev
@@ -38,7 +38,7 @@ from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import events_pb2 as cev
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga_common import migrate, pagination
-from yoga_common.auth import ADMIN, MEMBER, SERVICE, issue_token
+from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.consumer import EventConsumer, InvalidEvent
 from yoga_common.db import Database
 from yoga_common.events import Envelope
@@ -484,7 +484,7 @@ class Served:
     auth: AuthSettings
 
     def as_user(self, user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {issue_token(self.auth, user, role)}"),)
+        return (("authorization", f"Bearer {accounts().token(user, role)}"),)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

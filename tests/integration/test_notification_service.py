@@ -34,12 +34,12 @@ from notification_svc.mailer import Mailer, SmtpSender
 from notification_svc.messages import ReservationEvent
 from notification_svc.service import NotificationService
 from notification_svc.storage import NotificationStore
-from tests.integration.conftest import BACKENDS, migrated_database, new_database
+from tests.integration.conftest import BACKENDS, accounts, migrated_database, new_database
 from tests.integration.support import error_details, eventually
 from yoga.notification.v1 import notification_pb2, notification_pb2_grpc
 from yoga.reservation.v1 import events_pb2, reservation_pb2
 from yoga_common import migrate
-from yoga_common.auth import ADMIN, MEMBER, SERVICE, issue_token
+from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.consumer import EventConsumer, InvalidEvent
 from yoga_common.db import Database
 from yoga_common.events import Envelope
@@ -503,7 +503,7 @@ class Running:
     auth: AuthSettings
 
     def creds(self, user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {issue_token(self.auth, user, role)}"),)
+        return (("authorization", f"Bearer {accounts().token(user, role)}"),)
 
 
 @pytest.fixture

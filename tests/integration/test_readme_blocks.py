@@ -6,8 +6,8 @@ README did not list).
 included) in a temporary folder, so its var/ (keys, SQLite files, mail, logs, the broker's
 data) is never the developer's. The copy shares this checkout's .venv, with PYTHONPATH on the
 copy's sources, as its own .venv would be. It uses the registry's ports, as the README's blocks
-name them; its own broker moves to free ports (KAFKA_PORT, as documented), so it never meets
-the broker of `make test`. It stops everything it started, also when a block fails. A part that
+name them (Keycloak's too: `yoga token` finds it there); its own broker moves to free ports
+(KAFKA_PORT, as documented), so it never meets the broker of `make test`. It stops everything it started, also when a block fails. A part that
 cannot start fails the test. The README's rules (skip markers, `# → ...` comments) are in
 devtools/readme_blocks.py; each section runs in one bash session of its own."""
 
@@ -37,6 +37,7 @@ SECTIONS = readme.sections(readme.README.read_text())
 # The registry's ports `make run` listens on (its broker is moved to free ones).
 PORTS = sorted(
     {system.GATEWAY_PORT, system.SMTP_SINK_PORT}
+    | {system.KEYCLOAK_PORT, system.KEYCLOAK_MANAGEMENT_PORT}
     | {s.port for s in system.SERVICES.values()}
     | {s.metrics_port for s in system.SERVICES.values()}
 )
@@ -74,7 +75,14 @@ def reader_env(copy: Path) -> dict[str, str]:
     """The environment of a reader of the copy: none of the settings that rewire the system
     (the services', the tokens', the broker's, the tracer's), nor grpcurl's folder on PATH
     (the README puts it there); Python reads the copy's sources."""
-    prefixes = ("YOGA_", "OTEL_", "KAFKA_", "PG", *(s.env_prefix for s in system.SERVICES.values()))
+    prefixes = (
+        "YOGA_",
+        "OTEL_",
+        "KAFKA_",
+        "KEYCLOAK_",
+        "PG",
+        *(s.env_prefix for s in system.SERVICES.values()),
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes) or k == "YOGA_CACHE"}
     cache = Path(env.get("YOGA_CACHE", Path.home() / ".cache" / "yoga"))
     env["PATH"] = os.pathsep.join(
@@ -129,17 +137,21 @@ def start_make_run(
 
 
 def stop_make_run(make_run: subprocess.Popen[bytes], copy: Path, env: dict[str, str]) -> str:
-    """Ctrl-C, as the README says; then whatever did not stop, and the broker (its own
-    session, so not in the group) in case make run did not stop it: what kafka.sh said."""
+    """Ctrl-C, as the README says; then whatever did not stop, and the broker and Keycloak
+    (sessions of their own, so not in the group) in case make run did not stop them: what
+    their scripts said."""
     stop_group(make_run, signal.SIGINT, STOP_TIMEOUT)
-    broker = subprocess.run(
-        [str(copy / "scripts" / "kafka.sh"), "stop"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return broker.stderr
+    said = [
+        subprocess.run(
+            [str(copy / "scripts" / name), "stop"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stderr
+        for name in ("kafka.sh", "keycloak.sh")
+    ]
+    return "\n".join(said)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +187,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     finally:
         broker = stop_make_run(make_run, copy, run_env)
         shutil.rmtree(copy / "var" / "kafka", ignore_errors=True)
-    assert "not running" in broker, f"make run left its broker running: {broker}"
+        shutil.rmtree(copy / "var" / "keycloak", ignore_errors=True)
+    assert broker.count("not running") == 2, f"make run left a server running: {broker}"
     left = [p for p in PORTS if listening(p)]
     assert not left, f"ports {left} still answer after make run stopped"
     assert "\nstopped." in log_path.read_text(), log_path.read_text()[-2000:]

@@ -1,51 +1,51 @@
-"""`yoga token` signs with the project's development key wherever it runs, and never makes a
-key pair of its own (issue 12 §5: run from another folder it once did, silently, and every
-call with its tokens failed "Jwt verification fails")."""
+"""`yoga token` asks the provider; with none running it says what to do, makes nothing and signs
+nothing itself (the project holds no signing key). Its run against a real Keycloak is in
+tests/integration/test_identity_provider.py."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from yoga_common import cli
-from yoga_common.auth import TokenVerifier
-from yoga_common.settings import AuthSettings
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    monkeypatch.setattr(cli, "ROOT", root)
-    for name in ("YOGA_JWT_PUBLIC_KEY_FILE", "YOGA_JWT_PRIVATE_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    return root
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("YOGA_JWT_ISSUER", raising=False)
+    monkeypatch.setenv("KEYCLOAK_PORT", str(closed_port()))
+    instance = tmp_path / "keycloak"
+    (instance / "secrets").mkdir(parents=True)
+    (instance / "secrets" / "bootstrap-admin").write_text("not-a-real-one")
+    monkeypatch.setenv("KEYCLOAK_DIR", str(instance))
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
 
 
-def test_token_from_another_folder_uses_the_project_keys(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli.main(["keys"]) == 0
-    capsys.readouterr()
-    assert cli.main(["token", "--user", "11"]) == 0
-    token = capsys.readouterr().out.strip()
-    keys = AuthSettings(
-        public_key_file=project / "var/keys/jwt-public.pem",
-        private_key_file=project / "var/keys/jwt-private.pem",
-    )
-    assert TokenVerifier(keys).verify(token).subject == "11"
-    assert not (Path.cwd() / "var").exists()
-
-
-def test_token_without_keys_says_what_to_do_and_makes_none(
-    project: Path, capsys: pytest.CaptureFixture[str]
+def test_token_without_a_provider_says_what_to_do(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["token", "--user", "11"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "does not answer" in captured.err and "make run" in captured.err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_token_without_the_instance_secrets_names_the_missing_file(
+    elsewhere: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYCLOAK_DIR", str(elsewhere / "never-started"))
+    assert cli.main(["token", "--user", "11"]) == 2
     err = capsys.readouterr().err
-    assert "make run" in err and "YOGA_JWT_PRIVATE_KEY_FILE" in err
-    assert not (Path.cwd() / "var").exists()
-    assert not (project / "var").exists()
+    assert "never-started/secrets/bootstrap-admin is missing" in err

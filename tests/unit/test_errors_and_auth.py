@@ -1,18 +1,14 @@
-"""Error details on the wire, method role tables, bearer JWTs, page tokens and update masks."""
+"""Error details on the wire, method role tables, page tokens and update masks (bearer tokens:
+test_issuer_keys.py)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-import jwt
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.rpc import error_details_pb2, status_pb2
@@ -20,15 +16,7 @@ from grpc_status import rpc_status
 
 from yoga.yogaclass.v1 import yogaclass_pb2
 from yoga_common import pagination
-from yoga_common.auth import (
-    ADMIN,
-    MEMBER,
-    SERVICE,
-    Principal,
-    TokenVerifier,
-    ensure_dev_keys,
-    issue_token,
-)
+from yoga_common.auth import ADMIN, MEMBER, SERVICE
 from yoga_common.errors import (
     DOMAIN,
     Code,
@@ -40,7 +28,6 @@ from yoga_common.errors import (
     not_found,
 )
 from yoga_common.interceptors import role_table, to_status_proto
-from yoga_common.settings import AuthSettings
 from yoga_common.timestamps import to_timestamp
 from yogaclass_svc.domain import MUTABLE_FIELDS
 from yogaclass_svc.servicer import ROLES, _changes
@@ -166,179 +153,6 @@ def test_yogaclass_service_roles() -> None:
     assert MEMBER not in ROLES[path + "ReserveSeat"]  # seats only through a reservation
     assert ROLES[path + "ReleaseSeat"] == frozenset({SERVICE})
     assert MEMBER in ROLES[path + "ListClasses"]
-
-
-# --- JWT ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> AuthSettings:
-    folder = tmp_path_factory.mktemp("keys")
-    settings = AuthSettings(
-        public_key_file=folder / "jwt-public.pem",
-        private_key_file=folder / "jwt-private.pem",
-        issuer="yoga-test",
-        audience="yoga",
-    )
-    ensure_dev_keys(settings)
-    return settings
-
-
-@pytest.fixture(scope="module")
-def other_keys(tmp_path_factory: pytest.TempPathFactory, keys: AuthSettings) -> AuthSettings:
-    folder = tmp_path_factory.mktemp("other-keys")
-    settings = keys.model_copy(
-        update={
-            "public_key_file": folder / "jwt-public.pem",
-            "private_key_file": folder / "jwt-private.pem",
-        }
-    )
-    ensure_dev_keys(settings)
-    return settings
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def claims(settings: AuthSettings, **extra: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "iss": settings.issuer,
-        "aud": settings.audience,
-        "sub": "alice",
-        "role": MEMBER,
-        "iat": now,
-        "exp": now + 600,
-    }
-    base.update(extra)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def signed(settings: AuthSettings, body: dict[str, Any]) -> str:
-    return jwt.encode(body, settings.private_key_file.read_bytes(), algorithm="RS256")
-
-
-def refused(verifier: TokenVerifier, token: str) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        verifier.verify(token)
-    assert caught.value.code is Code.UNAUTHENTICATED
-    assert caught.value.reason == "UNAUTHENTICATED"
-    return caught.value
-
-
-def test_dev_keys_are_made_once_with_a_jwks(keys: AuthSettings) -> None:
-    private = keys.private_key_file.read_bytes()
-    assert private.startswith(b"-----BEGIN PRIVATE KEY-----")
-    assert keys.private_key_file.stat().st_mode & 0o077 == 0
-    jwks = json.loads(keys.public_key_file.with_name("jwks.json").read_text())
-    (jwk,) = jwks["keys"]
-    assert (jwk["kid"], jwk["alg"], jwk["kty"], jwk["use"]) == (
-        keys.key_id,
-        "RS256",
-        "RSA",
-        "sig",
-    )
-    assert "d" not in jwk  # the public half only
-    ensure_dev_keys(keys)
-    assert keys.private_key_file.read_bytes() == private  # not replaced
-
-
-@pytest.mark.parametrize(
-    ("role", "email"), [(MEMBER, "alice@example.com"), (ADMIN, ""), (SERVICE, "")]
-)
-def test_token_round_trip(keys: AuthSettings, role: str, email: str) -> None:
-    token = issue_token(keys, "alice", role, email)
-    assert jwt.get_unverified_header(token)["kid"] == keys.key_id
-    assert jwt.get_unverified_header(token)["alg"] == "RS256"
-    principal = TokenVerifier(keys).verify(token)
-    assert principal == Principal("alice", role, email)
-    assert principal.is_admin is (role == ADMIN)
-
-
-def test_verified_token_is_answered_again(keys: AuthSettings) -> None:
-    verifier = TokenVerifier(keys)
-    token = issue_token(keys, "bob", MEMBER)
-    assert verifier.verify(token) == verifier.verify(token) == Principal("bob", MEMBER)
-
-
-def test_issue_token_refuses_an_unknown_role(keys: AuthSettings) -> None:
-    with pytest.raises(ValueError, match="root"):
-        issue_token(keys, "alice", "root")
-
-
-def test_expired_token_is_refused(keys: AuthSettings) -> None:
-    err = refused(TokenVerifier(keys), issue_token(keys, "alice", MEMBER, ttl_seconds=-5))
-    assert "expired" in err.message
-
-
-def test_cached_token_is_refused_once_it_expires(keys: AuthSettings) -> None:
-    verifier = TokenVerifier(keys)
-    exp = int(time.time()) + 1
-    token = signed(keys, claims(keys, exp=exp))
-    assert verifier.verify(token).subject == "alice"
-    time.sleep(max(0.0, exp - time.time()) + 0.05)
-    refused(verifier, token)
-
-
-@pytest.mark.parametrize(
-    "update", [{"audience": "someone-else"}, {"issuer": "evil-issuer"}], ids=["aud", "iss"]
-)
-def test_token_for_another_audience_or_issuer_is_refused(
-    keys: AuthSettings, update: dict[str, str]
-) -> None:
-    foreign = keys.model_copy(update=update)
-    token = issue_token(foreign, "alice", ADMIN)
-    assert TokenVerifier(foreign).verify(token).role == ADMIN  # valid where it belongs
-    refused(TokenVerifier(keys), token)
-
-
-def test_token_signed_with_another_key_is_refused(
-    keys: AuthSettings, other_keys: AuthSettings
-) -> None:
-    assert other_keys.private_key_file.read_bytes() != keys.private_key_file.read_bytes()
-    refused(TokenVerifier(keys), issue_token(other_keys, "alice", ADMIN))
-
-
-def test_unsigned_alg_none_token_is_refused(keys: AuthSettings) -> None:
-    header = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims(keys, role=ADMIN)).encode())
-    refused(TokenVerifier(keys), f"{header}.{body}.")
-
-
-def test_hs256_token_keyed_with_the_public_key_is_refused(keys: AuthSettings) -> None:
-    """The classic algorithm confusion: HMAC with the (public) RSA key as the shared secret."""
-    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": keys.key_id}).encode())
-    body = b64(json.dumps(claims(keys, role=ADMIN)).encode())
-    secret = keys.public_key_file.read_bytes()
-    sig = b64(hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest())
-    refused(TokenVerifier(keys), f"{header}.{body}.{sig}")
-
-
-def test_tampered_claims_are_refused(keys: AuthSettings) -> None:
-    header, _, sig = issue_token(keys, "alice", MEMBER).split(".")
-    body = b64(json.dumps(claims(keys, role=ADMIN)).encode())
-    refused(TokenVerifier(keys), f"{header}.{body}.{sig}")
-
-
-@pytest.mark.parametrize(
-    "extra",
-    [{"role": "root"}, {"role": None}, {"role": ""}, {"role": ["admin"]}],
-    ids=["unknown", "missing", "empty", "list"],
-)
-def test_token_without_a_known_role_is_refused(keys: AuthSettings, extra: dict[str, Any]) -> None:
-    err = refused(TokenVerifier(keys), signed(keys, claims(keys, **extra)))
-    assert "role" in err.message
-
-
-@pytest.mark.parametrize("missing", ["exp", "sub", "iss", "aud"])
-def test_token_missing_a_required_claim_is_refused(keys: AuthSettings, missing: str) -> None:
-    refused(TokenVerifier(keys), signed(keys, claims(keys, **{missing: None})))
-
-
-@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "Bearer x"])
-def test_malformed_token_is_refused(keys: AuthSettings, token: str) -> None:
-    refused(TokenVerifier(keys), token)
 
 
 # --- page tokens --------------------------------------------------------------------------

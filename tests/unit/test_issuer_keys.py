@@ -143,13 +143,15 @@ def test_a_provider_outage_keeps_known_keys_and_refuses_unknown_ones(provider: P
 def test_a_key_the_provider_removed_signs_nothing_more(provider: Provider) -> None:
     clock = Clock()
     check = verifier(provider, clock)
-    check.verify(provider.token("k1"))
+    seen = provider.token("k1")
+    check.verify(seen)
     signed_later = provider.token("k1", jti="signed by the old key, never seen")
     provider.add_key("k2")
     del provider.keys["k1"]
     clock.now = 11.0
     check.verify(provider.token("k2"))  # the new key's first token refreshes the cache
     refused(check, signed_later)
+    refused(check, seen)  # verified before, but its key is withdrawn now
 
 
 @pytest.mark.parametrize(
@@ -185,4 +187,33 @@ def test_the_strongest_known_role_is_the_callers() -> None:
     assert role("member", "admin") == "admin"
     assert role("default-roles-studio", "member") == "member"
     assert role("service") == "service"
-    assert principal_from({"sub": "u", "role": "admin"}).role == "admin"  # development tokens
+    with pytest.raises(ServiceError):  # a bare `role` claim (the old development tokens) is not one
+        principal_from({"sub": "u", "role": "admin"})
+
+
+def test_the_member_is_the_tokens_subject_with_its_address_and_name(provider: Provider) -> None:
+    principal = verifier(provider).verify(provider.token("k1", name="Jiwoo Kim"))
+    assert principal.subject == "5c1f2d7e-0000-4000-8000-000000000011"
+    assert (principal.email, principal.name) == ("jiwoo@studio.example", "Jiwoo Kim")
+
+
+def test_a_cached_token_is_refused_once_it_expires(provider: Provider) -> None:
+    check = verifier(provider)
+    exp = int(time.time()) + 1
+    token = provider.token("k1", exp=exp)
+    assert check.verify(token).role == "member"
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    assert "expired" in refused(check, token).message
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub", "iss", "aud"])
+def test_a_token_missing_a_required_claim_is_refused(provider: Provider, missing: str) -> None:
+    good = jwt.decode(provider.token("k1"), options={"verify_signature": False})
+    del good[missing]
+    token = jwt.encode(good, provider.keys["k1"], algorithm="RS256", headers={"kid": "k1"})
+    refused(verifier(provider), token)
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "Bearer x"])
+def test_a_malformed_token_is_refused(provider: Provider, token: str) -> None:
+    refused(verifier(provider), token)
