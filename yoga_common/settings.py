@@ -8,26 +8,31 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from yoga_common import system
 
 
 class AuthSettings(BaseSettings):
+    """Who issues the tokens every service trusts: an OpenID Connect provider (Keycloak's
+    `studio` realm; scripts/keycloak.sh runs one for development). The services hold no key:
+    they check tokens with the keys the issuer publishes."""
+
     model_config = SettingsConfigDict(env_prefix="YOGA_JWT_", extra="ignore")
 
-    public_key_file: Path = Path("var/keys/jwt-public.pem")
-    # Only services that call others read it, to sign their short-lived service tokens.
-    private_key_file: Path = Path("var/keys/jwt-private.pem")
-    # An OpenID Connect provider's issuer URL (Keycloak: `<base>/realms/studio`): tokens are
-    # checked with the keys it publishes (discovery, or `jwks_uri` when set). Anything else
-    # names the development key pair of `public_key_file`.
-    issuer: str = "yoga-dev"
+    # The issuer URL, exactly as tokens name it (`iss`); its discovery document names the keys.
+    issuer: str = f"http://127.0.0.1:{system.KEYCLOAK_PORT}/realms/studio"
+    # Where to fetch the keys instead of the discovery document's `jwks_uri` (e.g. the
+    # provider's address inside the cluster when the issuer is its public URL).
     jwks_uri: str = ""
     audience: str = "yoga"
     algorithm: str = "RS256"
-    key_id: str = "yoga-dev-1"
+    # A service that calls others asks the provider for its own token (client credentials).
+    client_id: str = "yoga-services"
+    client_secret: SecretStr = SecretStr("")
+    # Where to ask for it instead of the discovery document's `token_endpoint`.
+    token_uri: str = ""
 
 
 class KafkaSettings(BaseSettings):
