@@ -5,7 +5,6 @@ keys) is read from `YOGA_*`."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
