@@ -78,9 +78,10 @@ class GatewayOptions:
     audience: str = field(default_factory=lambda: AuthSettings().audience)
     # The issuer's keys (JWKS); empty: Keycloak's place under the issuer (`default_jwks_uri`).
     jwks_uri: str = ""
-    # How long Envoy keeps the fetched keys; it fetches them again in the background 5 s before
-    # they expire. Whole seconds above 5 (tests: 6). A new signing key reaches the gateway at most
-    # this late; a provider outage longer than this makes it refuse tokens until it answers.
+    # Envoy's cache_duration of the keys (whole seconds): it fetches them again in the background
+    # every cache_duration less 5 s (the duration itself when 5 s or less), so a new signing key
+    # reaches the gateway at most this late. Fetched keys never expire (they are replaced), so
+    # a provider outage does not make the gateway refuse tokens.
     jwks_cache_seconds: float = 60.0
     # Largest request body (JSON or gRPC) the gateway accepts; larger ones get 413.
     max_request_bytes: int = 64 * 1024
@@ -165,19 +166,11 @@ def transport_socket(host: str, tls: bool) -> dict[str, Any]:
     return {"name": "envoy.transport_sockets.tls", "typed_config": context}
 
 
-# Envoy fetches the keys again this long before they expire (jwks_async_fetcher.cc): a cache
-# duration not longer than that lets them expire, and a request then waits for a fetch.
-JWKS_REFETCH_LEAD_SECONDS = 5
-
-
 def jwks_cache_duration(seconds: float) -> str:
-    """`cache_duration` of the issuer's keys: whole seconds (Envoy drops a fraction), more than
-    the lead of Envoy's background fetch so that it stays off the request path."""
-    if seconds != int(seconds) or seconds <= JWKS_REFETCH_LEAD_SECONDS:
-        raise ValueError(
-            f"jwks_cache_seconds must be whole seconds above {JWKS_REFETCH_LEAD_SECONDS} (Envoy "
-            f"fetches the keys {JWKS_REFETCH_LEAD_SECONDS} s before they expire), not {seconds!r}"
-        )
+    """`cache_duration` of the issuer's keys: whole seconds, at least 1 (Envoy reads whole
+    seconds: 1.5 would silently be 1, 0.5 no duration at all)."""
+    if seconds != int(seconds) or seconds < 1:
+        raise ValueError(f"jwks_cache_seconds must be whole seconds, at least 1, not {seconds!r}")
     return f"{int(seconds)}s"
 
 
