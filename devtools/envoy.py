@@ -20,7 +20,8 @@ ENVOY = Path(sys.executable).parent / "envoy"
 
 def validate(config_path: Path, binary: Path = ENVOY) -> None:
     """`envoy --mode validate`: parses the configuration and loads every part of it (the
-    descriptor set, the JWKS, the filters) without serving. Raises with Envoy's complaint."""
+    descriptor set, the filters, the clusters' TLS contexts) without serving; it does not fetch
+    the issuer's keys. Raises with Envoy's complaint."""
     done = subprocess.run(
         [str(binary), "--mode", "validate", "-c", str(config_path), "--log-level", "error"],
         capture_output=True,
@@ -106,21 +107,16 @@ def start_gateway(
     folder: Path,
     listen_port: int,
     targets: Mapping[str, str],
-    jwks_path: Path,
     descriptor_path: Path = DESCRIPTOR,
     opts: GatewayOptions | None = None,
 ) -> EnvoyProcess:
-    """Writes the configuration into `folder`, starts Envoy and waits until it is ready."""
-    if not jwks_path.exists():
-        raise FileNotFoundError(
-            f"{jwks_path} is missing: `auth.ensure_dev_keys` writes it beside the public key "
-            "when it creates the key pair (remove an older key pair to have it made again)"
-        )
+    """Writes the configuration into `folder`, starts Envoy and waits until it is ready. Ready
+    means the first fetch of the issuer's keys is done: it succeeded, or failed after its
+    retries (then Envoy refuses every token until a fetch in the background succeeds). Tests
+    pass a short `opts.jwks_cache_seconds` so that a key the issuer adds is seen soon."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "envoy.yaml"
-    config_path.write_text(
-        render_config(listen_port, targets, jwks_path, descriptor_path, opts=opts)
-    )
+    config_path.write_text(render_config(listen_port, targets, descriptor_path, opts=opts))
     envoy = EnvoyProcess(config_path, folder / "envoy.log", listen_port)
     envoy.start()
     try:

@@ -11,14 +11,16 @@ cluster per service). `python -m devtools.gateway_config --write-template` rewri
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import re
 import string
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from google.protobuf import descriptor_pool
@@ -37,6 +39,11 @@ TEMPLATE = ROOT / "envoy" / "envoy.yaml.tmpl"
 DESCRIPTOR = ROOT / "envoy" / "yoga.pb"
 LISTEN_PORT = system.GATEWAY_PORT
 CORS_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$"
+# Where Keycloak publishes a realm's keys, under its issuer URL.
+KEYCLOAK_JWKS_PATH = "/protocol/openid-connect/certs"
+# The CA bundle Envoy checks the issuer's certificate with when the JWKS URI is https: the
+# system's (Debian and Ubuntu, the envoyproxy/envoy image included).
+SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 
 # Target name (as in `make run` and the tests) -> the gRPC service it serves.
 SERVICES: dict[str, ServiceDescriptor] = {
@@ -57,16 +64,25 @@ def internal_methods() -> list[str]:
     return found
 
 
-def jwks_file(auth: AuthSettings) -> Path:
-    """The JWKS that `auth.ensure_dev_keys` writes next to the public key."""
-    return auth.public_key_file.with_name("jwks.json")
+def default_jwks_uri(issuer: str) -> str:
+    """Where the issuer publishes its keys by Keycloak's convention (`<issuer>/protocol/
+    openid-connect/certs`); the chart derives it the same way."""
+    return issuer.rstrip("/") + KEYCLOAK_JWKS_PATH
 
 
 @dataclass(frozen=True)
 class GatewayOptions:
     listen_host: str = "127.0.0.1"
-    issuer: str = "yoga-dev"
-    audience: str = "yoga"
+    # What a token must say; by default what the services are told (YOGA_JWT_*).
+    issuer: str = field(default_factory=lambda: AuthSettings().issuer)
+    audience: str = field(default_factory=lambda: AuthSettings().audience)
+    # The issuer's keys (JWKS); empty: Keycloak's place under the issuer (`default_jwks_uri`).
+    jwks_uri: str = ""
+    # Envoy's cache_duration of the keys (whole seconds): it fetches them again in the background
+    # every cache_duration less 5 s (the duration itself when 5 s or less), so a new signing key
+    # reaches the gateway at most this late. Fetched keys never expire (they are replaced), so
+    # a provider outage does not make the gateway refuse tokens.
+    jwks_cache_seconds: float = 60.0
     # Largest request body (JSON or gRPC) the gateway accepts; larger ones get 413.
     max_request_bytes: int = 64 * 1024
     max_response_bytes: int = 4 * 1024 * 1024
@@ -97,6 +113,67 @@ def port_placeholder(name: str) -> str:
     return f"{name.upper()}_PORT"
 
 
+def jwks_uri_of(opts: GatewayOptions) -> str:
+    return opts.jwks_uri or default_jwks_uri(opts.issuer)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def identity_endpoint(jwks_uri: str) -> tuple[str, int, bool]:
+    """(host, port, tls) of the JWKS URI: the `identity` cluster Envoy fetches the keys from."""
+    parts = urlsplit(jwks_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the JWKS URI must be an http or https URL, not {jwks_uri!r}")
+    tls = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError as err:
+        raise ValueError(f"the JWKS URI {jwks_uri!r} has a bad port: {err}") from err
+    return parts.hostname, port, tls
+
+
+def transport_socket(host: str, tls: bool) -> dict[str, Any]:
+    """The `identity` cluster's transport socket: plaintext, or TLS that sends the host as SNI
+    and checks the certificate against the system's CAs and the host name (or address)."""
+    if not tls:
+        return {
+            "name": "envoy.transport_sockets.raw_buffer",
+            "typed_config": {
+                "@type": "type.googleapis.com/"
+                "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
+            },
+        }
+    ip = _is_ip(host)
+    context: dict[str, Any] = {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        "common_tls_context": {
+            "validation_context": {
+                "trusted_ca": {"filename": SYSTEM_CA_FILE},
+                "match_typed_subject_alt_names": [
+                    {"san_type": "IP_ADDRESS" if ip else "DNS", "matcher": {"exact": host}}
+                ],
+            }
+        },
+    }
+    if not ip:  # SNI names a host, never an address (RFC 6066)
+        context["sni"] = host
+    return {"name": "envoy.transport_sockets.tls", "typed_config": context}
+
+
+def jwks_cache_duration(seconds: float) -> str:
+    """`cache_duration` of the issuer's keys: whole seconds, at least 1 (Envoy reads whole
+    seconds: 1.5 would silently be 1, 0.5 no duration at all)."""
+    if seconds != int(seconds) or seconds < 1:
+        raise ValueError(f"jwks_cache_seconds must be whole seconds, at least 1, not {seconds!r}")
+    return f"{int(seconds)}s"
+
+
 def _split_target(name: str, target: str) -> tuple[str, int]:
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
@@ -107,7 +184,6 @@ def _split_target(name: str, target: str) -> tuple[str, int]:
 def placeholders(
     listen_port: int,
     targets: Mapping[str, str],
-    jwks_path: Path,
     descriptor_path: Path = DESCRIPTOR,
     admin_port: int = 0,
     opts: GatewayOptions | None = None,
@@ -116,14 +192,21 @@ def placeholders(
     opts = opts or GatewayOptions()
     if set(targets) != set(SERVICES):
         raise ValueError(f"targets must name exactly {sorted(SERVICES)}, not {sorted(targets)}")
+    jwks_uri = jwks_uri_of(opts)
+    identity_host, identity_port, tls = identity_endpoint(jwks_uri)
     values = {
         "LISTEN_HOST": _q(opts.listen_host),
         "LISTEN_PORT": str(int(listen_port)),
         "ADMIN_PORT": str(int(admin_port)),
-        "JWKS_PATH": _q(str(jwks_path)),
         "DESCRIPTOR_PATH": _q(str(descriptor_path)),
         "JWT_ISSUER": _q(opts.issuer),
         "JWT_AUDIENCE": _q(opts.audience),
+        "JWKS_URI": _q(jwks_uri),
+        "JWKS_CACHE_DURATION": _q(jwks_cache_duration(opts.jwks_cache_seconds)),
+        "IDENTITY_HOST": _q(identity_host),
+        "IDENTITY_PORT": str(identity_port),
+        # One line of JSON: a YAML flow mapping.
+        "IDENTITY_TRANSPORT_SOCKET": json.dumps(transport_socket(identity_host, tls)),
         "MAX_REQUEST_BYTES": str(int(opts.max_request_bytes)),
         "MAX_RESPONSE_BYTES": str(int(opts.max_response_bytes)),
         "ROUTE_TIMEOUT": _q(_seconds(opts.timeout_seconds)),
@@ -144,14 +227,13 @@ def template_text() -> str:
 def render_config(
     listen_port: int,
     targets: Mapping[str, str],
-    jwks_path: Path,
     descriptor_path: Path = DESCRIPTOR,
     admin_port: int = 0,
     opts: GatewayOptions | None = None,
 ) -> str:
     """The configuration as text Envoy reads (YAML). `targets`: service name (`yogaclass`,
     `reservation`, `notification`, `mypage`) -> `host:port` of its gRPC server."""
-    values = placeholders(listen_port, targets, jwks_path, descriptor_path, admin_port, opts)
+    values = placeholders(listen_port, targets, descriptor_path, admin_port, opts)
     template = string.Template(template_text())
     wanted = set(template.get_identifiers())
     if wanted != set(values):
@@ -168,13 +250,12 @@ def render_config(
 def build_config(
     listen_port: int,
     targets: Mapping[str, str],
-    jwks_path: Path,
     descriptor_path: Path = DESCRIPTOR,
     admin_port: int = 0,
     opts: GatewayOptions | None = None,
 ) -> dict[str, Any]:
     """The rendered configuration, parsed (for tests and checks that look inside it)."""
-    text = render_config(listen_port, targets, jwks_path, descriptor_path, admin_port, opts)
+    text = render_config(listen_port, targets, descriptor_path, admin_port, opts)
     config: dict[str, Any] = yaml.safe_load(text)
     return config
 
@@ -304,7 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address the listener binds")
     for name, service in system.SERVICES.items():
         parser.add_argument(f"--{name}", default=service.default_target, help="host:port")
-    parser.add_argument("--jwks", type=Path, default=jwks_file(AuthSettings()).resolve())
+    auth = AuthSettings()
+    parser.add_argument("--issuer", default=auth.issuer, help="the token issuer (YOGA_JWT_ISSUER)")
+    parser.add_argument("--audience", default=auth.audience, help="(YOGA_JWT_AUDIENCE)")
+    parser.add_argument(
+        "--jwks-uri",
+        default=auth.jwks_uri,
+        help="the issuer's keys (YOGA_JWT_JWKS_URI; empty: <issuer>" + KEYCLOAK_JWKS_PATH + ")",
+    )
+    parser.add_argument(
+        "--jwks-cache-seconds", type=float, default=60.0, help="how long Envoy keeps the keys"
+    )
     parser.add_argument("--descriptor", type=Path, default=DESCRIPTOR)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -328,11 +419,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{TEMPLATE.relative_to(ROOT)} matches protos/")
         return 1 if problems else 0
     targets = {name: str(getattr(args, name)) for name in SERVICES}
-    auth = AuthSettings()
-    opts = GatewayOptions(listen_host=args.host, issuer=auth.issuer, audience=auth.audience)
-    sys.stdout.write(
-        render_config(args.port, targets, args.jwks, args.descriptor, args.admin_port, opts)
+    opts = GatewayOptions(
+        listen_host=args.host,
+        issuer=args.issuer,
+        audience=args.audience,
+        jwks_uri=args.jwks_uri,
+        jwks_cache_seconds=args.jwks_cache_seconds,
     )
+    sys.stdout.write(render_config(args.port, targets, args.descriptor, args.admin_port, opts))
     return 0
 
 

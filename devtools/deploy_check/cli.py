@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from devtools import gateway_config
 from devtools.deploy_check import gateway, helm, rules, schemas, wiring
@@ -27,8 +25,7 @@ def check_case(
     problems += schemas.schema_problems(objs, kube, crds)
     problems += rules.project_problems(objs)
     problems += gateway.parity_problems(objs, helm.chart_values(case), helm.NAMESPACE)
-    if case.envoy:
-        problems += gateway.envoy_problems(objs, case.name)
+    problems += gateway.envoy_problems(objs, case.name)
     return objs, [f"[{case.name}] {p}" for p in problems]
 
 
@@ -64,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"     helm: {helm_binary()}")
         kube = schemas.KubeSchemas()
         crds = schemas.CrdSchemas(schemas.CRD_DIR, kube)
-        with tempfile.TemporaryDirectory() as tmp:
-            for case in helm.cases(helm.throwaway_keys(Path(tmp))):
-                objs, found = check_case(case, kube, crds)
-                step(f"chart {case.name}: {len(objs)} objects", found)
-                if args.counts:
-                    print("     " + json.dumps(count_by_kind(objs)))
+        step(
+            "the chart refuses to render without an issuer or client secret",
+            helm.required_value_problems(),
+        )
+        for case in helm.cases():
+            objs, found = check_case(case, kube, crds)
+            step(f"chart {case.name}: {len(objs)} objects", found)
+            if args.counts:
+                print("     " + json.dumps(count_by_kind(objs)))
     except CheckError as err:
         problems.append(str(err))
     for problem in problems:

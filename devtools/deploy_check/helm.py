@@ -16,6 +16,9 @@ from devtools.deploy_check.tools import ROOT, CheckError, helm_binary, run
 
 CHART = ROOT / "helm" / "yoga-studio"
 CI_VALUES = CHART / "ci"
+# What every install must give and the chart cannot default (the token issuer, the client
+# secret of the services that call others): under every case deploy-check renders.
+REQUIRED_VALUES = Path(__file__).resolve().parent / "required-values.yaml"
 # The newest Kubernetes whose schemas kubernetes-validate 1.37.0 bundles; Helm renders for it too.
 KUBE_VERSION = "1.37.0"
 NAMESPACE = "yoga"
@@ -29,8 +32,6 @@ class Case:
     values: tuple[Path, ...] = ()
     set_files: Mapping[str, Path] = field(default_factory=dict)
     sets: tuple[str, ...] = ()
-    # Run Envoy on the gateway configuration (needs token keys: Envoy refuses an empty JWKS).
-    envoy: bool = True
 
     def args(self) -> list[str]:
         out: list[str] = []
@@ -79,29 +80,39 @@ def helm_template(case: Case, chart: Path = CHART, namespace: str = NAMESPACE) -
         raise CheckError(f"helm template ({case.name}) rendered invalid YAML: {err}") from err
 
 
-def cases(keys: Mapping[str, Path]) -> list[Case]:
-    """The defaults as they are (no keys: the gateway would not start, so Envoy is not asked),
-    the defaults with throwaway token keys, then each ci/*.yaml with them."""
-    found = [Case("defaults", envoy=False), Case("defaults+keys", set_files=keys)]
+def cases() -> list[Case]:
+    """The defaults with the values every install must give, then each ci/*.yaml over them."""
+    found = [Case("defaults", (REQUIRED_VALUES,))]
     for path in sorted(CI_VALUES.glob("*.yaml")):
-        found.append(Case(f"ci/{path.name}", (path,), keys))
+        found.append(Case(f"ci/{path.name}", (REQUIRED_VALUES, path)))
     return found
 
 
-def throwaway_keys(folder: Path) -> dict[str, Path]:
-    """A key pair and its JWKS made for this run only (the chart must never hold a real key)."""
-    from yoga_common.auth import ensure_dev_keys
-    from yoga_common.settings import AuthSettings
+# What the render must say when a required value is missing (helm's `fail` in _helpers.tpl).
+REQUIRED_MESSAGES = {
+    "auth.issuer": "auth.issuer is required",
+    "auth.clientSecret": "give its secret, auth.existingSecret",
+}
 
-    settings = AuthSettings(
-        public_key_file=folder / "jwt-public.pem", private_key_file=folder / "jwt-private.pem"
-    )
-    ensure_dev_keys(settings)
-    return {
-        "auth.publicKey": settings.public_key_file,
-        "auth.privateKey": settings.private_key_file,
-        "auth.jwks": folder / "jwks.json",
+
+def required_value_problems(chart: Path = CHART) -> list[str]:
+    """The chart's defaults alone do not render: without an issuer, or without the services'
+    client secret, helm fails and names the value (never an install that refuses every token)."""
+    problems: list[str] = []
+    issuer = yaml.safe_load(REQUIRED_VALUES.read_text())["auth"]["issuer"]
+    broken = {
+        "auth.issuer": Case("no issuer"),
+        "auth.clientSecret": Case("no client secret", sets=(f"auth.issuer={issuer}",)),
     }
+    for key, case in broken.items():
+        try:
+            helm_template(case, chart)
+        except CheckError as err:
+            if REQUIRED_MESSAGES[key] not in str(err):
+                problems.append(f"helm template without {key} fails, but not naming it: {err}")
+            continue
+        problems.append(f"helm template without {key} renders; it must fail and name it")
+    return problems
 
 
 def _merge(base: Any, override: Any) -> Any:

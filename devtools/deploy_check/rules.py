@@ -1,12 +1,17 @@
 """The project's own rules for what it deploys: probes, resources, service accounts, gRPC port
 names, zero-downtime rollouts, shutdown budgets, an AuthorizationPolicy per workload naming only
 methods that exist, mTLS, no Istio retries (the gRPC channel retries: one layer only), the Kafka
-topics of the code. `project_problems` runs them all, with the gateway's and the wiring's."""
+topics of the code, no private key anywhere (the issuer holds the signing keys). `project_problems`
+runs them all, with the gateway's and the wiring's."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from devtools.deploy_check.gateway import gateway_problems
 from devtools.deploy_check.objects import Obj, name_of, of_kind, pod_labels, pod_spec, selects
@@ -213,6 +218,53 @@ def topic_problems(objs: Sequence[Obj]) -> list[str]:
     return []
 
 
+# A PEM private key (PKCS#1, PKCS#8, EC, encrypted) or a field meant to hold one.
+PRIVATE_KEY_TEXT = "PRIVATE KEY"
+PRIVATE_KEY_NAME = re.compile(r"private[-_.]?key|jwt-private", re.IGNORECASE)
+
+
+def _strings(node: Any, where: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(where, text, names) of every mapping key and string value in a rendered object; names:
+    the text is a key, or the value of a `name` (an env variable, a volume, a Secret key)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{where}/{key}", str(key), True
+            if key == "name" and isinstance(value, str):
+                yield f"{where}/{key}", value, True
+            else:
+                yield from _strings(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _strings(item, f"{where}/{i}")
+    elif isinstance(node, str):
+        yield where, node, False
+
+
+def _decoded(obj: Obj) -> Iterator[tuple[str, str, bool]]:
+    """A Secret's `data` and a ConfigMap's `binaryData`, base64-decoded."""
+    for field in ("data", "binaryData") if obj.get("kind") == "Secret" else ("binaryData",):
+        for key, value in (obj.get(field) or {}).items():
+            try:
+                raw = base64.b64decode(str(value), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            yield f"/{field}/{key}", raw.decode("latin-1"), False
+
+
+def private_key_problems(objs: Sequence[Obj]) -> list[str]:
+    """No rendered object holds a private key, or names a place for one (a key, a file, a
+    variable): tokens are signed by the issuer, services that call others get a client secret."""
+    problems: list[str] = []
+    for obj in objs:
+        what = f"{obj.get('kind')} {name_of(obj)}"
+        for where, text, names in [*_strings(obj), *_decoded(obj)]:
+            if PRIVATE_KEY_TEXT in text:
+                problems.append(f"{what} {where}: holds a private key ({PRIVATE_KEY_TEXT})")
+            elif names and PRIVATE_KEY_NAME.search(text):
+                problems.append(f"{what} {where}: {text} names a private key")
+    return problems
+
+
 def project_problems(objs: Sequence[Obj]) -> list[str]:
     checks: list[Callable[[Sequence[Obj]], list[str]]] = [
         deployment_problems,
@@ -221,5 +273,6 @@ def project_problems(objs: Sequence[Obj]) -> list[str]:
         allow_list_problems,
         topic_problems,
         gateway_problems,
+        private_key_problems,
     ]
     return [problem for check in checks for problem in check(objs)]

@@ -1,6 +1,7 @@
 """The chart against yoga_common/system.py, the registry of the system's wiring. The chart cannot
 import Python, so it holds copies: each service's port, settings prefix, gRPC service and
-module in values.yaml, and the AuthorizationPolicies' allow lists (who may call which method).
+module in values.yaml, whether it calls other services (and so gets the client secret), and
+the AuthorizationPolicies' allow lists (who may call which method).
 They are held here against the registry, each servicer's role table (`ROLES`) and the calls one
 service makes to another (`Service.calls`).
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from devtools.deploy_check.objects import Obj, component_of, name_of, of_kind
 from yoga_common import system
-from yoga_common.auth import ADMIN, MEMBER
+from yoga_common.principal import ADMIN, MEMBER
 
 GATEWAY = "gateway"
 # Roles a person's token carries: a method open to one of them is public, reached through the
@@ -44,6 +45,8 @@ def values_problems(values: Mapping[str, Any]) -> list[str]:
             "envPrefix": service.env_prefix.removesuffix("_"),
             "grpcService": service.grpc_service,
             "module": service.package,
+            # Only a service that calls others signs in as the client: it alone gets the secret.
+            "callsServices": bool(service.calls),
         }
         for key, value in expected.items():
             if entry.get(key) != value:

@@ -1,10 +1,10 @@
-"""What the deploy-check tests share: the chart rendered once with throwaway keys, the schemas,
-and a fresh copy of the rendering for each test to break."""
+"""What the deploy-check tests share: the chart rendered once with the values every install
+gives (an issuer, a client secret: devtools/deploy_check/required-values.yaml), the schemas, and
+a fresh copy of the rendering for each test to break."""
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +15,8 @@ Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    result: dict[str, Path] = helm.throwaway_keys(tmp_path_factory.mktemp("keys"))
-    return result
-
-
-@pytest.fixture(scope="module")
-def rendered(keys: dict[str, Path]) -> list[Obj]:
-    objs: list[Obj] = helm.helm_template(helm.Case("defaults+keys", set_files=keys))
+def rendered() -> list[Obj]:
+    objs: list[Obj] = helm.helm_template(helm.Case("defaults", (helm.REQUIRED_VALUES,)))
     return objs
 
 

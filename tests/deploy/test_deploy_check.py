@@ -5,6 +5,7 @@ installed these tests fail (CheckError), they never skip."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def matching(problems: list[str], *parts: str) -> list[str]:
 def test_default_rendering_passes_every_check(rendered: list[Obj], kube: Any, crds: Any) -> None:
     assert schemas.schema_problems(rendered, kube, crds) == []
     assert rules.project_problems(rendered) == []
-    assert gateway.envoy_problems(rendered, "defaults+keys") == []
+    assert gateway.envoy_problems(rendered, "defaults") == []
     kinds = {o["kind"] for o in rendered}
     for kind in ("Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget", "ConfigMap", "Secret", "PersistentVolumeClaim",
@@ -81,7 +82,9 @@ def test_writable_root_filesystem_is_rejected_by_the_schema() -> None:
 
 def test_sqlite_with_autoscaling_is_refused() -> None:
     with pytest.raises(CheckError, match=r"autoscaling.enabled=false"):
-        helm.helm_template(helm.Case("sqlite", sets=("database.driver=sqlite",)))
+        helm.helm_template(
+            helm.Case("sqlite", (helm.REQUIRED_VALUES,), sets=("database.driver=sqlite",))
+        )
 
 
 def test_an_open_object_in_the_values_schema_is_found(tmp_path: Path) -> None:
@@ -90,6 +93,78 @@ def test_an_open_object_in_the_values_schema_is_found(tmp_path: Path) -> None:
     path = tmp_path / "values.schema.json"
     path.write_text(json.dumps(schema))
     assert matching(helm.values_schema_problems(path), "/properties/image", "additionalProperties")
+
+
+# -- the token issuer and the client secret ------------------------------------------------------
+
+
+def test_the_chart_will_not_render_without_an_issuer_or_a_client_secret() -> None:
+    assert helm.required_value_problems() == []
+    with pytest.raises(CheckError, match=r"auth.issuer is required"):
+        helm.helm_template(helm.Case("bare"))
+    issuer = "auth.issuer=https://id.example.com/realms/studio"
+    with pytest.raises(CheckError, match=r"reservation call other services .* auth.clientSecret"):
+        helm.helm_template(helm.Case("no secret", sets=(issuer,)))
+    # A Secret of one's own is enough.
+    helm.helm_template(helm.Case("own", sets=(issuer, "auth.existingSecret=yoga-client")))
+
+
+def test_tokens_are_checked_with_the_issuers_published_keys(rendered: list[Obj]) -> None:
+    jwks_uri = "https://id.example.com/realms/studio/protocol/openid-connect/certs"
+    [rule] = find(rendered, "RequestAuthentication", "gateway")["spec"]["jwtRules"]
+    assert rule["issuer"] == "https://id.example.com/realms/studio"
+    assert rule["jwksUri"] == jwks_uri
+    assert rule["audiences"] == ["yoga"]
+    assert rule["forwardOriginalToken"] is True
+    assert "jwks" not in rule
+    for name in ("yogaclass", "reservation", "notification", "mypage"):
+        env = find(rendered, "ConfigMap", f"{name}-env")["data"]
+        assert env["YOGA_JWT_ISSUER"] == "https://id.example.com/realms/studio"
+        assert env["YOGA_JWT_AUDIENCE"] == "yoga"
+        assert env["YOGA_JWT_JWKS_URI"] == jwks_uri
+        assert not [k for k in env if "KEY" in k]
+        assert ("YOGA_JWT_CLIENT_ID" in env) == (name == "reservation")
+
+
+def test_only_services_that_call_others_get_the_client_secret(rendered: list[Obj]) -> None:
+    secret = find(rendered, "Secret", "yoga-studio-secrets")
+    assert secret["stringData"]["client-secret"] == "deploy-check-placeholder"
+    for name in ("yogaclass", "reservation", "notification", "mypage", "gateway"):
+        spec = find(rendered, "Deployment", name)["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in spec["containers"][0].get("env", [])}
+        if name == "reservation":
+            ref = env["YOGA_JWT_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "yoga-studio-secrets", "key": "client-secret"}
+        else:
+            assert "YOGA_JWT_CLIENT_SECRET" not in env
+        assert all("secret" not in v for v in spec["volumes"])  # no key files mounted
+
+
+def test_existing_secret_names_the_secret_and_the_chart_renders_none() -> None:
+    case = helm.Case("own", (helm.REQUIRED_VALUES, helm.CI_VALUES / "existing-secrets.yaml"))
+    objs = helm.helm_template(case)
+    assert not [o for o in objs if o["kind"] == "Secret"]
+    spec = find(objs, "Deployment", "reservation")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    ref = env["YOGA_JWT_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "yoga-client", "key": "client-secret"}
+    # The issuer's trailing slash is the issuer's; Keycloak's key URI is derived without it.
+    [rule] = find(objs, "RequestAuthentication", "gateway")["spec"]["jwtRules"]
+    assert rule["issuer"] == "https://auth.example.com/realms/studio/"
+    assert rule["jwksUri"] == "https://auth.example.com/realms/studio/protocol/openid-connect/certs"
+
+
+def test_a_private_key_anywhere_is_found(objs: list[Obj]) -> None:
+    assert rules.private_key_problems(objs) == []
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----\n"
+    find(objs, "Secret", "yoga-studio-secrets")["stringData"]["jwt-private.pem"] = pem
+    find(objs, "ConfigMap", "yogaclass-env")["data"]["YOGA_JWT_PRIVATE_KEY_FILE"] = "/etc/k.pem"
+    config_map = find(objs, "ConfigMap", "mypage-env")
+    config_map["binaryData"] = {"k": base64.b64encode(pem.encode()).decode()}
+    problems = rules.project_problems(objs)
+    assert matching(problems, "Secret yoga-studio-secrets /stringData/jwt-private.pem", "PRIVATE")
+    assert matching(problems, "ConfigMap yogaclass-env", "YOGA_JWT_PRIVATE_KEY_FILE")
+    assert matching(problems, "ConfigMap mypage-env /binaryData/k", "holds a private key")
 
 
 # -- Kubernetes schemas ----------------------------------------------------------------------------
@@ -235,8 +310,12 @@ def test_gateway_must_point_at_rendered_services(objs: list[Obj]) -> None:
 
 def test_envoy_rejects_a_broken_gateway_config(objs: list[Obj]) -> None:
     config_map = find(objs, "ConfigMap", "gateway-config")
-    config_map["data"]["jwks.json"] = '{"keys": []}'
-    assert matching(gateway.envoy_problems(objs, "broken"), "envoy rejects", "jwks")
+    config = yaml.safe_load(config_map["data"]["envoy.yaml"])
+    identity = next(c for c in config["static_resources"]["clusters"] if c["name"] == "identity")
+    tls = identity["transport_socket"]["typed_config"]["common_tls_context"]
+    tls["validation_context"]["trusted_ca"]["filename"] = "/no/such/ca.crt"
+    config_map["data"]["envoy.yaml"] = json.dumps(config)
+    assert matching(gateway.envoy_problems(objs, "broken"), "envoy rejects", "/no/such/ca.crt")
 
 
 def test_a_key_given_twice_is_refused() -> None:

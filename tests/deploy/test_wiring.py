@@ -48,12 +48,14 @@ def test_the_charts_values_match_the_registry() -> None:
     assert wiring.values_problems(helm.chart_values()) == []
 
 
-def test_a_port_prefix_or_service_that_differs_from_the_registry_is_found() -> None:
+def test_a_port_prefix_call_or_service_that_differs_from_the_registry_is_found() -> None:
     values = copy.deepcopy(helm.chart_values())
     values["services"]["yogaclass"]["port"] = 50061
     values["services"]["mypage"]["envPrefix"] = "MY_PAGE"
     values["services"]["notification"]["grpcService"] = "yoga.notification.v2.NotificationService"
     values["services"]["gateway"]["port"] = 8080
+    # It calls no other service: it must not get the client secret.
+    values["services"]["notification"]["callsServices"] = True
     values["services"]["billing"] = values["services"]["mypage"]
     del values["services"]["reservation"]
     problems = wiring.values_problems(values)
@@ -61,6 +63,7 @@ def test_a_port_prefix_or_service_that_differs_from_the_registry_is_found() -> N
     assert matching(problems, "services.mypage.envPrefix", "'MYPAGE'")
     assert matching(problems, "services.notification.grpcService", "v1")
     assert matching(problems, "services.gateway.port is 8080", "8088")
+    assert matching(problems, "services.notification.callsServices is True", "says False")
     assert matching(problems, "services.billing: no such service")
     assert matching(problems, "no reservation")
 
@@ -130,7 +133,7 @@ def test_a_method_of_another_service_in_a_policy_is_found(objs: list[Obj]) -> No
 
 
 def test_values_that_open_an_internal_method_fail_through_helm(
-    tmp_path: Path, keys: dict[str, Path]
+    tmp_path: Path,
 ) -> None:
     """The whole way: an allow list in a values file, rendered by helm, caught."""
     values = tmp_path / "open.yaml"
@@ -141,7 +144,7 @@ def test_values_that_open_an_internal_method_fail_through_helm(
         "      - from: [reservation, notification]\n"
         "        methods: [ReserveSeat, ReleaseSeat]\n"
     )
-    objs = helm.helm_template(helm.Case("open", (values,), keys))
+    objs = helm.helm_template(helm.Case("open", (helm.REQUIRED_VALUES, values)))
     problems = wiring.allow_list_problems(objs)
     assert matching(problems, f"notification may call {YOGACLASS}/ReserveSeat")
     assert matching(problems, f"notification may call {YOGACLASS}/ReleaseSeat")

@@ -76,9 +76,61 @@ version: {{ $root.Chart.AppVersion | quote }}
 {{- if eq .Values.database.driver "sqlite" -}}true{{- end -}}
 {{- end -}}
 
-{{/* The Secret holding the token keys. */}}
+{{/* The Secret holding the client secret of auth.clientId (key client-secret). */}}
 {{- define "yoga.authSecret" -}}
 {{- .Values.auth.existingSecret | default (include "yoga.name" (list . "yoga-studio-secrets")) -}}
+{{- end -}}
+
+{{/* Where the issuer's keys are: auth.jwksUri, else Keycloak's place under the issuer (as
+devtools/gateway_config.py derives it: trailing slashes off, /protocol/openid-connect/certs). */}}
+{{- define "yoga.jwksUri" -}}
+{{- .Values.auth.jwksUri | default (printf "%s/protocol/openid-connect/certs" (regexReplaceAll "/+$" .Values.auth.issuer "")) -}}
+{{- end -}}
+
+{{/* The JWKS URI's endpoint, as JSON {"host", "port", "tls", "ip"}: the gateway's `identity`
+cluster (devtools/gateway_config.py `identity_endpoint`). */}}
+{{- define "yoga.identityEndpoint" -}}
+{{- $uri := include "yoga.jwksUri" . -}}
+{{- $url := urlParse $uri -}}
+{{- if not (has $url.scheme (list "http" "https")) -}}
+{{- fail (printf "auth.jwksUri (or auth.issuer) must be an http or https URL, not %q" $uri) -}}
+{{- end -}}
+{{- $tls := eq $url.scheme "https" -}}
+{{- $host := regexReplaceAll "^\\[?([^\\]]*?)\\]?(:[0-9]+)?$" $url.host "${1}" -}}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" -}}
+{{- if not $host -}}
+{{- fail (printf "auth.jwksUri (or auth.issuer) %q names no host" $uri) -}}
+{{- end -}}
+{{- $ip := or (regexMatch "^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$" $host) (contains ":" $host) -}}
+{{- dict "host" $host "port" (ternary ($port | int) (ternary 443 80 $tls) (ne $port "")) "tls" $tls "ip" $ip | toJson -}}
+{{- end -}}
+
+{{/* The `identity` cluster's transport socket, as JSON: plaintext for http; for https TLS with
+the host as SNI (never an address), the certificate checked against the system's CAs and the
+host (devtools/gateway_config.py `transport_socket`). */}}
+{{- define "yoga.identityTransportSocket" -}}
+{{- $e := include "yoga.identityEndpoint" . | fromJson -}}
+{{- if not $e.tls -}}
+{{- dict "name" "envoy.transport_sockets.raw_buffer" "typed_config" (dict "@type" "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer") | toJson -}}
+{{- else -}}
+{{- $san := dict "san_type" (ternary "IP_ADDRESS" "DNS" $e.ip) "matcher" (dict "exact" $e.host) -}}
+{{- $validation := dict "trusted_ca" (dict "filename" "/etc/ssl/certs/ca-certificates.crt") "match_typed_subject_alt_names" (list $san) -}}
+{{- $context := dict "@type" "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" "common_tls_context" (dict "validation_context" $validation) -}}
+{{- if not $e.ip -}}
+{{- $_ := set $context "sni" $e.host -}}
+{{- end -}}
+{{- dict "name" "envoy.transport_sockets.tls" "typed_config" $context | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The services that call others with their own token (services.<name>.callsServices): they
+get the client id and secret. */}}
+{{- define "yoga.callers" -}}
+{{- $names := list -}}
+{{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
+{{- if (index $.Values.services $name).callsServices -}}{{- $names = append $names $name -}}{{- end -}}
+{{- end -}}
+{{- toJson $names -}}
 {{- end -}}
 
 {{/* The Secret holding the database URLs. */}}
@@ -100,6 +152,13 @@ compares this list with the code's. */}}
 
 {{/* Checks across values that the schema cannot express; fails the render with a message. */}}
 {{- define "yoga.validate" -}}
+{{- if not .Values.auth.issuer -}}
+{{- fail "auth.issuer is required: the token issuer's URL as tokens name it (iss), e.g. --set auth.issuer=https://id.example.com/realms/studio (README: Deploying to Kubernetes)" -}}
+{{- end -}}
+{{- if and (include "yoga.callers" . | fromJsonArray) (not .Values.auth.existingSecret) (not .Values.auth.clientSecret) -}}
+{{- fail (printf "%s call other services with tokens of the client %s: give its secret, auth.existingSecret (a Secret with the key client-secret) or auth.clientSecret (development only)" (include "yoga.callers" . | fromJsonArray | join ", ") .Values.auth.clientId) -}}
+{{- end -}}
+{{- $_ := include "yoga.identityEndpoint" . -}}
 {{- if include "yoga.sqlite" . -}}
 {{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
 {{- $svc := index $.Values.services $name -}}
