@@ -60,6 +60,7 @@ def sign_in(issuer: str) -> list[str]:
         "  (a member's id is the token's `sub`; `me` stands for it in /v1/users/me/...)",
     ]
 
+
 def banner(stack: Stack, tools: str) -> str:
     assert stack.envoy is not None
     gateway = stack.envoy.target

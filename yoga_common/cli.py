@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print an access token from the provider")
     token.add_argument("--user", required=True, help="the development user's name")
     token.add_argument("--role", default=MEMBER, choices=[MEMBER, ADMIN, SERVICE])
-    token.add_argument("--email", default="", help="the user's address (default user<U>@example.com)")
+    token.add_argument(
+        "--email", default="", help="the user's address (default user<U>@example.com)"
+    )
     token.add_argument("--id", action="store_true", help="print the user's id (`sub`) instead")
     args = parser.parse_args(argv)
 

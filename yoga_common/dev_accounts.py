@@ -21,9 +21,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 
@@ -32,6 +33,7 @@ from yoga_common.principal import ADMIN, MEMBER, ROLES, SERVICE
 from yoga_common.service_token import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 DEV_CLIENT = "yoga-cli"
 SERVICES_CLIENT = "yoga-services"
 
@@ -207,7 +209,7 @@ class DevAccounts:
         self._admin = (str(answer["access_token"]), time.time() + float(answer["expires_in"]))
         return self._admin[0]
 
-    def _call(self, send: Any) -> Any:
+    def _call(self, send: Callable[[], T]) -> T:
         try:
             return send()
         except urllib.error.HTTPError as err:

@@ -62,6 +62,9 @@ def new_database(backend: str, folder: Path, name: str) -> str:
     return processes.new_database(backend, folder, name, admin)
 
 
+TEST_HASH_ROUNDS = 1000
+
+
 @functools.cache
 def accounts() -> DevAccounts:
     """Development accounts at the Keycloak `make test` runs (KEYCLOAK_DIR holds its secrets)."""
@@ -69,7 +72,12 @@ def accounts() -> DevAccounts:
     folder = os.environ.get("KEYCLOAK_DIR", "")
     if not issuer or not folder:
         pytest.fail("YOGA_TEST_KEYCLOAK or KEYCLOAK_DIR is not set: run the tests with `make test`")
-    return DevAccounts(issuer, Path(folder) / "secrets")
+    found = DevAccounts(issuer, Path(folder) / "secrets")
+    # The tests make hundreds of accounts and sign each in: with the realm's production hashing
+    # (PBKDF2, 210 000 rounds) that is a quarter of a second of the provider's CPU per account.
+    # Only this test instance's realm hashes its new passwords with fewer rounds.
+    found.admin("PUT", "", {"passwordPolicy": f"hashIterations({TEST_HASH_ROUNDS})"})
+    return found
 
 
 def provider_auth() -> AuthSettings:

@@ -105,7 +105,9 @@ class HeldKey:
     kid: str
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:
-        return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid, **header})
+        return jwt.encode(
+            claims, self.private, algorithm="RS256", headers={"kid": self.kid, **header}
+        )
 
 
 def import_held_key(accounts: DevAccounts) -> HeldKey:

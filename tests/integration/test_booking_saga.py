@@ -148,6 +148,7 @@ async def test_unbookable_classes_are_rejected_with_their_reason(clients: Client
 
 async def test_members_act_only_on_their_own_reservations(clients: Clients) -> None:
     yoga_class = await create_class(clients, capacity=3)
+    uid = {u: clients.stack.user_id(u) for u in ("61", "63")}
     mine = await book(clients, yoga_class.class_id, "61")
     for call in (
         clients.reservations.GetReservation(
@@ -160,12 +161,12 @@ async def test_members_act_only_on_their_own_reservations(clients: Clients) -> N
         ),
         clients.reservations.CreateReservation(
             rpb.CreateReservationRequest(
-                class_id=yoga_class.class_id, request_id=request_id(), user_id="63"
+                class_id=yoga_class.class_id, request_id=request_id(), user_id=uid["63"]
             ),
             metadata=clients.stack.as_user("62"),
         ),
         clients.reservations.ListReservations(
-            rpb.ListReservationsRequest(user_id="61"), metadata=clients.stack.as_user("62")
+            rpb.ListReservationsRequest(user_id=uid["61"]), metadata=clients.stack.as_user("62")
         ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -176,22 +177,22 @@ async def test_members_act_only_on_their_own_reservations(clients: Clients) -> N
     # Staff may book for a member and cancel for them.
     for_member = await clients.reservations.CreateReservation(
         rpb.CreateReservationRequest(
-            class_id=yoga_class.class_id, request_id=request_id(), user_id="63"
+            class_id=yoga_class.class_id, request_id=request_id(), user_id=uid["63"]
         ),
         metadata=clients.stack.as_admin(),
     )
-    assert for_member.reservation.user_id == "63"
+    assert for_member.reservation.user_id == uid["63"]
     assert for_member.reservation.status == CONFIRMED
     own = await clients.reservations.ListReservations(
         rpb.ListReservationsRequest(class_id=yoga_class.class_id),
         metadata=clients.stack.as_user("63"),
     )
-    assert [r.user_id for r in own.reservations] == ["63"]
+    assert [r.user_id for r in own.reservations] == [uid["63"]]
     everyone = await clients.reservations.ListReservations(
         rpb.ListReservationsRequest(class_id=yoga_class.class_id),
         metadata=clients.stack.as_admin(),
     )
-    assert sorted(r.user_id for r in everyone.reservations) == ["61", "63"]
+    assert sorted(r.user_id for r in everyone.reservations) == sorted([uid["61"], uid["63"]])
 
 
 async def test_bad_reservation_requests_are_invalid_argument(clients: Clients) -> None:

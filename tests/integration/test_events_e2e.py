@@ -61,7 +61,7 @@ def mailbox(system: tuple[Stack, Mailbox]) -> Mailbox:
 
 async def kinds(c: Clients, user: str) -> list[str]:
     answer = await c.notifications.ListNotifications(
-        npb.ListNotificationsRequest(user_id=user, page_size=100), metadata=c.stack.as_user(user)
+        npb.ListNotificationsRequest(user_id="me", page_size=100), metadata=c.stack.as_user(user)
     )
     return sorted(KIND(n.kind) for n in answer.notifications)
 
@@ -69,7 +69,7 @@ async def kinds(c: Clients, user: str) -> list[str]:
 async def page(c: Clients, user: str) -> list[mpb.MyPageEntry]:
     """A member's whole page (these members have a few entries: one page of the largest size)."""
     answer = await c.mypage.GetMyPage(
-        mpb.GetMyPageRequest(user_id=user, page_size=100), metadata=c.stack.as_user(user)
+        mpb.GetMyPageRequest(user_id="me", page_size=100), metadata=c.stack.as_user(user)
     )
     assert not answer.next_page_token
     return list(answer.entries)
@@ -85,7 +85,7 @@ async def test_me_names_the_caller_everywhere_a_user_id_goes(c: Clients) -> None
         ),
         metadata=me,
     )
-    assert booked.reservation.user_id == "me-41"
+    assert booked.reservation.user_id == c.stack.user_id("me-41")
     listed = await c.reservations.ListReservations(
         rpb.ListReservationsRequest(user_id="me"), metadata=me
     )
@@ -97,8 +97,8 @@ async def test_me_names_the_caller_everywhere_a_user_id_goes(c: Clients) -> None
         )
         mine = await c.mypage.GetMyPage(mpb.GetMyPageRequest(user_id="me"), metadata=me)
         return (
-            [n.user_id for n in notes.notifications] == ["me-41"]
-            and mine.user_id == "me-41"
+            [n.user_id for n in notes.notifications] == [c.stack.user_id("me-41")]
+            and mine.user_id == c.stack.user_id("me-41")
             and [e.reservation_id for e in mine.entries] == [booked.reservation.reservation_id]
         )
 
@@ -310,14 +310,14 @@ async def test_broker_outage_loses_nothing(c: Clients, mailbox: Mailbox) -> None
         "SELECT user_id, count(*) FROM notifications WHERE class_id = :c GROUP BY user_id",
         c=yoga_class.class_id,
     )
-    assert sorted(per_user) == sorted((u, 1) for u in users)
+    assert sorted(per_user) == sorted((c.stack.user_id(u), 1) for u in users)
     entries = rows(
         c.stack,
         "mypage",
         "SELECT user_id, count(*) FROM reservations WHERE class_id = :c GROUP BY user_id",
         c=yoga_class.class_id,
     )
-    assert sorted(entries) == sorted((u, 1) for u in users)
+    assert sorted(entries) == sorted((c.stack.user_id(u), 1) for u in users)
     ids = mailbox.message_ids()
     assert len(ids) == len(set(ids)), "an email was sent twice"
 

@@ -19,7 +19,6 @@ import jwt
 import pytest
 
 from yoga_common.auth import TokenVerifier
-from yoga_common.errors import ServiceError
 from yoga_common.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,6 +4,7 @@ page is read through a real `python -m mypage_svc` over gRPC."""
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import uuid
@@ -419,6 +420,12 @@ def test_a_class_moved_while_its_reservations_arrive_ends_moved_on_each(db: Data
 # --- the page through a real server ----------------------------------------------------------
 
 
+def uid(name: str) -> str:
+    """The member's id in the system: the provider's id of development user `name`, the `sub`
+    of the tokens `Served.as_user(name)` presents."""
+    return accounts().user_id(name)
+
+
 @dataclass
 class History:
     """A member's long history: the events that build it and the class start each of its
@@ -437,15 +444,17 @@ class History:
         return [r for _, r in upcoming] + [r for _, r in past] + undated
 
 
-def long_history(user_id: str, now: datetime) -> History:
-    """45 upcoming, 50 past and 6 never-found classes, several at one time; five of them
-    moved by staff after they were booked (three into the past, two into the future). Every
-    time is at least an hour from `now`, so the listing's own now splits them the same way."""
+def long_history(name: str, now: datetime) -> History:
+    """Development user `name`'s history: 45 upcoming, 50 past and 6 never-found classes,
+    several at one time; five of them moved by staff after they were booked (three into the
+    past, two into the future). Every time is at least an hour from `now`, so the listing's own
+    now splits them the same way."""
+    user_id = uid(name)
     events: list[Envelope] = []
     starts: dict[str, datetime | None] = {}
     day = timedelta(days=1)
     for i in range(101):
-        rid, cid = f"{user_id}-r{i:03d}", f"{user_id}-c{i:03d}"
+        rid, cid = f"{name}-r{i:03d}", f"{name}-c{i:03d}"
         if i < 45:
             start: datetime | None = now + (1 + i % 15) * day  # three reservations a day
         elif i < 95:
@@ -474,7 +483,10 @@ def long_history(user_id: str, now: datetime) -> History:
     return History(events, starts)
 
 
-LONG_HISTORY = long_history("20", datetime.now(UTC).replace(microsecond=0))
+@functools.cache
+def long_history_of_20() -> History:
+    """Member 20's long history, made once (at test time: it asks the provider for the id)."""
+    return long_history("20", datetime.now(UTC).replace(microsecond=0))
 
 
 @dataclass
@@ -499,14 +511,17 @@ def served(
     # Member 11: an early class booked then cancelled, a later one confirmed (and renamed by
     # staff after it was booked). Member 12: rejected from the early class.
     later = START + timedelta(days=2)
+    m11, m12 = uid("11"), uid("12")
     for event in [
-        confirmed(reservation_id="r-a", class_id="c-a"),
-        cancelled(reservation_id="r-a", class_id="c-a"),
-        confirmed(reservation_id="r-b", class_id="c-b", title="Evening Yin", start=later),
+        confirmed(reservation_id="r-a", class_id="c-a", user_id=m11),
+        cancelled(reservation_id="r-a", class_id="c-a", user_id=m11),
+        confirmed(
+            reservation_id="r-b", class_id="c-b", user_id=m11, title="Evening Yin", start=later
+        ),
         class_event(cev.ClassCreated(yoga_class=a_class(1, "Evening Yin", later, "c-b"))),
         class_event(cev.ClassUpdated(yoga_class=a_class(2, "Deep Yin", later, "c-b"))),
-        rejected(reservation_id="r-c", class_id="c-a", user_id="12"),
-        *LONG_HISTORY.events,
+        rejected(reservation_id="r-c", class_id="c-a", user_id=m12),
+        *long_history_of_20().events,
     ]:
         consumer.apply(event)
     stack = Stack(
@@ -574,9 +589,9 @@ async def test_a_member_reads_their_own_page_upcoming_soonest_first(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
     page = await mypage.GetMyPage(
-        mypage_pb2.GetMyPageRequest(user_id="11"), metadata=served.as_user("11")
+        mypage_pb2.GetMyPageRequest(user_id=uid("11")), metadata=served.as_user("11")
     )
-    assert page.user_id == "11"
+    assert page.user_id == uid("11")
     assert _summary(page) == MEMBER_11
     assert page.next_page_token == ""
     cancelled_entry = page.entries[0]
@@ -590,7 +605,7 @@ async def test_a_member_cannot_read_another_members_page(
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await mypage.GetMyPage(
-            mypage_pb2.GetMyPageRequest(user_id="11"), metadata=served.as_user("12")
+            mypage_pb2.GetMyPageRequest(user_id=uid("11")), metadata=served.as_user("12")
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_details(caught.value)[0] == "PERMISSION_DENIED"
@@ -600,9 +615,9 @@ async def test_staff_read_anyones_page(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
     admin = served.as_user("staff-1", ADMIN)
-    page = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id="11"), metadata=admin)
+    page = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id=uid("11")), metadata=admin)
     assert _summary(page) == MEMBER_11
-    other = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id="12"), metadata=admin)
+    other = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id=uid("12")), metadata=admin)
     assert [(e.reservation_id, e.status, e.reason) for e in other.entries] == [
         ("r-c", rpb.RESERVATION_STATUS_REJECTED, rpb.RESERVATION_REASON_CLASS_FULL)
     ]
@@ -612,9 +627,9 @@ async def test_a_member_without_reservations_has_an_empty_page(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
     page = await mypage.GetMyPage(
-        mypage_pb2.GetMyPageRequest(user_id="99"), metadata=served.as_user("99")
+        mypage_pb2.GetMyPageRequest(user_id=uid("99")), metadata=served.as_user("99")
     )
-    assert (page.user_id, list(page.entries)) == ("99", [])
+    assert (page.user_id, list(page.entries)) == (uid("99"), [])
 
 
 @pytest.mark.parametrize("user_id", ["", "x" * 65, " 11"])
@@ -633,7 +648,7 @@ async def test_a_bad_user_id_is_invalid_argument(
 async def test_callers_without_a_token_or_a_reader_role_are_refused(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
-    request = mypage_pb2.GetMyPageRequest(user_id="11")
+    request = mypage_pb2.GetMyPageRequest(user_id=uid("11"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await mypage.GetMyPage(request)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -646,8 +661,8 @@ async def test_the_page_follows_events_applied_while_serving(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub
 ) -> None:
     member = served.as_user("13")
-    request = mypage_pb2.GetMyPageRequest(user_id="13")
-    served.consumer.apply(confirmed(reservation_id="r-live", class_id="c-live", user_id="13"))
+    request = mypage_pb2.GetMyPageRequest(user_id=uid("13"))
+    served.consumer.apply(confirmed(reservation_id="r-live", class_id="c-live", user_id=uid("13")))
     page = await mypage.GetMyPage(request, metadata=member)
     assert [(e.class_title, e.status) for e in page.entries] == [
         ("Morning Flow", rpb.RESERVATION_STATUS_CONFIRMED)
@@ -655,7 +670,7 @@ async def test_the_page_follows_events_applied_while_serving(
     served.consumer.apply(
         class_event(cev.ClassUpdated(yoga_class=a_class(5, "Noon Flow", class_id="c-live")))
     )
-    served.consumer.apply(cancelled(reservation_id="r-live", class_id="c-live", user_id="13"))
+    served.consumer.apply(cancelled(reservation_id="r-live", class_id="c-live", user_id=uid("13")))
     page = await mypage.GetMyPage(request, metadata=member)
     assert [(e.class_title, e.status) for e in page.entries] == [
         ("Noon Flow", rpb.RESERVATION_STATUS_CANCELLED)
@@ -686,13 +701,13 @@ async def read_every_page(
 async def test_paging_lists_every_entry_once_upcoming_soonest_then_past_most_recent(
     served: Served, mypage: mypage_pb2_grpc.MyPageServiceStub, page_size: int
 ) -> None:
-    pages = await read_every_page(mypage, served.as_user("20"), "20", page_size)
+    pages = await read_every_page(mypage, served.as_user("20"), uid("20"), page_size)
     listed = [e.reservation_id for page in pages for e in page.entries]
     tokens = [position_of(page.next_page_token) for page in pages[:-1]]
     assert tokens, "a history of 101 entries fits no page"
     now = tokens[0].now if tokens[0] else None
     assert now is not None
-    assert listed == LONG_HISTORY.expected(now)
+    assert listed == long_history_of_20().expected(now)
     size = page_size or pagination.DEFAULT_PAGE_SIZE
     assert [len(page.entries) for page in pages[:-1]] == [size] * (len(pages) - 1)
     assert 0 < len(pages[-1].entries) <= size
@@ -707,16 +722,18 @@ async def test_the_page_size_is_bounded(
 ) -> None:
     metadata = served.as_user("20")
     page = await mypage.GetMyPage(
-        mypage_pb2.GetMyPageRequest(user_id="20", page_size=10_000), metadata=metadata
+        mypage_pb2.GetMyPageRequest(user_id=uid("20"), page_size=10_000), metadata=metadata
     )
     assert len(page.entries) == pagination.MAX_PAGE_SIZE
     assert page.next_page_token
     rest = await mypage.GetMyPage(
-        mypage_pb2.GetMyPageRequest(user_id="20", page_token=page.next_page_token),
+        mypage_pb2.GetMyPageRequest(user_id=uid("20"), page_token=page.next_page_token),
         metadata=metadata,
     )
     assert (len(rest.entries), rest.next_page_token) == (1, "")
-    default = await mypage.GetMyPage(mypage_pb2.GetMyPageRequest(user_id="20"), metadata=metadata)
+    default = await mypage.GetMyPage(
+        mypage_pb2.GetMyPageRequest(user_id=uid("20")), metadata=metadata
+    )
     assert len(default.entries) == pagination.DEFAULT_PAGE_SIZE
 
 
@@ -743,7 +760,9 @@ async def test_a_bad_page_size_or_token_is_invalid_argument(
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await mypage.GetMyPage(
-            mypage_pb2.GetMyPageRequest(user_id="20", page_size=page_size, page_token=page_token),
+            mypage_pb2.GetMyPageRequest(
+                user_id=uid("20"), page_size=page_size, page_token=page_token
+            ),
             metadata=served.as_user("20"),
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -496,6 +496,12 @@ def test_migrations_match_the_tables(backend: str, tmp_path: Path) -> None:
 # --- the API, on a real server ---------------------------------------------------------------
 
 
+def uid(name: str) -> str:
+    """The member's id in the system: the provider's id of development user `name`, the `sub`
+    of the tokens `Running.creds(name)` presents."""
+    return accounts().user_id(name)
+
+
 @dataclass
 class Running:
     service: ServiceProcess
@@ -510,8 +516,8 @@ class Running:
 async def running(db: Database, auth: AuthSettings, tmp_path: Path) -> AsyncIterator[Running]:
     c = consumer(db)
     for i in range(5):
-        c.apply(confirmed("11", "m11@example.com", title=f"Class {i}"))
-    c.apply(confirmed("12", "m12@example.com", title="Other member's class"))
+        c.apply(confirmed(uid("11"), "m11@example.com", title=f"Class {i}"))
+    c.apply(confirmed(uid("12"), "m12@example.com", title="Other member's class"))
     stack = Stack(
         tmp_path / "service",
         auth,
@@ -549,7 +555,7 @@ async def test_members_list_their_own_notifications_newest_first(running: Runnin
         while True:
             page = await stub.ListNotifications(
                 notification_pb2.ListNotificationsRequest(
-                    user_id="11", page_size=2, page_token=token
+                    user_id=uid("11"), page_size=2, page_token=token
                 ),
                 metadata=running.creds("11"),
             )
@@ -558,7 +564,7 @@ async def test_members_list_their_own_notifications_newest_first(running: Runnin
             if not token:
                 break
         assert [n.class_title for n in seen] == [f"Class {i}" for i in reversed(range(5))]
-        assert {n.user_id for n in seen} == {"11"}
+        assert {n.user_id for n in seen} == {uid("11")}
         assert {n.kind for n in seen} == {notification_pb2.NOTIFICATION_KIND_BOOKED}
         assert len({n.notification_id for n in seen}) == 5
         assert seen[0].subject == "Booked: Class 4 on 2030-01-01 18:00 (Asia/Seoul)"
@@ -567,7 +573,7 @@ async def test_members_list_their_own_notifications_newest_first(running: Runnin
 async def test_members_cannot_read_anothers_and_staff_can(running: Running) -> None:
     async with grpc.aio.insecure_channel(running.service.target) as channel:
         stub = notification_pb2_grpc.NotificationServiceStub(channel)
-        request = notification_pb2.ListNotificationsRequest(user_id="11")
+        request = notification_pb2.ListNotificationsRequest(user_id=uid("11"))
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ListNotifications(request, metadata=running.creds("12"))
         assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
@@ -575,7 +581,7 @@ async def test_members_cannot_read_anothers_and_staff_can(running: Running) -> N
         by_staff = await stub.ListNotifications(request, metadata=running.creds("staff-1", ADMIN))
         assert len(by_staff.notifications) == 5
         other = await stub.ListNotifications(
-            notification_pb2.ListNotificationsRequest(user_id="12"),
+            notification_pb2.ListNotificationsRequest(user_id=uid("12")),
             metadata=running.creds("staff-1", ADMIN),
         )
         assert [n.class_title for n in other.notifications] == ["Other member's class"]
@@ -594,9 +600,12 @@ async def test_bad_requests_are_invalid_argument(running: Running) -> None:
         for request, field in [
             (notification_pb2.ListNotificationsRequest(), "user_id"),
             (notification_pb2.ListNotificationsRequest(user_id="x" * 65), "user_id"),
-            (notification_pb2.ListNotificationsRequest(user_id="11", page_size=-1), "page_size"),
             (
-                notification_pb2.ListNotificationsRequest(user_id="11", page_token="nope!"),
+                notification_pb2.ListNotificationsRequest(user_id=uid("11"), page_size=-1),
+                "page_size",
+            ),
+            (
+                notification_pb2.ListNotificationsRequest(user_id=uid("11"), page_token="nope!"),
                 "page_token",
             ),
         ]:
@@ -614,7 +623,7 @@ async def test_the_service_mails_what_it_holds(running: Running) -> None:
     async with grpc.aio.insecure_channel(running.service.target) as channel:
         stub = notification_pb2_grpc.NotificationServiceStub(channel)
         page = await stub.ListNotifications(
-            notification_pb2.ListNotificationsRequest(user_id="11"),
+            notification_pb2.ListNotificationsRequest(user_id=uid("11")),
             metadata=running.creds("11"),
         )
     assert {n.email_state for n in page.notifications} == {notification_pb2.DELIVERY_STATE_SENT}

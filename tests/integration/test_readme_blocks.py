@@ -3,12 +3,13 @@ section never set $CLASS_ID or $RESERVATION_ID, and the curl section needed jq, 
 README did not list).
 
 `make run` runs in a fresh copy of this checkout (the files git knows, uncommitted changes
-included) in a temporary folder, so its var/ (keys, SQLite files, mail, logs, the broker's
-data) is never the developer's. The copy shares this checkout's .venv, with PYTHONPATH on the
-copy's sources, as its own .venv would be. It uses the registry's ports, as the README's blocks
-name them (Keycloak's too: `yoga token` finds it there); its own broker moves to free ports
-(KAFKA_PORT, as documented), so it never meets the broker of `make test`. It stops everything it started, also when a block fails. A part that
-cannot start fails the test. The README's rules (skip markers, `# → ...` comments) are in
+included) in a temporary folder, so its var/ (Keycloak's data and secrets, SQLite files, mail,
+logs, the broker's data) is never the developer's. The copy shares this checkout's .venv, with
+PYTHONPATH on the copy's sources, as its own .venv would be. It uses the registry's ports, as
+the README's blocks name them (Keycloak's too: `yoga token` finds it there); its own broker
+moves to free ports (KAFKA_PORT, as documented), so it never meets the broker of `make test`.
+It stops everything it started, also when a block fails. A part that cannot start fails the
+test. The README's rules (skip markers, `# → ...` comments) are in
 devtools/readme_blocks.py; each section runs in one bash session of its own."""
 
 from __future__ import annotations

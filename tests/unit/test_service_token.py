@@ -47,7 +47,11 @@ async def test_the_token_is_asked_once_and_renewed_before_it_expires() -> None:
     token = ServiceToken(settings(), post=provider, clock=clock)
     assert await token.metadata() == (("authorization", "Bearer t1"),)
     assert provider.asked == [
-        {"grant_type": "client_credentials", "client_id": "yoga-services", "client_secret": "s3cret"}
+        {
+            "grant_type": "client_credentials",
+            "client_id": "yoga-services",
+            "client_secret": "s3cret",
+        }
     ]
     clock.now += 300 - RENEW_BEFORE_SECONDS - 1
     assert await token.metadata() == (("authorization", "Bearer t1"),)
