@@ -93,6 +93,26 @@ class EnvoyProcess(Child):
             time.sleep(0.05)
         raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.tail()}")
 
+    def wait_for_keys(self, timeout: float = 30.0) -> None:
+        """Until the gateway holds the issuer's keys (a first JWKS fetch succeeded): before it
+        every token is refused. `make run` starts Envoy while Keycloak may still start."""
+        deadline = time.monotonic() + timeout
+        while self._stat("http.gateway.jwt_authn.jwks_fetch_success") < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"envoy fetched no signing keys in {timeout}s:\n{self.tail()}")
+            time.sleep(0.1)
+
+    def _stat(self, name: str) -> int:
+        try:
+            with urllib.request.urlopen(
+                f"{self.admin_url()}/stats?filter=^{name}$", timeout=1
+            ) as answer:
+                text = answer.read().decode()
+        except (OSError, urllib.error.URLError):
+            return 0
+        _, _, value = text.strip().partition(": ")
+        return int(value) if value.isdigit() else 0
+
     def _ready(self) -> bool:
         if not self.admin_address_path.exists():
             return False

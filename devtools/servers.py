@@ -9,8 +9,9 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,20 +62,43 @@ def all_running(names: list[str]) -> Iterator[dict[str, float]]:
     """The servers for the length of the block, those not running started side by side, and
     stopped again however the block ends (an error, Ctrl-C); one that was running already is
     left running. Yields the seconds each start took, by name, for those this block started."""
+    with starting(names) as servers:
+        servers.wait()
+        yield servers.seconds
+
+
+@dataclass
+class Starting:
+    """Servers being started side by side: `wait(name)` until one is up (its start's error
+    raised), `seconds` what each start this block made took."""
+
+    futures: dict[str, Future[None]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def wait(self, *names: str) -> None:
+        for name in names or list(self.futures):
+            if name in self.futures:
+                self.futures[name].result()
+
+
+@contextmanager
+def starting(names: list[str]) -> Iterator[Starting]:
+    """Like `all_running`, without waiting: the block goes on while the servers start (e.g.
+    `make run` starts the services once the broker is up, while Keycloak still starts)."""
     wanted = [name for name in names if not is_running(name)]
-    started: dict[str, float] = {}
+    pool = ThreadPoolExecutor(max_workers=max(len(wanted), 1))
+    servers = Starting({})
 
     def start(name: str) -> None:
         began = time.monotonic()
         script(SCRIPTS[name], "start")
-        started[name] = time.monotonic() - began
+        servers.seconds[name] = time.monotonic() - began
 
+    servers.futures.update({name: pool.submit(start, name) for name in wanted})
     try:
-        with ThreadPoolExecutor(max_workers=max(len(wanted), 1)) as pool:
-            for done in [pool.submit(start, name) for name in wanted]:
-                done.result()
-        yield started
+        yield servers
     finally:
+        pool.shutdown(wait=True)  # a start under way ends before its server is stopped
         for name in wanted:
             # Stopping one that never came up is harmless: its script finds nothing to stop.
             subprocess.run([str(ROOT / "scripts" / SCRIPTS[name]), "stop"], check=False)

@@ -146,6 +146,9 @@ cmd_start() {
     if [[ -f $LOG ]]; then mv -f "$LOG" "$LOG.1"; fi
     log "starting Keycloak $VERSION on 127.0.0.1:$PORT (log: $LOG)"
     # The realm file reads these (${...} placeholders); only the first start imports it.
+    # The JVM keeps the classes it loaded in an archive of the instance's (written when it
+    # stops, checked and remade by the JVM when stale): a start after the first takes about
+    # two thirds of the time (17 s -> 11 s here).
     KC_BOOTSTRAP_ADMIN_USERNAME=admin \
       KC_BOOTSTRAP_ADMIN_PASSWORD=$(secret bootstrap-admin) \
       YOGA_SERVICES_CLIENT_SECRET=$(secret services-client) \
@@ -153,6 +156,7 @@ cmd_start() {
       YOGA_DEMO_MEMBER_PASSWORD=$(secret demo-member) \
       JAVA_HOME=$(java_home) \
       JAVA_OPTS_KC_HEAP="-Xms64m -Xmx384m" \
+      JAVA_OPTS_APPEND="-XX:+AutoCreateSharedArchive -XX:SharedArchiveFile=$KDIR/home/classes.jsa" \
       KC_RUN_IN_CONTAINER=false \
       setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
       "$KDIR/home/bin/kc.sh" start --optimized --import-realm \

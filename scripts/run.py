@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from devtools import servers
 from devtools.stack import Stack
 from yoga_common.settings import AuthSettings, KafkaSettings
@@ -39,7 +41,7 @@ def auth_settings() -> AuthSettings:
     client secret it made at its first start."""
     return AuthSettings(
         issuer=servers.script("keycloak.sh", "url"),
-        client_secret=servers.script("keycloak.sh", "secret", "services-client"),
+        client_secret=SecretStr(servers.script("keycloak.sh", "secret", "services-client")),
     )
 
 
@@ -124,22 +126,29 @@ def main() -> int:
         + " ...",
         flush=True,
     )
+    # Read (made, the first time) before Keycloak starts, which reads it too.
+    auth = auth_settings()
     try:
         # Stopped at the end if started here; one that was running already is left running.
-        with servers.all_running(wanted) as started:
-            return serve(began, tools, tools_ready, started)
+        with servers.starting(wanted) as started:
+            # The services need the broker to start, not the provider: they fetch its keys
+            # when the first token comes, and Envoy fetches them again until it answers.
+            started.wait("kafka")
+            return serve(began, tools, tools_ready, auth, started)
     finally:
         print("stopped.")
 
 
-def serve(began: float, tools: str, tools_ready: float, started: dict[str, float]) -> int:
-    """Starts the stack, prints the banner and runs until Ctrl-C (0) or until a process of
-    the stack ends by itself (1); stops the stack either way. `started`: the seconds each
-    shared server this run started took to be ready."""
-    servers_ready = time.monotonic() - began - tools_ready
+def serve(
+    began: float, tools: str, tools_ready: float, auth: AuthSettings, started: servers.Starting
+) -> int:
+    """Starts the stack while Keycloak may still start, prints the banner once both are up
+    and runs until Ctrl-C (0) or until a process of the stack ends by itself (1); stops the
+    stack either way. `started`: the shared servers this run starts."""
+    kafka_ready = time.monotonic() - began - tools_ready
     stack = Stack(
         ROOT / "var",
-        auth_settings(),
+        auth,
         kafka_settings(),
         backend=None,
         fixed_ports=True,
@@ -158,14 +167,18 @@ def serve(began: float, tools: str, tools_ready: float, started: dict[str, float
     signal.signal(signal.SIGTERM, stop)
     try:
         stack.start()
+        services_ready = time.monotonic() - began - tools_ready - kafka_ready
+        started.wait()
+        assert stack.envoy is not None
+        stack.envoy.wait_for_keys()
         print(banner(stack, tools), flush=True)
         # bench/run.py reads this line (cold start).
         took = time.monotonic() - began
-        shares = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in started.items())
+        shares = ", ".join(f"{name} {s:.1f} s" for name, s in started.seconds.items())
         print(
-            f"up in {took:.1f} s (tools {tools_ready:.1f} s, shared servers {servers_ready:.1f} s"
-            f"{f' ({shares}, side by side)' if shares else ''}, "
-            f"services and gateway {took - tools_ready - servers_ready:.1f} s)",
+            f"up in {took:.1f} s (tools {tools_ready:.1f} s, Kafka {kafka_ready:.1f} s, "
+            f"services and gateway {services_ready:.1f} s after it; shared servers started "
+            f"side by side: {shares or 'none'})",
             flush=True,
         )
         while not stopping:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the unit and integration tests against real parts: PostgreSQL and an Apache Kafka
-# broker (both started here, on private ports), SQLite and an SMTP server (started by the
+# Runs the unit and integration tests against real parts: PostgreSQL, an Apache Kafka broker
+# and Keycloak (all started here, on private ports), SQLite and an SMTP server (started by the
 # tests). A part that cannot start fails the run; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,11 @@ stop_parts() {
   scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap stop_parts EXIT
-# Keycloak takes longest: it starts beside the others.
+# Every run imports the committed realm afresh (an earlier run's realm, its accounts and its
+# keys would otherwise stay); the instance's secrets stay. Keycloak takes longest: it starts
+# beside the others.
+scripts/keycloak.sh stop >/dev/null 2>&1 || true
+rm -rf "$KEYCLOAK_DIR/home/data"
 scripts/keycloak.sh start &
 keycloak=$!
 scripts/postgres.sh start
