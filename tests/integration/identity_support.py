@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from yoga_common.dev_accounts import DevAccounts
+from yoga_common.service_token import post_form
 from yoga_common.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,21 @@ def own_realm(accounts: DevAccounts) -> Iterator[DevAccounts]:
         yield DevAccounts(f"{accounts.base}/realms/{name}", accounts.secrets)
     finally:
         accounts.admin("DELETE", "", realm=name)
+
+
+def password_grant(issuer: str, username: str, password: str) -> str:
+    """An access token for a person signing in with their password (the development client)."""
+    answer = post_form(
+        f"{issuer}/protocol/openid-connect/token",
+        {
+            "grant_type": "password",
+            "client_id": "yoga-cli",
+            "username": username,
+            "password": password,
+            "scope": "openid",
+        },
+    )
+    return str(answer["access_token"])
 
 
 def auth_of(accounts: DevAccounts) -> AuthSettings:

@@ -38,6 +38,7 @@ from tests.integration.identity_support import (
     import_held_key,
     now,
     own_realm,
+    password_grant,
     signing_kid,
 )
 from tests.integration.support import a_class, error_details, request_id
@@ -47,25 +48,11 @@ from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga.yogaclass.v1 import yogaclass_pb2_grpc
 from yoga_common.dev_accounts import DevAccounts, subject
 from yoga_common.principal import ADMIN
-from yoga_common.service_token import post_form
 
 # The gateway asks the provider for its keys this often in these tests (60 s in the chart).
 JWKS_CACHE_SECONDS = 2
 FAST_KEYS = GatewayOptions(jwks_cache_seconds=JWKS_CACHE_SECONDS)
 CONFIRMED = "RESERVATION_STATUS_CONFIRMED"
-
-
-def password_grant(accounts: DevAccounts, username: str, password: str) -> str:
-    answer = post_form(
-        f"{accounts.issuer}/protocol/openid-connect/token",
-        {
-            "grant_type": "password",
-            "client_id": "yoga-cli",
-            "username": username,
-            "password": password,
-        },
-    )
-    return str(answer["access_token"])
 
 
 def json_as(stack: Any, token: str | None) -> JsonClient:
@@ -84,8 +71,8 @@ async def test_members_and_staff_signed_in_at_the_provider_use_the_system(
     tmp_path: Path,
 ) -> None:
     provider = accounts()
-    staff = password_grant(provider, "admin@studio.example", provider_secret("demo-admin"))
-    jiwoo = password_grant(provider, "jiwoo@studio.example", provider_secret("demo-member"))
+    staff = password_grant(provider.issuer, "admin@studio.example", provider_secret("demo-admin"))
+    jiwoo = password_grant(provider.issuer, "jiwoo@studio.example", provider_secret("demo-member"))
     # A member who registered themselves (the registration form makes the same account).
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     password = uuid.uuid4().hex
@@ -101,7 +88,7 @@ async def test_members_and_staff_signed_in_at_the_provider_use_the_system(
             "credentials": [{"type": "password", "value": password, "temporary": False}],
         },
     )
-    newcomer = password_grant(provider, email, password)
+    newcomer = password_grant(provider.issuer, email, password)
     mailbox = Mailbox(free_port())
     mailbox.start()
     try:
