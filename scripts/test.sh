@@ -32,4 +32,5 @@ export YOGA_TEST_PG_URL YOGA_TEST_KAFKA YOGA_TEST_KEYCLOAK
 
 # Arguments go to pytest; the whole of tests/ unless they start with a path under it.
 if [[ ${1:-} == tests* ]]; then targets=(); else targets=(tests); fi
-.venv/bin/pytest "${targets[@]}" -q -p no:cacheprovider "$@"
+# The slowest tests are listed at the end, so a run that grows shows where.
+.venv/bin/pytest "${targets[@]}" -q -p no:cacheprovider --durations=15 "$@"
