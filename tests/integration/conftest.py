@@ -121,11 +121,21 @@ class Stack(devstack.Stack):
     def user_id(self, user: str) -> str:
         return accounts().user_id(user)
 
+    def sign_in(self, users: list[str]) -> None:
+        """Makes and signs in many members up front, side by side."""
+        accounts().sign_in(users)
+
     def as_user(self, user: str, role: str = MEMBER) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token(user, role)}"),)
 
     def as_admin(self) -> tuple[tuple[str, str], ...]:
         return self.as_user("staff-1", ADMIN)
+
+
+def crowd(size: int) -> list[str]:
+    """`size` members, the same ones in every test that needs a crowd: the provider makes
+    each account once per test run."""
+    return [f"member-{n}" for n in range(size)]
 
 
 def system_under_test(

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from tests.integration.conftest import BACKENDS, Clients, Stack, connect
+from tests.integration.conftest import BACKENDS, Clients, Stack, connect, crowd
 from tests.integration.events_support import (
     CONSUMED,
     Mailbox,
@@ -281,7 +281,8 @@ async def test_consumer_killed_mid_burst_applies_every_event_once(c: Clients) ->
 
 async def test_broker_outage_loses_nothing(c: Clients, mailbox: Mailbox) -> None:
     yoga_class = await new_class(c, 100)
-    users = [f"outage-{n}" for n in range(200)]
+    users = crowd(200)
+    c.stack.sign_in(users)
     sent_before = len(mailbox.message_ids())
     broker("stop")
     try:

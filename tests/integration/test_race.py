@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.integration.conftest import Clients
+from tests.integration.conftest import Clients, crowd
 from tests.integration.support import a_class, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
@@ -27,7 +27,8 @@ async def test_200_bookers_for_10_seats(clients: Clients, run: int) -> None:
     )
     class_id = created.yoga_class.class_id
     # The same members every run (each a provider account): a new class, a new race.
-    users = [f"racer-{n}" for n in range(BOOKERS)]
+    users = crowd(BOOKERS)
+    clients.stack.sign_in(users)
     metadata = {user: clients.stack.as_user(user) for user in users}
 
     async def book(user: str) -> rpb.Reservation:
