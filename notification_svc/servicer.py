@@ -25,13 +25,13 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     ) -> notification_pb2.ListNotificationsResponse:
         v = Violations()
         check_id(v, "user_id", request.user_id)
+        paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         principal = current_principal()
         user_id = principal.user(request.user_id)
         check_reader(principal, user_id)
         page, token = await pagination.keyset_page(
-            request.page_size,
-            request.page_token,
+            paging,
             lambda limit, after: self._service.page(user_id, limit, after),
             lambda n: (n.create_time, n.notification_id),
         )

@@ -62,12 +62,12 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v = Violations()
         check_id(v, "class_id", request.class_id, required=False)
         check_id(v, "user_id", request.user_id, required=False)
+        paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         principal = current_principal()
         user_id = visible_user(principal, principal.user(request.user_id))
         page, token = await pagination.keyset_page(
-            request.page_size,
-            request.page_token,
+            paging,
             lambda limit, after: self._service.page(request.class_id, user_id, limit, after),
             lambda r: (r.create_time, r.reservation_id),
         )

@@ -6,10 +6,11 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from yoga_common.errors import invalid_field
+from yoga_common.errors import ServiceError, Violations, invalid_field
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -59,17 +60,37 @@ def decode_after(token: str) -> tuple[datetime, str] | None:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Paging:
+    """The page a `List*` call asks for: its size and where the previous page ended."""
+
+    size: int
+    after: tuple[datetime, str] | None
+
+
+def keyset_paging(v: Violations, size: int, token: str) -> Paging:
+    """The page asked for; a bad size or token joins the request's other violations in `v`,
+    so the caller hears of every bad field at once."""
+    v.check(size >= 0, "page_size", "must not be negative")
+    after = None
+    try:
+        after = decode_after(token)
+    except ServiceError as bad:
+        v.items += bad.violations
+    return Paging(
+        min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE) if size > 0 else DEFAULT_PAGE_SIZE, after
+    )
+
+
 async def keyset_page(
-    page_size_requested: int,
-    page_token: str,
+    paging: Paging,
     fetch: Callable[[int, tuple[datetime, str] | None], Awaitable[list[T]]],
     position: Callable[[T], tuple[datetime, str]],
 ) -> tuple[list[T], str]:
     """One page of a `List*` call: `fetch(limit, after)` returns up to `limit` items after the
     keyset position `after`; one more than the page is asked for, to know whether a next page
     exists without counting. Returns the page and the next page's token ("" at the end)."""
-    size = page_size(page_size_requested)
-    found = await fetch(size + 1, decode_after(page_token))
-    page = found[:size]
-    token = encode_after(*position(page[-1])) if len(found) > size else ""
+    found = await fetch(paging.size + 1, paging.after)
+    page = found[: paging.size]
+    token = encode_after(*position(page[-1])) if len(found) > paging.size else ""
     return page, token

@@ -129,10 +129,10 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
             else None
         )
         end = check_time(v, "end_time", request.end_time) if request.HasField("end_time") else None
+        paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         page, token = await pagination.keyset_page(
-            request.page_size,
-            request.page_token,
+            paging,
             lambda limit, after: self._service.page(start, end, limit, after),
             lambda c: (c.details.start_time, c.class_id),
         )

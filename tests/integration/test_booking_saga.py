@@ -208,3 +208,11 @@ async def test_bad_reservation_requests_are_invalid_argument(clients: Clients) -
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_details(err.value)[0] == "RESERVATION_NOT_FOUND"
+    # Every bad field of a list call in one answer, the page's too.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await clients.reservations.ListReservations(
+            rpb.ListReservationsRequest(user_id="x" * 65, page_size=-1, page_token="nope!"),
+            metadata=clients.stack.as_admin(),
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(err.value) == ("INVALID_ARGUMENT", ["user_id", "page_size", "page_token"])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.integration.conftest import Clients, accounts
@@ -120,6 +121,15 @@ async def test_list_by_time_range_with_pages(clients: Clients) -> None:
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_details(err)[1] == ["page_token"]
+    err = await refused(
+        clients.classes.ListClasses(
+            ypb.ListClassesRequest(
+                start_time=Timestamp(seconds=-(10**12)), page_size=-3, page_token="not-a-token"
+            ),
+            metadata=clients.stack.as_user("11"),
+        )
+    )
+    assert error_details(err)[1] == ["start_time", "page_size", "page_token"]
 
 
 async def set_capacity(c: Clients, class_id: str, capacity: int) -> ypb.UpdateClassResponse:

@@ -613,6 +613,16 @@ async def test_bad_requests_are_invalid_argument(running: Running) -> None:
                 await stub.ListNotifications(request, metadata=admin)
             assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
             assert error_details(err.value) == ("INVALID_ARGUMENT", [field])
+        # Every bad field in one answer.
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListNotifications(
+                notification_pb2.ListNotificationsRequest(page_size=-1, page_token="nope!"),
+                metadata=admin,
+            )
+        assert error_details(err.value) == (
+            "INVALID_ARGUMENT",
+            ["user_id", "page_size", "page_token"],
+        )
 
 
 async def test_the_service_mails_what_it_holds(running: Running) -> None:

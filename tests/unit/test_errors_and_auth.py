@@ -208,6 +208,16 @@ def test_page_size_bounds(requested: int, expected: int) -> None:
     assert pagination.page_size(requested) == expected
 
 
+def test_a_bad_page_size_and_token_are_reported_together() -> None:
+    v = Violations()
+    v.add("user_id", "is required")
+    paging = pagination.keyset_paging(v, -1, "!!!!")
+    assert [x.field for x in v.items] == ["user_id", "page_size", "page_token"]
+    assert paging == pagination.Paging(pagination.DEFAULT_PAGE_SIZE, None)
+    good = pagination.keyset_paging(v := Violations(), 500, pagination.encode_after(START, "c-9"))
+    assert not v.items and good == pagination.Paging(pagination.MAX_PAGE_SIZE, (START, "c-9"))
+
+
 @pytest.mark.parametrize("requested", [-1, -(10**9)])
 def test_negative_page_size_is_invalid(requested: int) -> None:
     with pytest.raises(ServiceError) as caught:
