@@ -293,7 +293,8 @@ def test_the_access_log_names_the_subject_and_the_issuers_roles() -> None:
 
 def test_every_json_local_reply_carries_an_error_info() -> None:
     """Each JSON mapper answers a google.rpc.Status with one ErrorInfo of the services' domain;
-    401 and 403 say what the services say (errors.unauthenticated, errors.permission_denied)."""
+    401 says what the services say (errors.unauthenticated); jwt_authn's 403 (a token for
+    another audience) becomes that 401 too, as the services refuse such a token."""
     config = gateway_config.build_config(8088, TARGETS)
     hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
     mappers = hcm["typed_config"]["local_reply_config"]["mappers"]
@@ -320,11 +321,14 @@ def test_every_json_local_reply_carries_an_error_info() -> None:
         refused.code.value,
         refused.reason,
     )
-    denied = errors.permission_denied("x")
     assert (by_status[403]["code"], by_status[403]["details"][0]["reason"]) == (
-        denied.code.value,
-        denied.reason,
+        refused.code.value,
+        refused.reason,
     )
+    audience = next(
+        m for m in json_mappers if m["body_format_override"]["json_format"] is by_status[403]
+    )
+    assert audience["status_code"] == 401
     assert by_status[400]["details"][0]["reason"] == "INVALID_ARGUMENT"
     assert by_status[404]["details"][0]["reason"] == "ROUTE_NOT_FOUND"
     assert by_status[413]["details"][0]["reason"] == "REQUEST_TOO_LARGE"
