@@ -54,6 +54,17 @@ class TokenVerifier:
             raise unauthenticated("the token is signed with a key its issuer does not publish")
         return key
 
+    def asks_provider(self, token: str) -> bool:
+        """Whether verifying `token` may ask the provider for keys (its key is not held): the
+        caller then verifies off its event loop."""
+        if token in self._cache:
+            return False
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
+            return False
+        return isinstance(kid, str) and bool(kid) and not self._keys.holds(kid)
+
     def verify(self, token: str) -> Principal:
         cached = self._cache.get(token)
         if cached and cached[1] > time.time() and self._keys.holds(cached[2]):

@@ -4,6 +4,7 @@ and turns a `ServiceError` into a `google.rpc.Status` with ErrorInfo/BadRequest 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -102,12 +103,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             response_serializer=handler.response_serializer,
         )
 
-    def _authorize(self, method: str, metadata: Mapping[str, Any]) -> Principal:
+    async def _authorize(self, method: str, metadata: Mapping[str, Any]) -> Principal:
         header = str(metadata.get("authorization", ""))
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise unauthenticated("a bearer token is required")
-        principal = self._verifier.verify(token.strip())
+        token = token.strip()
+        if self._verifier.asks_provider(token):
+            # A key not held yet: asking the provider (up to its timeout when it is down) must
+            # not stop every other call of this process meanwhile.
+            principal = await asyncio.to_thread(self._verifier.verify, token)
+        else:
+            principal = self._verifier.verify(token)
         allowed = self._roles.get(method)
         if allowed is None or principal.role not in allowed:
             raise permission_denied(f"role {principal.role!r} may not call {method}")
@@ -143,7 +150,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         context: Context,
     ) -> Any:
         try:
-            _principal.set(self._authorize(method, metadata))
+            _principal.set(await self._authorize(method, metadata))
             return await inner(request, context)
         except ServiceError as err:
             log.info(

@@ -223,3 +223,17 @@ def test_a_token_missing_a_required_claim_is_refused(provider: Provider, missing
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "Bearer x"])
 def test_a_malformed_token_is_refused(provider: Provider, token: str) -> None:
     refused(verifier(provider), token)
+
+
+def test_the_verifier_says_when_a_token_would_make_it_ask_the_provider(
+    provider: Provider,
+) -> None:
+    check = verifier(provider)
+    first = provider.token("k1")
+    assert check.asks_provider(first)  # no key held yet
+    check.verify(first)
+    assert not check.asks_provider(first)
+    assert not check.asks_provider(provider.token("k1", jti="another"))  # k1 is held
+    provider.add_key("k2")
+    assert check.asks_provider(provider.token("k2"))
+    assert not check.asks_provider("garbage")  # refused without asking anyone

@@ -4,8 +4,11 @@ logs, database spans, and the interceptor's Prometheus counters."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,7 +200,17 @@ class FakeContext:
 
 
 class FakeVerifier:
+    def __init__(self, asks_provider: bool = False) -> None:
+        self._asks = asks_provider
+        self.threads: list[str] = []
+
+    def asks_provider(self, token: str) -> bool:
+        return self._asks
+
     def verify(self, token: str) -> Principal:
+        self.threads.append(threading.current_thread().name)
+        if self._asks:
+            time.sleep(0.3)  # the provider, slow to answer (or down, until its timeout)
         return Principal(subject="11", role="member")
 
 
@@ -226,6 +239,37 @@ async def test_interceptor_counts_calls_by_method_and_code() -> None:
         == denied_before + 1
     )
     assert sample("grpc_server_handling_seconds_count", **labels) >= 2
+
+
+async def test_a_call_that_asks_the_provider_for_keys_holds_up_no_other_call() -> None:
+    """A token of a key the service does not hold makes it ask the provider: off the event
+    loop, so the process's other calls go on meanwhile (a provider that is down answers only at
+    its timeout)."""
+    method = "/test.v1.Things/Get"
+    asking = FakeVerifier(asks_provider=True)
+    interceptor = ServiceInterceptor(asking, {method: frozenset({"member"})})  # type: ignore[arg-type]
+
+    async def inner(request: Any, context: Any) -> str:
+        return "answer"
+
+    ticks = 0
+
+    async def other_calls() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(other_calls())
+    guarded = interceptor._guard(method, {"authorization": "Bearer t"}, inner)
+    assert await guarded(None, FakeContext()) == "answer"
+    ticker.cancel()
+    assert ticks >= 10, ticks
+    assert asking.threads != [threading.main_thread().name]
+    known = FakeVerifier()
+    interceptor = ServiceInterceptor(known, {method: frozenset({"member"})})  # type: ignore[arg-type]
+    await interceptor._guard(method, {"authorization": "Bearer t"}, inner)(None, FakeContext())
+    assert known.threads == [threading.current_thread().name]  # a held key: checked in place
 
 
 def test_dashboard_names_only_metrics_the_services_export() -> None:
