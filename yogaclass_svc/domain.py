@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yoga_common.errors import Violations, failed_precondition, invalid_field
+from yogaclass_svc.waitlist import MAX_WAITLIST
 
 MAX_TITLE = 200
 MAX_CAPACITY = 1000
@@ -56,6 +57,8 @@ class ClassDetails:
     end_time: datetime
     time_zone: str
     capacity: int
+    # Places in the queue once the class is full (0: no waitlist; issue 14 §1).
+    waitlist_capacity: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class YogaClass:
     create_time: datetime
     update_time: datetime
     version: int
+    # Members in the class's queue now.
+    waiting: int = 0
 
     @property
     def free_seats(self) -> int:
@@ -92,6 +97,11 @@ def validate_details(details: ClassDetails, now: datetime, v: Violations | None 
         1 <= details.capacity <= MAX_CAPACITY,
         "yoga_class.capacity",
         f"must be between 1 and {MAX_CAPACITY}",
+    )
+    v.check(
+        0 <= details.waitlist_capacity <= MAX_WAITLIST,
+        "yoga_class.waitlist_capacity",
+        f"must be between 0 and {MAX_WAITLIST}",
     )
     v.check(_valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
     v.check(details.start_time > now, "yoga_class.start_time", "must be in the future")
@@ -125,6 +135,14 @@ def apply_changes(current: YogaClass, changes: dict[str, Any], now: datetime) ->
             f"capacity {details.capacity} is below the {current.booked} seats already booked",
             class_id=current.class_id,
             booked=str(current.booked),
+        )
+    if details.waitlist_capacity < current.waiting:
+        raise failed_precondition(
+            "WAITLIST_BELOW_QUEUE",
+            f"waitlist capacity {details.waitlist_capacity} is below the {current.waiting} "
+            "members waiting",
+            class_id=current.class_id,
+            waiting=str(current.waiting),
         )
     return replace(current, details=details, update_time=now, version=current.version + 1)
 

@@ -3,12 +3,16 @@ at promotion time; positions that stay right as people ahead leave; the cutoff."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yogaclass_svc.waitlist import Skip, Waiting, closed, position, promote
+from yoga_common.errors import Code, ServiceError
+from yogaclass_svc.domain import ClassDetails, ClassStatus, YogaClass, apply_changes
+from yogaclass_svc.waitlist import MAX_WAITLIST, Skip, Waiting, closed, position, promote
 
 START = datetime(2030, 3, 2, 7, 0, tzinfo=UTC)
 
@@ -66,3 +70,33 @@ def test_the_queue_closes_at_its_cutoff_before_the_start() -> None:
     assert not closed(START, cutoff, START - cutoff - timedelta(seconds=1))
     assert closed(START, cutoff, START - cutoff)
     assert closed(START, cutoff, START + timedelta(minutes=5))
+
+
+# --- the class's side: its waitlist capacity ------------------------------------------------
+
+
+def a_class(waiting: int, waitlist_capacity: int = 20) -> YogaClass:
+    details = ClassDetails("Vinyasa", "Jiwoo", START, START + timedelta(hours=1), "Asia/Seoul", 10)
+    details = replace(details, waitlist_capacity=waitlist_capacity)
+    return YogaClass("c-1", details, 10, ClassStatus.SCHEDULED, NOW, NOW, 1, waiting=waiting)
+
+
+NOW = START - timedelta(days=3)
+
+
+def test_a_waitlist_capacity_below_the_queue_is_refused_and_changes_nothing() -> None:
+    current = a_class(waiting=5)
+    with pytest.raises(ServiceError) as refused:
+        apply_changes(current, {"waitlist_capacity": 4}, NOW)
+    assert (refused.value.code, refused.value.reason) == (
+        Code.FAILED_PRECONDITION,
+        "WAITLIST_BELOW_QUEUE",
+    )
+    assert apply_changes(current, {"waitlist_capacity": 5}, NOW).details.waitlist_capacity == 5
+
+
+@pytest.mark.parametrize("size", [-1, MAX_WAITLIST + 1])
+def test_a_waitlist_capacity_out_of_bounds_is_invalid(size: int) -> None:
+    with pytest.raises(ServiceError) as refused:
+        apply_changes(a_class(waiting=0), {"waitlist_capacity": size}, NOW)
+    assert [v.field for v in refused.value.violations] == ["yoga_class.waitlist_capacity"]
