@@ -20,6 +20,8 @@ ROLES = role_table(
         "GetReservation": {ADMIN, MEMBER},
         "ListReservations": {ADMIN, MEMBER},
         "CancelReservation": {ADMIN, MEMBER},
+        "CheckIn": {ADMIN},
+        "GetRoster": {ADMIN},
     },
 )
 

@@ -25,6 +25,11 @@ ROLES = role_table(
         "ListClasses": {ADMIN, MEMBER},
         "UpdateClass": {ADMIN},
         "DeleteClass": {ADMIN},
+        "GetStudioSettings": {ADMIN, MEMBER},
+        "UpdateStudioSettings": {ADMIN},
+        # A member may read their own standing (the servicer checks whose it is).
+        "GetMemberStanding": {ADMIN, MEMBER},
+        "LiftBlock": {ADMIN},
         "ReserveSeat": {SERVICE},
         "ReleaseSeat": {SERVICE},
     },

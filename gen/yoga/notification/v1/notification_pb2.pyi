@@ -18,6 +18,13 @@ class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_KIND_REJECTED: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_CANCELLED: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_CLASS_CANCELLED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_WAITLISTED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_PROMOTED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_WAITLIST_EXPIRED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_ATTENDED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_NO_SHOW: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_BLOCKED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_BLOCK_LIFTED: _ClassVar[NotificationKind]
 
 class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +38,13 @@ NOTIFICATION_KIND_BOOKED: NotificationKind
 NOTIFICATION_KIND_REJECTED: NotificationKind
 NOTIFICATION_KIND_CANCELLED: NotificationKind
 NOTIFICATION_KIND_CLASS_CANCELLED: NotificationKind
+NOTIFICATION_KIND_WAITLISTED: NotificationKind
+NOTIFICATION_KIND_PROMOTED: NotificationKind
+NOTIFICATION_KIND_WAITLIST_EXPIRED: NotificationKind
+NOTIFICATION_KIND_ATTENDED: NotificationKind
+NOTIFICATION_KIND_NO_SHOW: NotificationKind
+NOTIFICATION_KIND_BLOCKED: NotificationKind
+NOTIFICATION_KIND_BLOCK_LIFTED: NotificationKind
 DELIVERY_STATE_UNSPECIFIED: DeliveryState
 DELIVERY_STATE_PENDING: DeliveryState
 DELIVERY_STATE_SENT: DeliveryState

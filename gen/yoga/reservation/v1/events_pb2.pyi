@@ -14,6 +14,38 @@ class ReservationConfirmed(_message.Message):
     user_email: str
     def __init__(self, reservation: _Optional[_Union[_reservation_pb2.Reservation, _Mapping]] = ..., user_email: _Optional[str] = ...) -> None: ...
 
+class ReservationWaitlisted(_message.Message):
+    __slots__ = ("reservation", "user_email")
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    USER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    reservation: _reservation_pb2.Reservation
+    user_email: str
+    def __init__(self, reservation: _Optional[_Union[_reservation_pb2.Reservation, _Mapping]] = ..., user_email: _Optional[str] = ...) -> None: ...
+
+class ReservationExpired(_message.Message):
+    __slots__ = ("reservation", "user_email")
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    USER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    reservation: _reservation_pb2.Reservation
+    user_email: str
+    def __init__(self, reservation: _Optional[_Union[_reservation_pb2.Reservation, _Mapping]] = ..., user_email: _Optional[str] = ...) -> None: ...
+
+class ReservationAttended(_message.Message):
+    __slots__ = ("reservation", "user_email")
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    USER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    reservation: _reservation_pb2.Reservation
+    user_email: str
+    def __init__(self, reservation: _Optional[_Union[_reservation_pb2.Reservation, _Mapping]] = ..., user_email: _Optional[str] = ...) -> None: ...
+
+class ReservationNoShow(_message.Message):
+    __slots__ = ("reservation", "user_email")
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    USER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    reservation: _reservation_pb2.Reservation
+    user_email: str
+    def __init__(self, reservation: _Optional[_Union[_reservation_pb2.Reservation, _Mapping]] = ..., user_email: _Optional[str] = ...) -> None: ...
+
 class ReservationRejected(_message.Message):
     __slots__ = ("reservation", "user_email")
     RESERVATION_FIELD_NUMBER: _ClassVar[int]

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yoga/reservation/v1/reservation.proto\x12\x13yoga.reservation.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x03\n\x0bReservation\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.yoga.reservation.v1.ReservationStatus\x12\x36\n\x06reason\x18\x05 \x01(\x0e\x32&.yoga.reservation.v1.ReservationReason\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63lass_title\x18\t \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63lass_end_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0c \x01(\x03\x12\x17\n\x0f\x63lass_time_zone\x18\r \x01(\t\"Q\n\x18\x43reateReservationRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"R\n\x19\x43reateReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"/\n\x15GetReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"O\n\x16GetReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"c\n\x17ListReservationsRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"k\n\x18ListReservationsResponse\x12\x36\n\x0creservations\x18\x01 \x03(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x18\x43\x61ncelReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"R\n\x19\x43\x61ncelReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation*\xbc\x01\n\x11ReservationStatus\x12\"\n\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aRESERVATION_STATUS_PENDING\x10\x01\x12 \n\x1cRESERVATION_STATUS_CONFIRMED\x10\x02\x12\x1f\n\x1bRESERVATION_STATUS_REJECTED\x10\x03\x12 \n\x1cRESERVATION_STATUS_CANCELLED\x10\x04*\xa6\x02\n\x11ReservationReason\x12\"\n\x1eRESERVATION_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dRESERVATION_REASON_CLASS_FULL\x10\x01\x12&\n\"RESERVATION_REASON_CLASS_NOT_FOUND\x10\x02\x12&\n\"RESERVATION_REASON_CLASS_CANCELLED\x10\x03\x12$\n RESERVATION_REASON_CLASS_STARTED\x10\x04\x12(\n$RESERVATION_REASON_CANCELLED_BY_USER\x10\x05\x12*\n&RESERVATION_REASON_CANCELLED_BY_STUDIO\x10\x06\x32\xf3\x04\n\x12ReservationService\x12\x8f\x01\n\x11\x43reateReservation\x12-.yoga.reservation.v1.CreateReservationRequest\x1a..yoga.reservation.v1.CreateReservationResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/reservations:\x01*\x12\x94\x01\n\x0eGetReservation\x12*.yoga.reservation.v1.GetReservationRequest\x1a+.yoga.reservation.v1.GetReservationResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/reservations/{reservation_id}\x12\x89\x01\n\x10ListReservations\x12,.yoga.reservation.v1.ListReservationsRequest\x1a-.yoga.reservation.v1.ListReservationsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/reservations\x12\xa7\x01\n\x11\x43\x61ncelReservation\x12-.yoga.reservation.v1.CancelReservationRequest\x1a..yoga.reservation.v1.CancelReservationResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/reservations/{reservation_id}:cancel:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yoga/reservation/v1/reservation.proto\x12\x13yoga.reservation.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n\x0bReservation\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.yoga.reservation.v1.ReservationStatus\x12\x36\n\x06reason\x18\x05 \x01(\x0e\x32&.yoga.reservation.v1.ReservationReason\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63lass_title\x18\t \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63lass_end_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0c \x01(\x03\x12\x17\n\x0f\x63lass_time_zone\x18\r \x01(\t\x12\x19\n\x11waitlist_position\x18\x0e \x01(\x05\x12\x17\n\x0fwaitlist_ticket\x18\x0f \x01(\x03\x12\x18\n\x10limit_overridden\x18\x10 \x01(\x08\x12\x10\n\x08promoted\x18\x11 \x01(\x08\x12\x31\n\rcheck_in_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x18\x43reateReservationRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x18\n\x10\x64\x65\x63line_waitlist\x18\x04 \x01(\x08\x12\x16\n\x0eoverride_limit\x18\x05 \x01(\x08\"R\n\x19\x43reateReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"/\n\x15GetReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"O\n\x16GetReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"c\n\x17ListReservationsRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"k\n\x18ListReservationsResponse\x12\x36\n\x0creservations\x18\x01 \x03(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x18\x43\x61ncelReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"R\n\x19\x43\x61ncelReservationResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"(\n\x0e\x43heckInRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"H\n\x0f\x43heckInResponse\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\"K\n\x10GetRosterRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x11GetRosterResponse\x12\x36\n\x0creservations\x18\x01 \x03(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xc0\x02\n\x11ReservationStatus\x12\"\n\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aRESERVATION_STATUS_PENDING\x10\x01\x12 \n\x1cRESERVATION_STATUS_CONFIRMED\x10\x02\x12\x1f\n\x1bRESERVATION_STATUS_REJECTED\x10\x03\x12 \n\x1cRESERVATION_STATUS_CANCELLED\x10\x04\x12!\n\x1dRESERVATION_STATUS_WAITLISTED\x10\x05\x12\x1e\n\x1aRESERVATION_STATUS_EXPIRED\x10\x06\x12\x1f\n\x1bRESERVATION_STATUS_ATTENDED\x10\x07\x12\x1e\n\x1aRESERVATION_STATUS_NO_SHOW\x10\x08*\xc8\x04\n\x11ReservationReason\x12\"\n\x1eRESERVATION_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dRESERVATION_REASON_CLASS_FULL\x10\x01\x12&\n\"RESERVATION_REASON_CLASS_NOT_FOUND\x10\x02\x12&\n\"RESERVATION_REASON_CLASS_CANCELLED\x10\x03\x12$\n RESERVATION_REASON_CLASS_STARTED\x10\x04\x12(\n$RESERVATION_REASON_CANCELLED_BY_USER\x10\x05\x12*\n&RESERVATION_REASON_CANCELLED_BY_STUDIO\x10\x06\x12\x33\n/RESERVATION_REASON_WAITLIST_OVERLAPPING_BOOKING\x10\x07\x12-\n)RESERVATION_REASON_WAITLIST_BOOKING_LIMIT\x10\x08\x12\'\n#RESERVATION_REASON_WAITLIST_BLOCKED\x10\t\x12&\n\"RESERVATION_REASON_WAITLIST_CLOSED\x10\n\x12%\n!RESERVATION_REASON_LATE_CANCELLED\x10\x0b\x12$\n RESERVATION_REASON_BOOKING_LIMIT\x10\x0c\x12\x1e\n\x1aRESERVATION_REASON_BLOCKED\x10\r2\x84\x07\n\x12ReservationService\x12\x8f\x01\n\x11\x43reateReservation\x12-.yoga.reservation.v1.CreateReservationRequest\x1a..yoga.reservation.v1.CreateReservationResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/reservations:\x01*\x12\x94\x01\n\x0eGetReservation\x12*.yoga.reservation.v1.GetReservationRequest\x1a+.yoga.reservation.v1.GetReservationResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/reservations/{reservation_id}\x12\x89\x01\n\x10ListReservations\x12,.yoga.reservation.v1.ListReservationsRequest\x1a-.yoga.reservation.v1.ListReservationsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/reservations\x12\xa7\x01\n\x11\x43\x61ncelReservation\x12-.yoga.reservation.v1.CancelReservationRequest\x1a..yoga.reservation.v1.CancelReservationResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/reservations/{reservation_id}:cancel:\x01*\x12\x8a\x01\n\x07\x43heckIn\x12#.yoga.reservation.v1.CheckInRequest\x1a$.yoga.reservation.v1.CheckInResponse\"4\x82\xd3\xe4\x93\x02.\")/v1/reservations/{reservation_id}:checkIn:\x01*\x12\x81\x01\n\tGetRoster\x12%.yoga.reservation.v1.GetRosterRequest\x1a&.yoga.reservation.v1.GetRosterResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/classes/{class_id}/rosterb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,28 +41,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVATIONSERVICE'].methods_by_name['ListReservations']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/reservations'
   _globals['_RESERVATIONSERVICE'].methods_by_name['CancelReservation']._loaded_options = None
   _globals['_RESERVATIONSERVICE'].methods_by_name['CancelReservation']._serialized_options = b'\202\323\344\223\002-\"(/v1/reservations/{reservation_id}:cancel:\001*'
-  _globals['_RESERVATIONSTATUS']._serialized_start=1243
-  _globals['_RESERVATIONSTATUS']._serialized_end=1431
-  _globals['_RESERVATIONREASON']._serialized_start=1434
-  _globals['_RESERVATIONREASON']._serialized_end=1728
+  _globals['_RESERVATIONSERVICE'].methods_by_name['CheckIn']._loaded_options = None
+  _globals['_RESERVATIONSERVICE'].methods_by_name['CheckIn']._serialized_options = b'\202\323\344\223\002.\")/v1/reservations/{reservation_id}:checkIn:\001*'
+  _globals['_RESERVATIONSERVICE'].methods_by_name['GetRoster']._loaded_options = None
+  _globals['_RESERVATIONSERVICE'].methods_by_name['GetRoster']._serialized_options = b'\202\323\344\223\002\037\022\035/v1/classes/{class_id}/roster'
+  _globals['_RESERVATIONSTATUS']._serialized_start=1736
+  _globals['_RESERVATIONSTATUS']._serialized_end=2056
+  _globals['_RESERVATIONREASON']._serialized_start=2059
+  _globals['_RESERVATIONREASON']._serialized_end=2643
   _globals['_RESERVATION']._serialized_start=126
-  _globals['_RESERVATION']._serialized_end=597
-  _globals['_CREATERESERVATIONREQUEST']._serialized_start=599
-  _globals['_CREATERESERVATIONREQUEST']._serialized_end=680
-  _globals['_CREATERESERVATIONRESPONSE']._serialized_start=682
-  _globals['_CREATERESERVATIONRESPONSE']._serialized_end=764
-  _globals['_GETRESERVATIONREQUEST']._serialized_start=766
-  _globals['_GETRESERVATIONREQUEST']._serialized_end=813
-  _globals['_GETRESERVATIONRESPONSE']._serialized_start=815
-  _globals['_GETRESERVATIONRESPONSE']._serialized_end=894
-  _globals['_LISTRESERVATIONSREQUEST']._serialized_start=896
-  _globals['_LISTRESERVATIONSREQUEST']._serialized_end=995
-  _globals['_LISTRESERVATIONSRESPONSE']._serialized_start=997
-  _globals['_LISTRESERVATIONSRESPONSE']._serialized_end=1104
-  _globals['_CANCELRESERVATIONREQUEST']._serialized_start=1106
-  _globals['_CANCELRESERVATIONREQUEST']._serialized_end=1156
-  _globals['_CANCELRESERVATIONRESPONSE']._serialized_start=1158
-  _globals['_CANCELRESERVATIONRESPONSE']._serialized_end=1240
-  _globals['_RESERVATIONSERVICE']._serialized_start=1731
-  _globals['_RESERVATIONSERVICE']._serialized_end=2358
+  _globals['_RESERVATION']._serialized_end=744
+  _globals['_CREATERESERVATIONREQUEST']._serialized_start=747
+  _globals['_CREATERESERVATIONREQUEST']._serialized_end=878
+  _globals['_CREATERESERVATIONRESPONSE']._serialized_start=880
+  _globals['_CREATERESERVATIONRESPONSE']._serialized_end=962
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=964
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=1011
+  _globals['_GETRESERVATIONRESPONSE']._serialized_start=1013
+  _globals['_GETRESERVATIONRESPONSE']._serialized_end=1092
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_start=1094
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_end=1193
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_start=1195
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_end=1302
+  _globals['_CANCELRESERVATIONREQUEST']._serialized_start=1304
+  _globals['_CANCELRESERVATIONREQUEST']._serialized_end=1354
+  _globals['_CANCELRESERVATIONRESPONSE']._serialized_start=1356
+  _globals['_CANCELRESERVATIONRESPONSE']._serialized_end=1438
+  _globals['_CHECKINREQUEST']._serialized_start=1440
+  _globals['_CHECKINREQUEST']._serialized_end=1480
+  _globals['_CHECKINRESPONSE']._serialized_start=1482
+  _globals['_CHECKINRESPONSE']._serialized_end=1554
+  _globals['_GETROSTERREQUEST']._serialized_start=1556
+  _globals['_GETROSTERREQUEST']._serialized_end=1631
+  _globals['_GETROSTERRESPONSE']._serialized_start=1633
+  _globals['_GETROSTERRESPONSE']._serialized_end=1733
+  _globals['_RESERVATIONSERVICE']._serialized_start=2646
+  _globals['_RESERVATIONSERVICE']._serialized_end=3546
 # @@protoc_insertion_point(module_scope)

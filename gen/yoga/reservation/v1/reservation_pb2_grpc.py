@@ -55,6 +55,16 @@ class ReservationServiceStub:
                 request_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationRequest.SerializeToString,
                 response_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationResponse.FromString,
                 _registered_method=True)
+        self.CheckIn = channel.unary_unary(
+                '/yoga.reservation.v1.ReservationService/CheckIn',
+                request_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInRequest.SerializeToString,
+                response_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInResponse.FromString,
+                _registered_method=True)
+        self.GetRoster = channel.unary_unary(
+                '/yoga.reservation.v1.ReservationService/GetRoster',
+                request_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterRequest.SerializeToString,
+                response_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterResponse.FromString,
+                _registered_method=True)
 
 
 class ReservationServiceServicer:
@@ -85,6 +95,20 @@ class ReservationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckIn(self, request, context):
+        """Staff check a member in: CONFIRMED -> ATTENDED, from check-in opening until the class ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoster(self, request, context):
+        """Staff: who is booked, waiting and attended in a class (waitlist in queue order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReservationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +131,16 @@ def add_ReservationServiceServicer_to_server(servicer, server):
                     servicer.CancelReservation,
                     request_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationRequest.FromString,
                     response_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationResponse.SerializeToString,
+            ),
+            'CheckIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckIn,
+                    request_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInRequest.FromString,
+                    response_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInResponse.SerializeToString,
+            ),
+            'GetRoster': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoster,
+                    request_deserializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterRequest.FromString,
+                    response_serializer=yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -218,6 +252,60 @@ class ReservationService:
             '/yoga.reservation.v1.ReservationService/CancelReservation',
             yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationRequest.SerializeToString,
             yoga_dot_reservation_dot_v1_dot_reservation__pb2.CancelReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.reservation.v1.ReservationService/CheckIn',
+            yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInRequest.SerializeToString,
+            yoga_dot_reservation_dot_v1_dot_reservation__pb2.CheckInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.reservation.v1.ReservationService/GetRoster',
+            yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterRequest.SerializeToString,
+            yoga_dot_reservation_dot_v1_dot_reservation__pb2.GetRosterResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!yoga/yogaclass/v1/yogaclass.proto\x12\x11yoga.yogaclass.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x02\n\tYogaClass\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x12\n\ninstructor\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x12\x0e\n\x06\x62ooked\x18\x08 \x01(\x05\x12.\n\x06status\x18\t \x01(\x0e\x32\x1e.yoga.yogaclass.v1.ClassStatus\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0c \x01(\x03\"Z\n\x12\x43reateClassRequest\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"G\n\x13\x43reateClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"#\n\x0fGetClassRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\"D\n\x10GetClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"\x99\x01\n\x12ListClassesRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x13ListClassesResponse\x12\x32\n\x0cyoga_classes\x18\x01 \x03(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x12UpdateClassRequest\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x13UpdateClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"&\n\x12\x44\x65leteClassRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\"G\n\x13\x44\x65leteClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"O\n\x12ReserveSeatRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"v\n\x13ReserveSeatResponse\x12-\n\x06result\x18\x01 \x01(\x0e\x32\x1d.yoga.yogaclass.v1.SeatResult\x12\x30\n\nyoga_class\x18\x02 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\">\n\x12ReleaseSeatRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"Y\n\x13ReleaseSeatResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12\x30\n\nyoga_class\x18\x02 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass*c\n\x0b\x43lassStatus\x12\x1c\n\x18\x43LASS_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LASS_STATUS_SCHEDULED\x10\x01\x12\x1a\n\x16\x43LASS_STATUS_CANCELLED\x10\x02*\xda\x01\n\nSeatResult\x12\x1b\n\x17SEAT_RESULT_UNSPECIFIED\x10\x00\x12\x18\n\x14SEAT_RESULT_RESERVED\x10\x01\x12\x1a\n\x16SEAT_RESULT_CLASS_FULL\x10\x02\x12\x1f\n\x1bSEAT_RESULT_CLASS_NOT_FOUND\x10\x03\x12\x1f\n\x1bSEAT_RESULT_CLASS_CANCELLED\x10\x04\x12\x1d\n\x19SEAT_RESULT_CLASS_STARTED\x10\x05\x12\x18\n\x14SEAT_RESULT_RELEASED\x10\x06\x32\xc9\x06\n\x10YogaClassService\x12}\n\x0b\x43reateClass\x12%.yoga.yogaclass.v1.CreateClassRequest\x1a&.yoga.yogaclass.v1.CreateClassResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x0b/v1/classes:\nyoga_class\x12s\n\x08GetClass\x12\".yoga.yogaclass.v1.GetClassRequest\x1a#.yoga.yogaclass.v1.GetClassResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/classes/{class_id}\x12q\n\x0bListClasses\x12%.yoga.yogaclass.v1.ListClassesRequest\x1a&.yoga.yogaclass.v1.ListClassesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/classes\x12\x93\x01\n\x0bUpdateClass\x12%.yoga.yogaclass.v1.UpdateClassRequest\x1a&.yoga.yogaclass.v1.UpdateClassResponse\"5\x82\xd3\xe4\x93\x02/2!/v1/classes/{yoga_class.class_id}:\nyoga_class\x12|\n\x0b\x44\x65leteClass\x12%.yoga.yogaclass.v1.DeleteClassRequest\x1a&.yoga.yogaclass.v1.DeleteClassResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/classes/{class_id}\x12\\\n\x0bReserveSeat\x12%.yoga.yogaclass.v1.ReserveSeatRequest\x1a&.yoga.yogaclass.v1.ReserveSeatResponse\x12\\\n\x0bReleaseSeat\x12%.yoga.yogaclass.v1.ReleaseSeatRequest\x1a&.yoga.yogaclass.v1.ReleaseSeatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!yoga/yogaclass/v1/yogaclass.proto\x12\x11yoga.yogaclass.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n\tYogaClass\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x12\n\ninstructor\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x12\x0e\n\x06\x62ooked\x18\x08 \x01(\x05\x12.\n\x06status\x18\t \x01(\x0e\x32\x1e.yoga.yogaclass.v1.ClassStatus\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0c \x01(\x03\x12\x19\n\x11waitlist_capacity\x18\r \x01(\x05\x12\x0f\n\x07waiting\x18\x0e \x01(\x05\x12\x36\n\x13\x63\x61ncellation_window\x18\x0f \x01(\x0b\x32\x19.google.protobuf.Duration\"Z\n\x12\x43reateClassRequest\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"G\n\x13\x43reateClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"#\n\x0fGetClassRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\"D\n\x10GetClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"\x99\x01\n\x12ListClassesRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x13ListClassesResponse\x12\x32\n\x0cyoga_classes\x18\x01 \x03(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x12UpdateClassRequest\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"G\n\x13UpdateClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"&\n\x12\x44\x65leteClassRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\"G\n\x13\x44\x65leteClassResponse\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"~\n\x12ReserveSeatRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x15\n\rjoin_waitlist\x18\x04 \x01(\x08\x12\x16\n\x0eoverride_limit\x18\x05 \x01(\x08\"\xc3\x02\n\x13ReserveSeatResponse\x12-\n\x06result\x18\x01 \x01(\x0e\x32\x1d.yoga.yogaclass.v1.SeatResult\x12\x30\n\nyoga_class\x18\x02 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x19\n\x11waitlist_position\x18\x03 \x01(\x05\x12\x17\n\x0fwaitlist_ticket\x18\x04 \x01(\x03\x12\x36\n\x13\x63\x61ncellation_window\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rbooking_limit\x18\x06 \x01(\x05\x12\x15\n\rheld_bookings\x18\x07 \x01(\x05\x12\x31\n\rblocked_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x12ReleaseSeatRequest\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"Y\n\x13ReleaseSeatResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12\x30\n\nyoga_class\x18\x02 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"\xb5\x03\n\x0eStudioSettings\x12\x32\n\x0fwaitlist_cutoff\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13\x63\x61ncellation_window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0e\x63heck_in_opens\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\rno_show_grace\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cstrike_limit\x18\x05 \x01(\x05\x12\x30\n\rstrike_period\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0e\x62lock_duration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rbooking_limit\x18\x08 \x01(\x05\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\n \x01(\x03\"\x1a\n\x18GetStudioSettingsRequest\"P\n\x19GetStudioSettingsResponse\x12\x33\n\x08settings\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.StudioSettings\"\x83\x01\n\x1bUpdateStudioSettingsRequest\x12\x33\n\x08settings\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.StudioSettings\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"S\n\x1cUpdateStudioSettingsResponse\x12\x33\n\x08settings\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.StudioSettings\"\xc4\x01\n\x0eMemberStanding\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07strikes\x18\x02 \x01(\x05\x12\x31\n\rblocked_until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0blifted_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rheld_bookings\x18\x05 \x01(\x05\x12\x15\n\rbooking_limit\x18\x06 \x01(\x05\"+\n\x18GetMemberStandingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"P\n\x19GetMemberStandingResponse\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding\"#\n\x10LiftBlockRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"H\n\x11LiftBlockResponse\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding*c\n\x0b\x43lassStatus\x12\x1c\n\x18\x43LASS_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LASS_STATUS_SCHEDULED\x10\x01\x12\x1a\n\x16\x43LASS_STATUS_CANCELLED\x10\x02*\xc7\x02\n\nSeatResult\x12\x1b\n\x17SEAT_RESULT_UNSPECIFIED\x10\x00\x12\x18\n\x14SEAT_RESULT_RESERVED\x10\x01\x12\x1a\n\x16SEAT_RESULT_CLASS_FULL\x10\x02\x12\x1f\n\x1bSEAT_RESULT_CLASS_NOT_FOUND\x10\x03\x12\x1f\n\x1bSEAT_RESULT_CLASS_CANCELLED\x10\x04\x12\x1d\n\x19SEAT_RESULT_CLASS_STARTED\x10\x05\x12\x18\n\x14SEAT_RESULT_RELEASED\x10\x06\x12\x1a\n\x16SEAT_RESULT_WAITLISTED\x10\x07\x12\x1d\n\x19SEAT_RESULT_BOOKING_LIMIT\x10\x08\x12\x17\n\x13SEAT_RESULT_BLOCKED\x10\t\x12\x17\n\x13SEAT_RESULT_EXPIRED\x10\n2\x9f\x0b\n\x10YogaClassService\x12}\n\x0b\x43reateClass\x12%.yoga.yogaclass.v1.CreateClassRequest\x1a&.yoga.yogaclass.v1.CreateClassResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x0b/v1/classes:\nyoga_class\x12s\n\x08GetClass\x12\".yoga.yogaclass.v1.GetClassRequest\x1a#.yoga.yogaclass.v1.GetClassResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/classes/{class_id}\x12q\n\x0bListClasses\x12%.yoga.yogaclass.v1.ListClassesRequest\x1a&.yoga.yogaclass.v1.ListClassesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/classes\x12\x93\x01\n\x0bUpdateClass\x12%.yoga.yogaclass.v1.UpdateClassRequest\x1a&.yoga.yogaclass.v1.UpdateClassResponse\"5\x82\xd3\xe4\x93\x02/2!/v1/classes/{yoga_class.class_id}:\nyoga_class\x12|\n\x0b\x44\x65leteClass\x12%.yoga.yogaclass.v1.DeleteClassRequest\x1a&.yoga.yogaclass.v1.DeleteClassResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/classes/{class_id}\x12\x8b\x01\n\x11GetStudioSettings\x12+.yoga.yogaclass.v1.GetStudioSettingsRequest\x1a,.yoga.yogaclass.v1.GetStudioSettingsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/studio/settings\x12\x9e\x01\n\x14UpdateStudioSettings\x12..yoga.yogaclass.v1.UpdateStudioSettingsRequest\x1a/.yoga.yogaclass.v1.UpdateStudioSettingsResponse\"%\x82\xd3\xe4\x93\x02\x1f\x32\x13/v1/studio/settings:\x08settings\x12\x96\x01\n\x11GetMemberStanding\x12+.yoga.yogaclass.v1.GetMemberStandingRequest\x1a,.yoga.yogaclass.v1.GetMemberStandingResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/members/{user_id}/standing\x12\x8b\x01\n\tLiftBlock\x12#.yoga.yogaclass.v1.LiftBlockRequest\x1a$.yoga.yogaclass.v1.LiftBlockResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/members/{user_id}/standing:liftBlock:\x01*\x12\\\n\x0bReserveSeat\x12%.yoga.yogaclass.v1.ReserveSeatRequest\x1a&.yoga.yogaclass.v1.ReserveSeatResponse\x12\\\n\x0bReleaseSeat\x12%.yoga.yogaclass.v1.ReleaseSeatRequest\x1a&.yoga.yogaclass.v1.ReleaseSeatResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,40 +45,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_YOGACLASSSERVICE'].methods_by_name['UpdateClass']._serialized_options = b'\202\323\344\223\002/2!/v1/classes/{yoga_class.class_id}:\nyoga_class'
   _globals['_YOGACLASSSERVICE'].methods_by_name['DeleteClass']._loaded_options = None
   _globals['_YOGACLASSSERVICE'].methods_by_name['DeleteClass']._serialized_options = b'\202\323\344\223\002\030*\026/v1/classes/{class_id}'
-  _globals['_CLASSSTATUS']._serialized_start=1721
-  _globals['_CLASSSTATUS']._serialized_end=1820
-  _globals['_SEATRESULT']._serialized_start=1823
-  _globals['_SEATRESULT']._serialized_end=2041
-  _globals['_YOGACLASS']._serialized_start=154
-  _globals['_YOGACLASS']._serialized_end=528
-  _globals['_CREATECLASSREQUEST']._serialized_start=530
-  _globals['_CREATECLASSREQUEST']._serialized_end=620
-  _globals['_CREATECLASSRESPONSE']._serialized_start=622
-  _globals['_CREATECLASSRESPONSE']._serialized_end=693
-  _globals['_GETCLASSREQUEST']._serialized_start=695
-  _globals['_GETCLASSREQUEST']._serialized_end=730
-  _globals['_GETCLASSRESPONSE']._serialized_start=732
-  _globals['_GETCLASSRESPONSE']._serialized_end=800
-  _globals['_LISTCLASSESREQUEST']._serialized_start=803
-  _globals['_LISTCLASSESREQUEST']._serialized_end=956
-  _globals['_LISTCLASSESRESPONSE']._serialized_start=958
-  _globals['_LISTCLASSESRESPONSE']._serialized_end=1056
-  _globals['_UPDATECLASSREQUEST']._serialized_start=1058
-  _globals['_UPDATECLASSREQUEST']._serialized_end=1177
-  _globals['_UPDATECLASSRESPONSE']._serialized_start=1179
-  _globals['_UPDATECLASSRESPONSE']._serialized_end=1250
-  _globals['_DELETECLASSREQUEST']._serialized_start=1252
-  _globals['_DELETECLASSREQUEST']._serialized_end=1290
-  _globals['_DELETECLASSRESPONSE']._serialized_start=1292
-  _globals['_DELETECLASSRESPONSE']._serialized_end=1363
-  _globals['_RESERVESEATREQUEST']._serialized_start=1365
-  _globals['_RESERVESEATREQUEST']._serialized_end=1444
-  _globals['_RESERVESEATRESPONSE']._serialized_start=1446
-  _globals['_RESERVESEATRESPONSE']._serialized_end=1564
-  _globals['_RELEASESEATREQUEST']._serialized_start=1566
-  _globals['_RELEASESEATREQUEST']._serialized_end=1628
-  _globals['_RELEASESEATRESPONSE']._serialized_start=1630
-  _globals['_RELEASESEATRESPONSE']._serialized_end=1719
-  _globals['_YOGACLASSSERVICE']._serialized_start=2044
-  _globals['_YOGACLASSSERVICE']._serialized_end=2885
+  _globals['_YOGACLASSSERVICE'].methods_by_name['GetStudioSettings']._loaded_options = None
+  _globals['_YOGACLASSSERVICE'].methods_by_name['GetStudioSettings']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/studio/settings'
+  _globals['_YOGACLASSSERVICE'].methods_by_name['UpdateStudioSettings']._loaded_options = None
+  _globals['_YOGACLASSSERVICE'].methods_by_name['UpdateStudioSettings']._serialized_options = b'\202\323\344\223\002\0372\023/v1/studio/settings:\010settings'
+  _globals['_YOGACLASSSERVICE'].methods_by_name['GetMemberStanding']._loaded_options = None
+  _globals['_YOGACLASSSERVICE'].methods_by_name['GetMemberStanding']._serialized_options = b'\202\323\344\223\002 \022\036/v1/members/{user_id}/standing'
+  _globals['_YOGACLASSSERVICE'].methods_by_name['LiftBlock']._loaded_options = None
+  _globals['_YOGACLASSSERVICE'].methods_by_name['LiftBlock']._serialized_options = b'\202\323\344\223\002-\"(/v1/members/{user_id}/standing:liftBlock:\001*'
+  _globals['_CLASSSTATUS']._serialized_start=3312
+  _globals['_CLASSSTATUS']._serialized_end=3411
+  _globals['_SEATRESULT']._serialized_start=3414
+  _globals['_SEATRESULT']._serialized_end=3741
+  _globals['_YOGACLASS']._serialized_start=186
+  _globals['_YOGACLASS']._serialized_end=660
+  _globals['_CREATECLASSREQUEST']._serialized_start=662
+  _globals['_CREATECLASSREQUEST']._serialized_end=752
+  _globals['_CREATECLASSRESPONSE']._serialized_start=754
+  _globals['_CREATECLASSRESPONSE']._serialized_end=825
+  _globals['_GETCLASSREQUEST']._serialized_start=827
+  _globals['_GETCLASSREQUEST']._serialized_end=862
+  _globals['_GETCLASSRESPONSE']._serialized_start=864
+  _globals['_GETCLASSRESPONSE']._serialized_end=932
+  _globals['_LISTCLASSESREQUEST']._serialized_start=935
+  _globals['_LISTCLASSESREQUEST']._serialized_end=1088
+  _globals['_LISTCLASSESRESPONSE']._serialized_start=1090
+  _globals['_LISTCLASSESRESPONSE']._serialized_end=1188
+  _globals['_UPDATECLASSREQUEST']._serialized_start=1190
+  _globals['_UPDATECLASSREQUEST']._serialized_end=1309
+  _globals['_UPDATECLASSRESPONSE']._serialized_start=1311
+  _globals['_UPDATECLASSRESPONSE']._serialized_end=1382
+  _globals['_DELETECLASSREQUEST']._serialized_start=1384
+  _globals['_DELETECLASSREQUEST']._serialized_end=1422
+  _globals['_DELETECLASSRESPONSE']._serialized_start=1424
+  _globals['_DELETECLASSRESPONSE']._serialized_end=1495
+  _globals['_RESERVESEATREQUEST']._serialized_start=1497
+  _globals['_RESERVESEATREQUEST']._serialized_end=1623
+  _globals['_RESERVESEATRESPONSE']._serialized_start=1626
+  _globals['_RESERVESEATRESPONSE']._serialized_end=1949
+  _globals['_RELEASESEATREQUEST']._serialized_start=1951
+  _globals['_RELEASESEATREQUEST']._serialized_end=2013
+  _globals['_RELEASESEATRESPONSE']._serialized_start=2015
+  _globals['_RELEASESEATRESPONSE']._serialized_end=2104
+  _globals['_STUDIOSETTINGS']._serialized_start=2107
+  _globals['_STUDIOSETTINGS']._serialized_end=2544
+  _globals['_GETSTUDIOSETTINGSREQUEST']._serialized_start=2546
+  _globals['_GETSTUDIOSETTINGSREQUEST']._serialized_end=2572
+  _globals['_GETSTUDIOSETTINGSRESPONSE']._serialized_start=2574
+  _globals['_GETSTUDIOSETTINGSRESPONSE']._serialized_end=2654
+  _globals['_UPDATESTUDIOSETTINGSREQUEST']._serialized_start=2657
+  _globals['_UPDATESTUDIOSETTINGSREQUEST']._serialized_end=2788
+  _globals['_UPDATESTUDIOSETTINGSRESPONSE']._serialized_start=2790
+  _globals['_UPDATESTUDIOSETTINGSRESPONSE']._serialized_end=2873
+  _globals['_MEMBERSTANDING']._serialized_start=2876
+  _globals['_MEMBERSTANDING']._serialized_end=3072
+  _globals['_GETMEMBERSTANDINGREQUEST']._serialized_start=3074
+  _globals['_GETMEMBERSTANDINGREQUEST']._serialized_end=3117
+  _globals['_GETMEMBERSTANDINGRESPONSE']._serialized_start=3119
+  _globals['_GETMEMBERSTANDINGRESPONSE']._serialized_end=3199
+  _globals['_LIFTBLOCKREQUEST']._serialized_start=3201
+  _globals['_LIFTBLOCKREQUEST']._serialized_end=3236
+  _globals['_LIFTBLOCKRESPONSE']._serialized_start=3238
+  _globals['_LIFTBLOCKRESPONSE']._serialized_end=3310
+  _globals['_YOGACLASSSERVICE']._serialized_start=3744
+  _globals['_YOGACLASSSERVICE']._serialized_end=5183
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -27,6 +28,10 @@ class SeatResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEAT_RESULT_CLASS_CANCELLED: _ClassVar[SeatResult]
     SEAT_RESULT_CLASS_STARTED: _ClassVar[SeatResult]
     SEAT_RESULT_RELEASED: _ClassVar[SeatResult]
+    SEAT_RESULT_WAITLISTED: _ClassVar[SeatResult]
+    SEAT_RESULT_BOOKING_LIMIT: _ClassVar[SeatResult]
+    SEAT_RESULT_BLOCKED: _ClassVar[SeatResult]
+    SEAT_RESULT_EXPIRED: _ClassVar[SeatResult]
 CLASS_STATUS_UNSPECIFIED: ClassStatus
 CLASS_STATUS_SCHEDULED: ClassStatus
 CLASS_STATUS_CANCELLED: ClassStatus
@@ -37,9 +42,13 @@ SEAT_RESULT_CLASS_NOT_FOUND: SeatResult
 SEAT_RESULT_CLASS_CANCELLED: SeatResult
 SEAT_RESULT_CLASS_STARTED: SeatResult
 SEAT_RESULT_RELEASED: SeatResult
+SEAT_RESULT_WAITLISTED: SeatResult
+SEAT_RESULT_BOOKING_LIMIT: SeatResult
+SEAT_RESULT_BLOCKED: SeatResult
+SEAT_RESULT_EXPIRED: SeatResult
 
 class YogaClass(_message.Message):
-    __slots__ = ("class_id", "title", "instructor", "start_time", "end_time", "time_zone", "capacity", "booked", "status", "create_time", "update_time", "version")
+    __slots__ = ("class_id", "title", "instructor", "start_time", "end_time", "time_zone", "capacity", "booked", "status", "create_time", "update_time", "version", "waitlist_capacity", "waiting", "cancellation_window")
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTOR_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +61,9 @@ class YogaClass(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WAITLIST_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
     class_id: str
     title: str
     instructor: str
@@ -64,7 +76,10 @@ class YogaClass(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, class_id: _Optional[str] = ..., title: _Optional[str] = ..., instructor: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., capacity: _Optional[int] = ..., booked: _Optional[int] = ..., status: _Optional[_Union[ClassStatus, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    waitlist_capacity: int
+    waiting: int
+    cancellation_window: _duration_pb2.Duration
+    def __init__(self, class_id: _Optional[str] = ..., title: _Optional[str] = ..., instructor: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., capacity: _Optional[int] = ..., booked: _Optional[int] = ..., status: _Optional[_Union[ClassStatus, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., waitlist_capacity: _Optional[int] = ..., waiting: _Optional[int] = ..., cancellation_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CreateClassRequest(_message.Message):
     __slots__ = ("yoga_class", "request_id")
@@ -139,22 +154,38 @@ class DeleteClassResponse(_message.Message):
     def __init__(self, yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
 
 class ReserveSeatRequest(_message.Message):
-    __slots__ = ("class_id", "reservation_id", "user_id")
+    __slots__ = ("class_id", "reservation_id", "user_id", "join_waitlist", "override_limit")
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    JOIN_WAITLIST_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     class_id: str
     reservation_id: str
     user_id: str
-    def __init__(self, class_id: _Optional[str] = ..., reservation_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+    join_waitlist: bool
+    override_limit: bool
+    def __init__(self, class_id: _Optional[str] = ..., reservation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., join_waitlist: _Optional[bool] = ..., override_limit: _Optional[bool] = ...) -> None: ...
 
 class ReserveSeatResponse(_message.Message):
-    __slots__ = ("result", "yoga_class")
+    __slots__ = ("result", "yoga_class", "waitlist_position", "waitlist_ticket", "cancellation_window", "booking_limit", "held_bookings", "blocked_until")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     YOGA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    WAITLIST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    WAITLIST_TICKET_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BOOKINGS_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     result: SeatResult
     yoga_class: YogaClass
-    def __init__(self, result: _Optional[_Union[SeatResult, str]] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+    waitlist_position: int
+    waitlist_ticket: int
+    cancellation_window: _duration_pb2.Duration
+    booking_limit: int
+    held_bookings: int
+    blocked_until: _timestamp_pb2.Timestamp
+    def __init__(self, result: _Optional[_Union[SeatResult, str]] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ..., waitlist_position: _Optional[int] = ..., waitlist_ticket: _Optional[int] = ..., cancellation_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., booking_limit: _Optional[int] = ..., held_bookings: _Optional[int] = ..., blocked_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ReleaseSeatRequest(_message.Message):
     __slots__ = ("class_id", "reservation_id")
@@ -171,3 +202,91 @@ class ReleaseSeatResponse(_message.Message):
     released: bool
     yoga_class: YogaClass
     def __init__(self, released: _Optional[bool] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ...) -> None: ...
+
+class StudioSettings(_message.Message):
+    __slots__ = ("waitlist_cutoff", "cancellation_window", "check_in_opens", "no_show_grace", "strike_limit", "strike_period", "block_duration", "booking_limit", "update_time", "version")
+    WAITLIST_CUTOFF_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    CHECK_IN_OPENS_FIELD_NUMBER: _ClassVar[int]
+    NO_SHOW_GRACE_FIELD_NUMBER: _ClassVar[int]
+    STRIKE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STRIKE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_DURATION_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    waitlist_cutoff: _duration_pb2.Duration
+    cancellation_window: _duration_pb2.Duration
+    check_in_opens: _duration_pb2.Duration
+    no_show_grace: _duration_pb2.Duration
+    strike_limit: int
+    strike_period: _duration_pb2.Duration
+    block_duration: _duration_pb2.Duration
+    booking_limit: int
+    update_time: _timestamp_pb2.Timestamp
+    version: int
+    def __init__(self, waitlist_cutoff: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cancellation_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., check_in_opens: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., no_show_grace: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., strike_limit: _Optional[int] = ..., strike_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., block_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., booking_limit: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetStudioSettingsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStudioSettingsResponse(_message.Message):
+    __slots__ = ("settings",)
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    settings: StudioSettings
+    def __init__(self, settings: _Optional[_Union[StudioSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateStudioSettingsRequest(_message.Message):
+    __slots__ = ("settings", "update_mask")
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    settings: StudioSettings
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, settings: _Optional[_Union[StudioSettings, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateStudioSettingsResponse(_message.Message):
+    __slots__ = ("settings",)
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    settings: StudioSettings
+    def __init__(self, settings: _Optional[_Union[StudioSettings, _Mapping]] = ...) -> None: ...
+
+class MemberStanding(_message.Message):
+    __slots__ = ("user_id", "strikes", "blocked_until", "lifted_time", "held_bookings", "booking_limit")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LIFTED_TIME_FIELD_NUMBER: _ClassVar[int]
+    HELD_BOOKINGS_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    strikes: int
+    blocked_until: _timestamp_pb2.Timestamp
+    lifted_time: _timestamp_pb2.Timestamp
+    held_bookings: int
+    booking_limit: int
+    def __init__(self, user_id: _Optional[str] = ..., strikes: _Optional[int] = ..., blocked_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lifted_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_bookings: _Optional[int] = ..., booking_limit: _Optional[int] = ...) -> None: ...
+
+class GetMemberStandingRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetMemberStandingResponse(_message.Message):
+    __slots__ = ("standing",)
+    STANDING_FIELD_NUMBER: _ClassVar[int]
+    standing: MemberStanding
+    def __init__(self, standing: _Optional[_Union[MemberStanding, _Mapping]] = ...) -> None: ...
+
+class LiftBlockRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class LiftBlockResponse(_message.Message):
+    __slots__ = ("standing",)
+    STANDING_FIELD_NUMBER: _ClassVar[int]
+    standing: MemberStanding
+    def __init__(self, standing: _Optional[_Union[MemberStanding, _Mapping]] = ...) -> None: ...

@@ -62,6 +62,26 @@ class YogaClassServiceStub:
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassRequest.SerializeToString,
                 response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassResponse.FromString,
                 _registered_method=True)
+        self.GetStudioSettings = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/GetStudioSettings',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateStudioSettings = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/UpdateStudioSettings',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsResponse.FromString,
+                _registered_method=True)
+        self.GetMemberStanding = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/GetMemberStanding',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingResponse.FromString,
+                _registered_method=True)
+        self.LiftBlock = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/LiftBlock',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.FromString,
+                _registered_method=True)
         self.ReserveSeat = channel.unary_unary(
                 '/yoga.yogaclass.v1.YogaClassService/ReserveSeat',
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatRequest.SerializeToString,
@@ -111,6 +131,34 @@ class YogaClassServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStudioSettings(self, request, context):
+        """The studio's booking rules (waitlist cutoff, cancellation window, check-in, no-shows,
+        strikes, booking limit). Everyone signed in may read them; staff change them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStudioSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMemberStanding(self, request, context):
+        """A member's strikes (late cancels and no-shows) and block. Staff, or the member themself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LiftBlock(self, request, context):
+        """Staff lift a member's block; strikes before now no longer count.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReserveSeat(self, request, context):
         """Internal: takes one seat for a reservation. Idempotent per reservation_id.
         """
@@ -152,6 +200,26 @@ def add_YogaClassServiceServicer_to_server(servicer, server):
                     servicer.DeleteClass,
                     request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassRequest.FromString,
                     response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassResponse.SerializeToString,
+            ),
+            'GetStudioSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStudioSettings,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsResponse.SerializeToString,
+            ),
+            'UpdateStudioSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStudioSettings,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsResponse.SerializeToString,
+            ),
+            'GetMemberStanding': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemberStanding,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingResponse.SerializeToString,
+            ),
+            'LiftBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.LiftBlock,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.SerializeToString,
             ),
             'ReserveSeat': grpc.unary_unary_rpc_method_handler(
                     servicer.ReserveSeat,
@@ -302,6 +370,114 @@ class YogaClassService:
             '/yoga.yogaclass.v1.YogaClassService/DeleteClass',
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassRequest.SerializeToString,
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.DeleteClassResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStudioSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/GetStudioSettings',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetStudioSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStudioSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/UpdateStudioSettings',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateStudioSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemberStanding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/GetMemberStanding',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetMemberStandingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LiftBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/LiftBlock',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.FromString,
             options,
             channel_credentials,
             insecure,
