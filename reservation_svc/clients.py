@@ -6,7 +6,7 @@ import logging
 
 import grpc
 
-from reservation_svc.domain import ClassInfo, SeatAnswer
+from reservation_svc.domain import SeatReply
 from reservation_svc.messages import seat_answer
 from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
@@ -36,10 +36,19 @@ class SeatClient:
         self._timeout = timeout
 
     async def reserve(
-        self, class_id: str, reservation_id: str, user_id: str
-    ) -> tuple[SeatAnswer, ClassInfo | None]:
+        self,
+        class_id: str,
+        reservation_id: str,
+        user_id: str,
+        join_waitlist: bool = True,
+        override_limit: bool = False,
+    ) -> SeatReply:
         request = yogaclass_pb2.ReserveSeatRequest(
-            class_id=class_id, reservation_id=reservation_id, user_id=user_id
+            class_id=class_id,
+            reservation_id=reservation_id,
+            user_id=user_id,
+            join_waitlist=join_waitlist,
+            override_limit=override_limit,
         )
         try:
             response = await self._stub.ReserveSeat(

@@ -1,9 +1,12 @@
-"""Events reservation_svc reacts to, mapped to its use cases: a class cancelled by the studio
-cancels every active reservation of it (service.cancel_class), in the consumer's unit of work."""
+"""Events reservation_svc reacts to, mapped to its use cases, in the consumer's unit of work: a
+class cancelled by the studio cancels every active reservation of it (service.cancel_class);
+yogaclass_svc's decisions about a waiting reservation (promoted to a freed seat, passed over,
+expired at the cutoff) settle it (service.leave_queue)."""
 
 from __future__ import annotations
 
-from reservation_svc import service
+from reservation_svc import messages, service
+from reservation_svc.domain import Reason, Status
 from reservation_svc.storage import ReservationStore
 from yoga.yogaclass.v1 import events_pb2
 from yoga_common.consumer import Handlers, InvalidEvent
@@ -24,4 +27,36 @@ def build() -> Handlers[ReservationStore]:
             raise InvalidEvent("ClassCancelled without class_id")
         service.cancel_class(uow, class_id, utcnow())
 
+    @handlers.on(events_pb2.SeatPromoted)
+    def seat_promoted(
+        uow: UnitOfWork[ReservationStore], envelope: Envelope, event: events_pb2.SeatPromoted
+    ) -> None:
+        info = messages.class_info(event.yoga_class) if event.HasField("yoga_class") else None
+        service.leave_queue(uow, _reservation(event), Status.CONFIRMED, Reason.NONE, utcnow(), info)
+
+    @handlers.on(events_pb2.WaitlistSkipped)
+    def waitlist_skipped(
+        uow: UnitOfWork[ReservationStore], envelope: Envelope, event: events_pb2.WaitlistSkipped
+    ) -> None:
+        reason = messages.skip_reason(event.reason)
+        if reason is None:
+            raise InvalidEvent(f"WaitlistSkipped with unknown reason {event.reason}")
+        service.leave_queue(uow, _reservation(event), Status.REJECTED, reason, utcnow())
+
+    @handlers.on(events_pb2.WaitlistExpired)
+    def waitlist_expired(
+        uow: UnitOfWork[ReservationStore], envelope: Envelope, event: events_pb2.WaitlistExpired
+    ) -> None:
+        service.leave_queue(
+            uow, _reservation(event), Status.EXPIRED, Reason.WAITLIST_CLOSED, utcnow()
+        )
+
     return handlers
+
+
+def _reservation(
+    event: events_pb2.SeatPromoted | events_pb2.WaitlistSkipped | events_pb2.WaitlistExpired,
+) -> str:
+    if not event.reservation_id:
+        raise InvalidEvent(f"{type(event).__name__} without reservation_id")
+    return event.reservation_id

@@ -1,17 +1,24 @@
 """Rules of a reservation: its states, who may do what, and what a seat answer means.
 Plain Python: no gRPC, no SQL.
 
-    PENDING ──seat taken──► CONFIRMED ──cancel──► CANCELLED
+    PENDING ──seat taken──► CONFIRMED ──cancel──► CANCELLED (LATE_CANCELLED inside the window)
+       │ │                     ├──staff check in──► ATTENDED
+       │ │                     └──class over, not checked in──► NO_SHOW
        │ └──────────────cancel──────────────────► CANCELLED
-       └──no seat (full, unknown, cancelled or started class)──► REJECTED
+       ├──no seat (full, unknown, cancelled or started class; limit; block)──► REJECTED
+       └──class full, joins the queue──► WAITLISTED ──seat freed (promoted)──► CONFIRMED
+                                            ├──passed over (ineligible)──► REJECTED
+                                            ├──queue closed at the cutoff──► EXPIRED
+                                            └──cancel (leaves the queue)──► CANCELLED
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from yoga_common.errors import (
     ServiceError,
@@ -28,6 +35,10 @@ class Status(StrEnum):
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
+    WAITLISTED = "WAITLISTED"
+    EXPIRED = "EXPIRED"
+    ATTENDED = "ATTENDED"
+    NO_SHOW = "NO_SHOW"
 
 
 class Reason(StrEnum):
@@ -38,6 +49,29 @@ class Reason(StrEnum):
     CLASS_STARTED = "CLASS_STARTED"
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     CANCELLED_BY_STUDIO = "CANCELLED_BY_STUDIO"
+    WAITLIST_OVERLAPPING_BOOKING = "WAITLIST_OVERLAPPING_BOOKING"
+    WAITLIST_BOOKING_LIMIT = "WAITLIST_BOOKING_LIMIT"
+    WAITLIST_BLOCKED = "WAITLIST_BLOCKED"
+    WAITLIST_CLOSED = "WAITLIST_CLOSED"
+    LATE_CANCELLED = "LATE_CANCELLED"
+    BOOKING_LIMIT = "BOOKING_LIMIT"
+    BLOCKED = "BLOCKED"
+
+
+# A reservation REJECTED gives one of these reasons (a CHECK constraint says the same).
+REJECTIONS = frozenset(
+    {
+        Reason.CLASS_FULL,
+        Reason.CLASS_NOT_FOUND,
+        Reason.CLASS_CANCELLED,
+        Reason.CLASS_STARTED,
+        Reason.WAITLIST_OVERLAPPING_BOOKING,
+        Reason.WAITLIST_BOOKING_LIMIT,
+        Reason.WAITLIST_BLOCKED,
+        Reason.BOOKING_LIMIT,
+        Reason.BLOCKED,
+    }
+)
 
 
 class SeatAnswer(StrEnum):
@@ -49,15 +83,29 @@ class SeatAnswer(StrEnum):
     CLASS_CANCELLED = "CLASS_CANCELLED"
     CLASS_STARTED = "CLASS_STARTED"
     RELEASED = "RELEASED"
+    WAITLISTED = "WAITLISTED"
+    EXPIRED = "EXPIRED"
+    BOOKING_LIMIT = "BOOKING_LIMIT"
+    BLOCKED = "BLOCKED"
 
 
-ACTIVE = frozenset({Status.PENDING, Status.CONFIRMED})
+# A member holds at most one of these per class (a partial unique index says the same).
+ACTIVE = frozenset({Status.PENDING, Status.CONFIRMED, Status.WAITLISTED})
+WAITING = frozenset({Status.PENDING, Status.WAITLISTED})
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.CONFIRMED, Status.REJECTED, Status.CANCELLED}),
-    Status.CONFIRMED: frozenset({Status.CANCELLED}),
+    Status.PENDING: frozenset(
+        {Status.CONFIRMED, Status.REJECTED, Status.CANCELLED, Status.WAITLISTED, Status.EXPIRED}
+    ),
+    Status.WAITLISTED: frozenset(
+        {Status.CONFIRMED, Status.REJECTED, Status.CANCELLED, Status.EXPIRED}
+    ),
+    Status.CONFIRMED: frozenset({Status.CANCELLED, Status.ATTENDED, Status.NO_SHOW}),
     Status.REJECTED: frozenset(),
     Status.CANCELLED: frozenset(),
+    Status.EXPIRED: frozenset(),
+    Status.ATTENDED: frozenset(),
+    Status.NO_SHOW: frozenset(),
 }
 
 _OUTCOMES: dict[SeatAnswer, tuple[Status, Reason]] = {
@@ -66,6 +114,10 @@ _OUTCOMES: dict[SeatAnswer, tuple[Status, Reason]] = {
     SeatAnswer.CLASS_NOT_FOUND: (Status.REJECTED, Reason.CLASS_NOT_FOUND),
     SeatAnswer.CLASS_CANCELLED: (Status.REJECTED, Reason.CLASS_CANCELLED),
     SeatAnswer.CLASS_STARTED: (Status.REJECTED, Reason.CLASS_STARTED),
+    SeatAnswer.WAITLISTED: (Status.WAITLISTED, Reason.NONE),
+    SeatAnswer.EXPIRED: (Status.EXPIRED, Reason.WAITLIST_CLOSED),
+    SeatAnswer.BOOKING_LIMIT: (Status.REJECTED, Reason.BOOKING_LIMIT),
+    SeatAnswer.BLOCKED: (Status.REJECTED, Reason.BLOCKED),
 }
 
 
@@ -78,6 +130,23 @@ class ClassInfo:
     end_time: datetime | None
     # The studio's IANA zone ("" when yogaclass_svc did not say).
     time_zone: str = ""
+
+
+@dataclass(frozen=True)
+class SeatReply:
+    """yogaclass_svc's whole answer to ReserveSeat."""
+
+    answer: SeatAnswer
+    class_info: ClassInfo | None = None
+    # For WAITLISTED: the queue's ticket and the place in it.
+    ticket: int = 0
+    position: int = 0
+    # The terms the booking is made under (None: yogaclass_svc did not say).
+    cancellation_window: timedelta | None = None
+    # For BOOKING_LIMIT and BLOCKED: the numbers behind the refusal.
+    booking_limit: int = 0
+    held: int = 0
+    blocked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +165,18 @@ class Reservation:
     class_info: ClassInfo | None = None
     # Its seat must still be given back (it was cancelled while holding or awaiting one).
     release_pending: bool = False
+    # Its place in the class's queue (the ticket orders it), while WAITLISTED; kept after.
+    waitlist_ticket: int | None = None
+    # Its seat came from the waitlist.
+    promoted: bool = False
+    # Staff booked it past the studio's booking limit.
+    limit_overridden: bool = False
+    # The window the booking was made under: a member's cancel later than this before the
+    # start is LATE_CANCELLED (None: the booking predates windows; never late).
+    cancellation_window: timedelta | None = None
+    check_in_time: datetime | None = None
+    # The member's choice when the class is full: wait in its queue, or be refused.
+    join_waitlist: bool = True
 
     @property
     def active(self) -> bool:
@@ -103,9 +184,18 @@ class Reservation:
 
 
 def new_reservation(
-    class_id: str, user_id: str, user_email: str, request_id: str, request_hash: str, now: datetime
+    class_id: str,
+    user_id: str,
+    user_email: str,
+    request_id: str,
+    request_hash: str,
+    now: datetime,
+    join_waitlist: bool = True,
+    limit_overridden: bool = False,
 ) -> Reservation:
     return Reservation(
+        join_waitlist=join_waitlist,
+        limit_overridden=limit_overridden,
         reservation_id=str(uuid.uuid4()),
         class_id=class_id,
         user_id=user_id,
@@ -139,7 +229,12 @@ def already_booked(r: Reservation) -> ServiceError:
 
 
 def transition(
-    r: Reservation, to: Status, reason: Reason, now: datetime, class_info: ClassInfo | None = None
+    r: Reservation,
+    to: Status,
+    reason: Reason,
+    now: datetime,
+    class_info: ClassInfo | None = None,
+    **changes: Any,
 ) -> Reservation:
     if to not in TRANSITIONS[r.status]:
         raise failed_precondition(
@@ -154,8 +249,11 @@ def transition(
         update_time=now,
         version=r.version + 1,
         class_info=class_info or r.class_info,
-        # A seat may be held (CONFIRMED) or about to be (PENDING): it must be given back.
+        # A seat may be held (CONFIRMED), about to be (PENDING) or a place in the queue
+        # (WAITLISTED): it must be given back.
         release_pending=r.release_pending or to is Status.CANCELLED,
+        promoted=r.promoted or (r.status is Status.WAITLISTED and to is Status.CONFIRMED),
+        **changes,
     )
 
 
@@ -176,21 +274,129 @@ class ReservationCancelled:
     reservation: Reservation
 
 
-ReservationEvent = ReservationConfirmed | ReservationRejected | ReservationCancelled
+@dataclass(frozen=True)
+class ReservationWaitlisted:
+    reservation: Reservation
+    position: int
 
-_RAISES: dict[Status, type[ReservationEvent]] = {
-    Status.CONFIRMED: ReservationConfirmed,
-    Status.REJECTED: ReservationRejected,
-    Status.CANCELLED: ReservationCancelled,
-}
+
+@dataclass(frozen=True)
+class ReservationExpired:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class ReservationAttended:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class ReservationNoShow:
+    reservation: Reservation
+
+
+ReservationEvent = (
+    ReservationConfirmed
+    | ReservationRejected
+    | ReservationCancelled
+    | ReservationWaitlisted
+    | ReservationExpired
+    | ReservationAttended
+    | ReservationNoShow
+)
 
 
 def change(
-    r: Reservation, to: Status, reason: Reason, now: datetime, class_info: ClassInfo | None = None
+    r: Reservation,
+    to: Status,
+    reason: Reason,
+    now: datetime,
+    class_info: ClassInfo | None = None,
+    position: int = 0,
+    **changes: Any,
 ) -> tuple[Reservation, ReservationEvent]:
     """`transition`, with the event the new state raises."""
-    target = transition(r, to, reason, now, class_info)
-    return target, _RAISES[to](target)
+    target = transition(r, to, reason, now, class_info, **changes)
+    event: ReservationEvent
+    match to:
+        case Status.CONFIRMED:
+            event = ReservationConfirmed(target)
+        case Status.REJECTED:
+            event = ReservationRejected(target)
+        case Status.CANCELLED:
+            event = ReservationCancelled(target)
+        case Status.WAITLISTED:
+            event = ReservationWaitlisted(target, position)
+        case Status.EXPIRED:
+            event = ReservationExpired(target)
+        case Status.ATTENDED:
+            event = ReservationAttended(target)
+        case Status.NO_SHOW:
+            event = ReservationNoShow(target)
+        case _:
+            raise AssertionError(f"no event for {to}")
+    return target, event
+
+
+# Refusals by the studio's rules come back to the booker as an error naming the rule.
+_RULE_REFUSALS = {
+    Reason.BOOKING_LIMIT: "this member holds as many upcoming bookings as the studio allows",
+    Reason.BLOCKED: "this member is blocked from booking online (late cancels or no-shows)",
+}
+
+
+def refusal_by_rules(r: Reservation, reply: SeatReply | None) -> ServiceError | None:
+    """A booking refused by the booking limit or a block: FAILED_PRECONDITION naming the rule
+    and its numbers (the reservation stays, REJECTED, so a retry gets the same refusal)."""
+    if r.status is not Status.REJECTED or r.reason not in _RULE_REFUSALS:
+        return None
+    details = {"reservation_id": r.reservation_id, "user_id": r.user_id}
+    if reply is not None and r.reason is Reason.BOOKING_LIMIT:
+        details |= {"limit": str(reply.booking_limit), "held": str(reply.held)}
+    if reply is not None and reply.blocked_until is not None:
+        details["blocked_until"] = reply.blocked_until.isoformat()
+    return failed_precondition(r.reason.value, _RULE_REFUSALS[r.reason], **details)
+
+
+def settled_by(answer: SeatAnswer) -> frozenset[Status]:
+    """The states a seat answer may settle: a seat or the queue's end also settle a
+    reservation already WAITLISTED (its promotion's event may not have arrived yet)."""
+    if answer in (SeatAnswer.RESERVED, SeatAnswer.EXPIRED):
+        return WAITING
+    return frozenset({Status.PENDING})
+
+
+def owes_seat(answer: SeatAnswer, current: Reservation, changed: bool) -> bool:
+    """A seat taken for a reservation someone else ended first (a cancel, or a rejection by
+    an earlier try) is owed back."""
+    return (
+        not changed
+        and answer is SeatAnswer.RESERVED
+        and current.status in (Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
+    )
+
+
+def cancel_reason(r: Reservation, by_staff: bool, now: datetime) -> Reason:
+    """Why a cancel ends the reservation, by the cancellation window it was booked under:
+    a member's cancel of a held seat inside the window is LATE_CANCELLED (a strike); leaving
+    the queue, or staff cancelling for a member, never is. After the class started nothing
+    is cancelled."""
+    start = r.class_info.start_time if r.class_info else None
+    if start is not None and start <= now and r.status in (Status.CONFIRMED, Status.WAITLISTED):
+        raise failed_precondition(
+            "CLASS_STARTED",
+            "the class has started; its reservations can no longer be cancelled",
+            reservation_id=r.reservation_id,
+        )
+    window = r.cancellation_window
+    late = (
+        not by_staff
+        and r.status is Status.CONFIRMED
+        and start is not None
+        and window is not None
+        and start - now < window
+    )
+    return Reason.LATE_CANCELLED if late else Reason.CANCELLED_BY_USER
 
 
 def outcome(answer: SeatAnswer) -> tuple[Status, Reason] | None:

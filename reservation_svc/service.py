@@ -15,17 +15,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
 from reservation_svc import domain
 from reservation_svc.domain import (
     ACTIVE,
+    WAITING,
     ClassInfo,
     Reason,
     Reservation,
-    SeatAnswer,
+    SeatReply,
     Status,
     new_reservation,
     outcome,
@@ -58,13 +59,15 @@ class SeatsRefused(SeatsUnavailable):
 
 class Seats(Protocol):
     async def reserve(
-        self, class_id: str, reservation_id: str, user_id: str
-    ) -> tuple[SeatAnswer, ClassInfo | None]: ...
+        self,
+        class_id: str,
+        reservation_id: str,
+        user_id: str,
+        join_waitlist: bool = True,
+        override_limit: bool = False,
+    ) -> SeatReply: ...
 
     async def release(self, class_id: str, reservation_id: str) -> None: ...
-
-
-_PENDING = frozenset({Status.PENDING})
 
 
 class ReservationService:
@@ -78,44 +81,100 @@ class ReservationService:
     async def get(self, reservation_id: str) -> Reservation:
         return await self._tx.read(lambda store: _existing(store, reservation_id))
 
+    async def position(self, r: Reservation) -> int:
+        """A waiting reservation's place in its class's queue now (0 when it is not waiting)."""
+        if r.status is not Status.WAITLISTED or r.waitlist_ticket is None:
+            return 0
+        ticket = r.waitlist_ticket
+        return await self._tx.read(lambda store: store.position(r.class_id, ticket))
+
     async def page(
         self, class_id: str, user_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[Reservation]:
         return await self._tx.read(lambda store: store.page(class_id, user_id, limit, after))
 
     async def book(
-        self, class_id: str, user_id: str, user_email: str, request_id: str, request_hash: str
+        self,
+        class_id: str,
+        user_id: str,
+        user_email: str,
+        request_id: str,
+        request_hash: str,
+        join_waitlist: bool = True,
+        override_limit: bool = False,
     ) -> Reservation:
-        new = new_reservation(class_id, user_id, user_email, request_id, request_hash, self._now())
+        """Stores the booking PENDING and settles it. A refusal by the studio's rules (the
+        booking limit, a block) is raised, naming the rule; the reservation stays REJECTED."""
+        new = new_reservation(
+            class_id,
+            user_id,
+            user_email,
+            request_id,
+            request_hash,
+            self._now(),
+            join_waitlist=join_waitlist,
+            limit_overridden=override_limit,
+        )
         stored = await self._tx.run(lambda uow: add_pending(uow, new))
         if stored.status is not Status.PENDING:
-            return stored  # a retry of a finished request: the same answer again
-        return await self.settle(stored)
+            reply = None  # a retry of a finished request: the same answer again
+            settled = stored
+        else:
+            settled, reply = await self._settle(stored)
+        refusal = domain.refusal_by_rules(settled, reply)
+        if refusal is not None:
+            raise refusal
+        return settled
 
     async def settle(self, r: Reservation, refusals: bool = False) -> Reservation:
-        """Drives a PENDING reservation to its end state, if yogaclass_svc answers.
-        `refusals`: raise SeatsRefused instead of leaving the reservation PENDING."""
+        """Drives a PENDING reservation to its end state (or into the waitlist), if
+        yogaclass_svc answers. `refusals`: raise SeatsRefused instead of leaving the
+        reservation PENDING."""
+        settled, _ = await self._settle(r, refusals)
+        return settled
+
+    async def _settle(
+        self, r: Reservation, refusals: bool = False
+    ) -> tuple[Reservation, SeatReply | None]:
         try:
-            answer, info = await self._seats.reserve(r.class_id, r.reservation_id, r.user_id)
+            reply = await self._seats.reserve(
+                r.class_id,
+                r.reservation_id,
+                r.user_id,
+                join_waitlist=r.join_waitlist,
+                override_limit=r.limit_overridden,
+            )
         except SeatsRefused:
             if refusals:
                 raise
-            return r  # stays PENDING, as in an outage
+            return r, None  # stays PENDING, as in an outage
         except SeatsUnavailable:
-            return r  # stays PENDING; the recovery loop finishes it
+            return r, None  # stays PENDING; the recovery loop finishes it
+        answer, info = reply.answer, reply.class_info
         end = outcome(answer)
         if end is None:  # the seat was already given back: the reservation was cancelled
-            return await self.get(r.reservation_id)
+            return await self.get(r.reservation_id), reply
         status, reason = end
         now = self._now()
+        changes: dict[str, object] = {}
+        if reply.cancellation_window is not None:
+            changes["cancellation_window"] = reply.cancellation_window
+        if status is Status.WAITLISTED:
+            changes["waitlist_ticket"] = reply.ticket
 
         def work(uow: Work) -> tuple[Reservation, bool]:
-            current, changed = change(uow, r.reservation_id, _PENDING, status, reason, now, info)
-            owed = (
-                not changed
-                and answer is SeatAnswer.RESERVED
-                and current.status is not Status.CONFIRMED
+            current, changed = change(
+                uow,
+                r.reservation_id,
+                domain.settled_by(answer),
+                status,
+                reason,
+                now,
+                info,
+                position=reply.position,
+                **changes,
             )
+            owed = domain.owes_seat(answer, current, changed)
             if owed and not current.release_pending:
                 # Someone else ended it first (a cancel, or a rejection by an earlier try): the
                 # seat this call took is owed back, recorded first so recovery retries it.
@@ -126,13 +185,21 @@ class ReservationService:
         current, owed = await self._tx.run(work)
         if owed:
             current = await self.release(current)
-        return current
+        return current, reply
 
-    async def cancel(self, r: Reservation, reason: Reason) -> Reservation:
+    async def cancel(self, r: Reservation, by_staff: bool) -> Reservation:
+        """A cancel by the member (late inside the booking's window) or by staff for them;
+        refused once the class has started."""
         now = self._now()
-        current, _ = await self._tx.run(
-            lambda uow: change(uow, r.reservation_id, ACTIVE, Status.CANCELLED, reason, now)
-        )
+
+        def work(uow: Work) -> Reservation:
+            current = _existing(uow.store, r.reservation_id)
+            if not current.active:
+                return current
+            reason = domain.cancel_reason(current, by_staff, now)
+            return change(uow, r.reservation_id, ACTIVE, Status.CANCELLED, reason, now)[0]
+
+        current = await self._tx.run(work)
         if current.release_pending:
             current = await self.release(current)
         return current
@@ -223,6 +290,8 @@ def change(
     reason: Reason,
     now: datetime,
     class_info: ClassInfo | None = None,
+    position: int = 0,
+    **changes: Any,
 ) -> tuple[Reservation, bool]:
     """Moves the reservation to `to` if it is in one of the `expected` states, with its event.
     Returns the reservation as it now is, and whether this call changed it."""
@@ -230,7 +299,7 @@ def change(
         current = _existing(uow.store, reservation_id)
         if current.status not in expected:
             return current, False
-        target, event = domain.change(current, to, reason, now, class_info)
+        target, event = domain.change(current, to, reason, now, class_info, position, **changes)
         if uow.store.replace(target, current.version):
             uow.emit(event)
             uow.after_commit(functools.partial(_settled, target))
@@ -255,3 +324,22 @@ def cancel_class(uow: Work, class_id: str, now: datetime) -> int:
         )
         cancelled += changed
     return cancelled
+
+
+def leave_queue(
+    uow: Work,
+    reservation_id: str,
+    to: Status,
+    reason: Reason,
+    now: datetime,
+    class_info: ClassInfo | None = None,
+) -> bool:
+    """What yogaclass_svc decided for a waiting reservation (promoted to a seat, passed over,
+    or the queue closed), settled here: conditional on it still waiting, so a redelivered
+    event, or one that lost the race to the seat answer, changes nothing. Unknown
+    reservations are ignored (a claim is only ever made for a stored reservation)."""
+    if uow.store.get(reservation_id) is None:
+        log.warning("waitlist event for an unknown reservation", extra={"id": reservation_id})
+        return False
+    _, changed = change(uow, reservation_id, WAITING, to, reason, now, class_info)
+    return changed

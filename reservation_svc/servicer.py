@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from reservation_svc.domain import Reason, booking_user, check_owner, visible_user
+from reservation_svc.domain import booking_user, check_owner, visible_user
 from reservation_svc.messages import to_proto
 from reservation_svc.service import ReservationService
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga_common import pagination
-from yoga_common.errors import Violations
+from yoga_common.errors import Violations, permission_denied
 from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER
 from yoga_common.requests import check_id, fingerprint
@@ -40,13 +40,27 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v.raise_if_any()
         principal = current_principal()
         user_id = booking_user(principal, principal.user(request.user_id))
+        if request.override_limit and not principal.is_admin:
+            raise permission_denied("only staff may book past the studio's booking limit")
         # The address in the caller's token is the member's own only when booking for oneself.
         email = principal.email if user_id == principal.subject else ""
-        payload = reservation_pb2.CreateReservationRequest(class_id=request.class_id)
-        reservation = await self._service.book(
-            request.class_id, user_id, email, request.request_id, fingerprint(payload)
+        payload = reservation_pb2.CreateReservationRequest(
+            class_id=request.class_id,
+            decline_waitlist=request.decline_waitlist,
+            override_limit=request.override_limit,
         )
-        return reservation_pb2.CreateReservationResponse(reservation=to_proto(reservation))
+        reservation = await self._service.book(
+            request.class_id,
+            user_id,
+            email,
+            request.request_id,
+            fingerprint(payload),
+            join_waitlist=not request.decline_waitlist,
+            override_limit=request.override_limit,
+        )
+        return reservation_pb2.CreateReservationResponse(
+            reservation=to_proto(reservation, await self._service.position(reservation))
+        )
 
     async def GetReservation(
         self, request: reservation_pb2.GetReservationRequest, context: Context
@@ -56,7 +70,9 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         v.raise_if_any()
         reservation = await self._service.get(request.reservation_id)
         check_owner(current_principal(), reservation.user_id)
-        return reservation_pb2.GetReservationResponse(reservation=to_proto(reservation))
+        return reservation_pb2.GetReservationResponse(
+            reservation=to_proto(reservation, await self._service.position(reservation))
+        )
 
     async def ListReservations(
         self, request: reservation_pb2.ListReservationsRequest, context: Context
@@ -74,7 +90,8 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
             lambda r: (r.create_time, r.reservation_id),
         )
         return reservation_pb2.ListReservationsResponse(
-            reservations=[to_proto(r) for r in page], next_page_token=token
+            reservations=[to_proto(r, await self._service.position(r)) for r in page],
+            next_page_token=token,
         )
 
     async def CancelReservation(
@@ -84,6 +101,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         check_id(v, "reservation_id", request.reservation_id)
         v.raise_if_any()
         reservation = await self._service.get(request.reservation_id)
-        check_owner(current_principal(), reservation.user_id)
-        cancelled = await self._service.cancel(reservation, Reason.CANCELLED_BY_USER)
+        principal = current_principal()
+        check_owner(principal, reservation.user_id)
+        cancelled = await self._service.cancel(reservation, by_staff=principal.is_admin)
         return reservation_pb2.CancelReservationResponse(reservation=to_proto(cancelled))

@@ -7,7 +7,7 @@ version it was decided from."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -17,12 +17,14 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
+    Integer,
     MetaData,
     Row,
     String,
     Table,
     UniqueConstraint,
     bindparam,
+    func,
     insert,
     select,
     text,
@@ -30,13 +32,16 @@ from sqlalchemy import (
     update,
 )
 
-from reservation_svc.domain import ACTIVE, ClassInfo, Reason, Reservation, Status
+from reservation_svc.domain import ACTIVE, REJECTIONS, ClassInfo, Reason, Reservation, Status
 from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
 
-_ACTIVE = text("status IN ('PENDING', 'CONFIRMED')")
+_ACTIVE = text("status IN ('PENDING', 'CONFIRMED', 'WAITLISTED')")
+_WAITLISTED = text("status = 'WAITLISTED'")
+_STATUSES = ", ".join(f"'{s.value}'" for s in Status)
+_REJECTIONS = ", ".join(f"'{r.value}'" for r in sorted(REJECTIONS))
 _RELEASE_PENDING = text("release_pending")
 
 reservations = Table(
@@ -58,14 +63,20 @@ reservations = Table(
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("release_pending", Boolean, nullable=False, server_default="0"),
+    Column("waitlist_ticket", BigInteger),
+    Column("promoted", Boolean, nullable=False, server_default="0"),
+    Column("limit_overridden", Boolean, nullable=False, server_default="0"),
+    Column("cancellation_window_s", Integer),
+    Column("check_in_time", UtcDateTime),
+    Column("join_waitlist", Boolean, nullable=False, server_default="1"),
     UniqueConstraint("user_id", "request_id", name="uq_reservations_request"),
+    CheckConstraint(f"status IN ({_STATUSES})", name="ck_reservations_status"),
     CheckConstraint(
-        "status IN ('PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED')", name="ck_reservations_status"
+        f"(status = 'REJECTED') = (reason IN ({_REJECTIONS}))",
+        name="ck_reservations_rejection_reason",
     ),
     CheckConstraint(
-        "(status = 'REJECTED') = (reason IN "
-        "('CLASS_FULL', 'CLASS_NOT_FOUND', 'CLASS_CANCELLED', 'CLASS_STARTED'))",
-        name="ck_reservations_rejection_reason",
+        "status <> 'WAITLISTED' OR waitlist_ticket IS NOT NULL", name="ck_reservations_ticket"
     ),
     Index(
         "uq_reservations_active",
@@ -80,6 +91,14 @@ reservations = Table(
     Index("ix_reservations_class", "class_id", "create_time", "reservation_id"),
     Index("ix_reservations_created", "create_time", "reservation_id"),
     Index("ix_reservations_status", "status", "update_time"),
+    # A waiting reservation's place: the class's waiting ones with a smaller ticket.
+    Index(
+        "ix_reservations_queue",
+        "class_id",
+        "waitlist_ticket",
+        sqlite_where=_WAITLISTED,
+        postgresql_where=_WAITLISTED,
+    ),
     # The recovery loop's seats owed back: a few rows among every reservation ever made.
     Index(
         "ix_reservations_release_pending",
@@ -114,6 +133,14 @@ def _to_domain(row: Row[Any]) -> Reservation:
         version=m["version"],
         class_info=info,
         release_pending=m["release_pending"],
+        waitlist_ticket=m["waitlist_ticket"],
+        promoted=m["promoted"],
+        limit_overridden=m["limit_overridden"],
+        cancellation_window=None
+        if m["cancellation_window_s"] is None
+        else timedelta(seconds=m["cancellation_window_s"]),
+        check_in_time=m["check_in_time"],
+        join_waitlist=m["join_waitlist"],
     )
 
 
@@ -129,6 +156,13 @@ def _columns(r: Reservation) -> dict[str, Any]:
         "update_time": r.update_time,
         "version": r.version,
         "release_pending": r.release_pending,
+        "waitlist_ticket": r.waitlist_ticket,
+        "promoted": r.promoted,
+        "limit_overridden": r.limit_overridden,
+        "cancellation_window_s": None
+        if r.cancellation_window is None
+        else int(r.cancellation_window.total_seconds()),
+        "check_in_time": r.check_in_time,
     }
 
 
@@ -166,6 +200,7 @@ class ReservationStore:
                 request_id=r.request_id,
                 request_hash=r.request_hash,
                 create_time=r.create_time,
+                join_waitlist=r.join_waitlist,
                 **_columns(r),
             ),
         )
@@ -179,6 +214,16 @@ class ReservationStore:
             .values(**_columns(target))
         )
         return changed.rowcount == 1
+
+    def position(self, class_id: str, ticket: int) -> int:
+        """1 + the class's waiting reservations ahead of `ticket`."""
+        c = reservations.c
+        ahead = self._conn.execute(
+            select(func.count())
+            .select_from(reservations)
+            .where(_WAITLISTED, c.class_id == class_id, c.waitlist_ticket < ticket)
+        ).scalar_one()
+        return 1 + int(ahead)
 
     def set_release_pending(self, reservation_id: str, pending: bool) -> None:
         self._conn.execute(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -37,3 +38,16 @@ def check_time(v: Violations, name: str, ts: Timestamp) -> datetime | None:
         v.add(name, "must be a time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
         return None
     return from_timestamp(ts)
+
+
+# Longer than any rule of a studio needs, and far inside what a timedelta holds.
+MAX_DURATION_SECONDS = 10 * 366 * 86400
+
+
+def check_duration(v: Violations, name: str, d: Duration) -> timedelta | None:
+    """A duration a request carries, in whole seconds and not negative, or None (and a
+    violation)."""
+    if d.nanos != 0 or not 0 <= d.seconds <= MAX_DURATION_SECONDS:
+        v.add(name, "must be a whole number of seconds, not negative, at most 10 years")
+        return None
+    return timedelta(seconds=d.seconds)

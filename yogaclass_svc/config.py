@@ -15,3 +15,5 @@ class Settings(ServiceSettings):
     metrics_port: int = SERVICE.metrics_port
     database_url: str = f"sqlite:///var/{SERVICE.name}.db"
     events_topic: str = system.YOGACLASS_EVENTS
+    # How often classes past their waitlist cutoff are looked for (their waiting end EXPIRED).
+    waitlist_cutoff_interval_seconds: float = 30.0

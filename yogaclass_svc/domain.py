@@ -2,10 +2,12 @@
 and the event it raises; the service layer stores them (storage.py), and the conditional
 statements there are the guards under concurrency.
 
-Seats: a claim per reservation makes ReserveSeat and ReleaseSeat idempotent, and `booked`
-always equals the number of HELD claims of the class.
+Seats: a claim per reservation makes ReserveSeat and ReleaseSeat idempotent, `booked`
+always equals the number of HELD claims of the class and `waiting` the number of WAITING ones
+(the waitlist's own rules are in waitlist.py).
 
-    (no claim) ──reserve, seat free──► HELD ──release──► RELEASED
+    (no claim) ──reserve, seat free, nobody waiting──► HELD ──release──► RELEASED
+    (no claim) ──reserve, class full, queue has room──► WAITING ──seat freed──► HELD
     (no claim) ──release (it came first)──► RELEASED (a tombstone: a late reserve takes nothing)"""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yoga_common.errors import Violations, failed_precondition, invalid_field
-from yogaclass_svc.waitlist import MAX_WAITLIST
+from yogaclass_svc.waitlist import MAX_WAITLIST, Skip
 
 MAX_TITLE = 200
 MAX_CAPACITY = 1000
@@ -25,7 +27,18 @@ MAX_LENGTH = timedelta(hours=12)
 # How far ahead a class may be published. Beyond any studio's timetable, and it keeps every time
 # a class yields (its end, its local time in any zone) inside what a datetime can hold.
 MAX_AHEAD = timedelta(days=20 * 365)
-MUTABLE_FIELDS = ("title", "instructor", "start_time", "end_time", "time_zone", "capacity")
+MUTABLE_FIELDS = (
+    "title",
+    "instructor",
+    "start_time",
+    "end_time",
+    "time_zone",
+    "capacity",
+    "waitlist_capacity",
+    "cancellation_window",
+)
+# A class's own cancellation window is at most this (the studio's is bounded the same way).
+MAX_WINDOW = timedelta(days=7)
 
 
 class ClassStatus(StrEnum):
@@ -36,6 +49,8 @@ class ClassStatus(StrEnum):
 class ClaimState(StrEnum):
     HELD = "HELD"
     RELEASED = "RELEASED"
+    WAITING = "WAITING"
+    EXPIRED = "EXPIRED"
 
 
 class SeatResult(StrEnum):
@@ -45,6 +60,10 @@ class SeatResult(StrEnum):
     CLASS_CANCELLED = "CLASS_CANCELLED"
     CLASS_STARTED = "CLASS_STARTED"
     RELEASED = "RELEASED"
+    WAITLISTED = "WAITLISTED"
+    EXPIRED = "EXPIRED"
+    BOOKING_LIMIT = "BOOKING_LIMIT"
+    BLOCKED = "BLOCKED"
 
 
 @dataclass(frozen=True)
@@ -57,8 +76,10 @@ class ClassDetails:
     end_time: datetime
     time_zone: str
     capacity: int
-    # Places in the queue once the class is full (0: no waitlist; issue 14 §1).
+    # Places in the queue once the class is full (0: no waitlist).
     waitlist_capacity: int = 0
+    # The class's own cancellation window; None: the studio's.
+    cancellation_window: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,12 @@ def validate_details(details: ClassDetails, now: datetime, v: Violations | None 
         0 <= details.waitlist_capacity <= MAX_WAITLIST,
         "yoga_class.waitlist_capacity",
         f"must be between 0 and {MAX_WAITLIST}",
+    )
+    window = details.cancellation_window
+    v.check(
+        window is None or timedelta(0) <= window <= MAX_WINDOW,
+        "yoga_class.cancellation_window",
+        "must be between 0 and 7 days",
     )
     v.check(_valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
     v.check(details.start_time > now, "yoga_class.start_time", "must be in the future")
@@ -160,10 +187,27 @@ def seat_refusal(yoga_class: YogaClass | None, now: datetime) -> SeatResult | No
 
 @dataclass(frozen=True)
 class Claim:
-    """A reservation's claim on a seat of a class."""
+    """A reservation's claim on a seat of a class (a ticket while it waits in the queue)."""
 
     class_id: str
     state: ClaimState
+    ticket: int | None = None
+
+
+@dataclass(frozen=True)
+class SeatAnswer:
+    """ReserveSeat's answer: the result, the class after the call, and for a queued claim its
+    place; for a refusal by the studio's rules, the numbers behind it."""
+
+    result: SeatResult
+    yoga_class: YogaClass | None
+    position: int = 0
+    ticket: int = 0
+    booking_limit: int = 0
+    held: int = 0
+    blocked_until: datetime | None = None
+    # The terms the booking is made under: the class's window, or else the studio's now.
+    cancellation_window: timedelta | None = None
 
 
 # The events a class raises (messages.py turns them into yoga.yogaclass.v1 events).
@@ -183,7 +227,33 @@ class ClassCancelled:
     yoga_class: YogaClass
 
 
-ClassEvent = ClassCreated | ClassUpdated | ClassCancelled
+@dataclass(frozen=True)
+class SeatPromoted:
+    """A freed seat went to the head of the queue, in the transaction that freed it."""
+
+    yoga_class: YogaClass
+    reservation_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class WaitlistSkipped:
+    yoga_class: YogaClass
+    reservation_id: str
+    user_id: str
+    reason: Skip
+
+
+@dataclass(frozen=True)
+class WaitlistExpired:
+    yoga_class: YogaClass
+    reservation_id: str
+    user_id: str
+
+
+ClassEvent = (
+    ClassCreated | ClassUpdated | ClassCancelled | SeatPromoted | WaitlistSkipped | WaitlistExpired
+)
 
 
 def new_class(class_id: str, details: ClassDetails, now: datetime) -> tuple[YogaClass, ClassEvent]:
@@ -217,10 +287,19 @@ def cancel_class(current: YogaClass, now: datetime) -> tuple[YogaClass, ClassEve
     return target, ClassCancelled(target)
 
 
+_CLAIM_ANSWERS = {
+    ClaimState.HELD: SeatResult.RESERVED,
+    ClaimState.RELEASED: SeatResult.RELEASED,
+    ClaimState.WAITING: SeatResult.WAITLISTED,
+    ClaimState.EXPIRED: SeatResult.EXPIRED,
+}
+
+
 def claim_answer(claim: Claim) -> SeatResult:
     """A reserve for a reservation that already has a claim answers by the claim, taking
-    nothing: a retry of a reserve gets RESERVED again, a reserve after its release RELEASED."""
-    return SeatResult.RESERVED if claim.state is ClaimState.HELD else SeatResult.RELEASED
+    nothing: a retry of a reserve gets RESERVED again (or WAITLISTED while it waits), a
+    reserve after its release RELEASED."""
+    return _CLAIM_ANSWERS[claim.state]
 
 
 def seat_request(
@@ -235,6 +314,7 @@ def seat_request(
 
 class ReleaseAction(StrEnum):
     FREE_SEAT = "FREE_SEAT"  # the claim was HELD: RELEASED, and the seat goes back
+    LEAVE_QUEUE = "LEAVE_QUEUE"  # the claim was WAITING: RELEASED, one fewer waiting
     TOMBSTONE = "TOMBSTONE"  # no claim yet: a RELEASED one, so a late reserve takes nothing
     NOTHING = "NOTHING"  # released before, or the claim is another class's
 
@@ -244,4 +324,6 @@ def release_action(class_id: str, claim: Claim | None) -> ReleaseAction:
         return ReleaseAction.TOMBSTONE
     if claim.class_id == class_id and claim.state is ClaimState.HELD:
         return ReleaseAction.FREE_SEAT
+    if claim.class_id == class_id and claim.state is ClaimState.WAITING:
+        return ReleaseAction.LEAVE_QUEUE
     return ReleaseAction.NOTHING

@@ -22,14 +22,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
     tx = Transactions(db, ClassStore, Outbox(outbox, settings.events_topic, messages.event))
-    servicer = YogaClassServicer(ClassService(tx, utcnow))
+    classes = ClassService(tx, utcnow)
+    servicer = YogaClassServicer(classes)
     relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     await serve(
         settings,
         [SERVICE_NAME.full_name],
         lambda server: yogaclass_pb2_grpc.add_YogaClassServiceServicer_to_server(servicer, server),
         ROLES,
-        tasks=[relay.run, Retention.of(db, settings.retention, outbox=outbox).run],
+        tasks=[
+            relay.run,
+            Retention.of(db, settings.retention, outbox=outbox).run,
+            lambda: classes.queue_loop(settings.waitlist_cutoff_interval_seconds),
+        ],
         on_stop=db.close,
     )
 

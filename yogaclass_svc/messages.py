@@ -12,9 +12,14 @@ from yogaclass_svc.domain import (
     ClassEvent,
     ClassStatus,
     ClassUpdated,
+    SeatAnswer,
+    SeatPromoted,
     SeatResult,
+    WaitlistExpired,
+    WaitlistSkipped,
     YogaClass,
 )
+from yogaclass_svc.waitlist import Skip
 
 _STATUS = {
     ClassStatus.SCHEDULED: yogaclass_pb2.CLASS_STATUS_SCHEDULED,
@@ -28,11 +33,21 @@ SEAT_RESULTS = {
     SeatResult.CLASS_CANCELLED: yogaclass_pb2.SEAT_RESULT_CLASS_CANCELLED,
     SeatResult.CLASS_STARTED: yogaclass_pb2.SEAT_RESULT_CLASS_STARTED,
     SeatResult.RELEASED: yogaclass_pb2.SEAT_RESULT_RELEASED,
+    SeatResult.WAITLISTED: yogaclass_pb2.SEAT_RESULT_WAITLISTED,
+    SeatResult.EXPIRED: yogaclass_pb2.SEAT_RESULT_EXPIRED,
+    SeatResult.BOOKING_LIMIT: yogaclass_pb2.SEAT_RESULT_BOOKING_LIMIT,
+    SeatResult.BLOCKED: yogaclass_pb2.SEAT_RESULT_BLOCKED,
+}
+
+_SKIPS = {
+    Skip.OVERLAPPING_BOOKING: events_pb2.WAITLIST_SKIP_REASON_OVERLAPPING_BOOKING,
+    Skip.BOOKING_LIMIT: events_pb2.WAITLIST_SKIP_REASON_BOOKING_LIMIT,
+    Skip.BLOCKED: events_pb2.WAITLIST_SKIP_REASON_BLOCKED,
 }
 
 
 def to_proto(c: YogaClass) -> yogaclass_pb2.YogaClass:
-    return yogaclass_pb2.YogaClass(
+    message = yogaclass_pb2.YogaClass(
         class_id=c.class_id,
         title=c.details.title,
         instructor=c.details.instructor,
@@ -45,7 +60,29 @@ def to_proto(c: YogaClass) -> yogaclass_pb2.YogaClass:
         create_time=to_timestamp(c.create_time),
         update_time=to_timestamp(c.update_time),
         version=c.version,
+        waitlist_capacity=c.details.waitlist_capacity,
+        waiting=c.waiting,
     )
+    if c.details.cancellation_window is not None:
+        message.cancellation_window.FromTimedelta(c.details.cancellation_window)
+    return message
+
+
+def seat_response(answer: SeatAnswer) -> yogaclass_pb2.ReserveSeatResponse:
+    c = answer.yoga_class
+    response = yogaclass_pb2.ReserveSeatResponse(
+        result=SEAT_RESULTS[answer.result],
+        yoga_class=to_proto(c) if c else None,
+        waitlist_position=answer.position,
+        waitlist_ticket=answer.ticket,
+        booking_limit=answer.booking_limit,
+        held_bookings=answer.held,
+    )
+    if answer.cancellation_window is not None:
+        response.cancellation_window.FromTimedelta(answer.cancellation_window)
+    if answer.blocked_until is not None:
+        response.blocked_until.CopyFrom(to_timestamp(as_utc(answer.blocked_until)))
+    return response
 
 
 def event(e: ClassEvent) -> tuple[str, Message]:
@@ -60,4 +97,16 @@ def event(e: ClassEvent) -> tuple[str, Message]:
             )
         case ClassCancelled():
             return c.class_id, events_pb2.ClassCancelled(yoga_class=to_proto(c))
+        case SeatPromoted(reservation_id=rid, user_id=uid):
+            return c.class_id, events_pb2.SeatPromoted(
+                class_id=c.class_id, reservation_id=rid, user_id=uid, yoga_class=to_proto(c)
+            )
+        case WaitlistSkipped(reservation_id=rid, user_id=uid, reason=reason):
+            return c.class_id, events_pb2.WaitlistSkipped(
+                class_id=c.class_id, reservation_id=rid, user_id=uid, reason=_SKIPS[reason]
+            )
+        case WaitlistExpired(reservation_id=rid, user_id=uid):
+            return c.class_id, events_pb2.WaitlistExpired(
+                class_id=c.class_id, reservation_id=rid, user_id=uid
+            )
     raise TypeError(f"not a class event: {e!r}")

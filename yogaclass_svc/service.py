@@ -4,8 +4,12 @@ storage.py, the protobuf mapping in the servicer."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,14 +17,36 @@ from prometheus_client import Counter
 
 from yoga_common.errors import not_found
 from yoga_common.uow import Transactions, Unit, races
-from yogaclass_svc import domain
-from yogaclass_svc.domain import ClaimState, ClassDetails, ReleaseAction, SeatResult, YogaClass
+from yogaclass_svc import domain, waitlist
+from yogaclass_svc.domain import (
+    Claim,
+    ClaimState,
+    ClassDetails,
+    ClassStatus,
+    ReleaseAction,
+    SeatAnswer,
+    SeatPromoted,
+    SeatResult,
+    WaitlistExpired,
+    WaitlistSkipped,
+    YogaClass,
+)
 from yogaclass_svc.storage import ClassStore
+from yogaclass_svc.studio import StudioRules
+from yogaclass_svc.waitlist import Skip, Waiting
+
+log = logging.getLogger(__name__)
 
 SEAT_ANSWERS = Counter("yoga_seat_requests_total", "ReserveSeat answers, by result.", ["result"])
 # A retried ReserveSeat of a seat already held answers RESERVED again and is counted again.
 SEATS_BOOKED = Counter("yoga_seats_booked_total", "Seats given to reservations.")
 SEATS_RELEASED = Counter("yoga_seats_released_total", "Seats given back.")
+WAITLIST = Counter(
+    "yoga_waitlist_total",
+    "Waitlist endings: promoted to a freed seat, skipped (ineligible at promotion time), "
+    "expired (the queue closed at its cutoff).",
+    ["outcome"],
+)
 
 Work = Unit[ClassStore]
 
@@ -75,6 +101,8 @@ class ClassService:
                 target, event = domain.change_class(current, changes, now)
                 if uow.store.replace(target, current.version):
                     uow.emit(event)
+                    # More seats (or a class moved back before its cutoff): the queue moves.
+                    promote(uow, class_id, now)
                     return _existing(uow.store, class_id)
             raise AssertionError("unreachable")
 
@@ -97,16 +125,20 @@ class ClassService:
         return await self._tx.run(work)
 
     async def reserve_seat(
-        self, class_id: str, reservation_id: str, user_id: str
-    ) -> tuple[SeatResult, YogaClass | None]:
+        self,
+        class_id: str,
+        reservation_id: str,
+        user_id: str,
+        join_waitlist: bool = False,
+        override_limit: bool = False,
+    ) -> SeatAnswer:
         now = self._now()
-        result, current = await self._tx.run(
-            lambda uow: reserve_seat(uow, class_id, reservation_id, user_id, now)
-        )
-        SEAT_ANSWERS.labels(result.value.lower()).inc()
-        if result is SeatResult.RESERVED:
+        request = SeatRequest(class_id, reservation_id, user_id, join_waitlist, override_limit)
+        answer = await self._tx.run(lambda uow: reserve_seat(uow, request, now))
+        SEAT_ANSWERS.labels(answer.result.value.lower()).inc()
+        if answer.result is SeatResult.RESERVED:
             SEATS_BOOKED.inc()
-        return result, current
+        return answer
 
     async def release_seat(
         self, class_id: str, reservation_id: str
@@ -119,24 +151,176 @@ class ClassService:
             SEATS_RELEASED.inc()
         return released, current
 
+    async def close_queues(self, batch: int = 100) -> int:
+        """One pass of the waitlist cutoff: the waiting claims of every class past its cutoff
+        end EXPIRED. Returns how many. Each class in its own transaction, conditional on the
+        claims still WAITING: a second replica, or a rerun after a crash, expires none twice."""
+        now = self._now()
+        rules = await self._tx.read(lambda store: store.studio_rules())
+        due = await self._tx.read(
+            lambda store: store.queues_closing(now + rules.waitlist_cutoff, batch)
+        )
+        expired = 0
+        for class_id in due:
+            expired += await self._tx.run(
+                functools.partial(close_queue, class_id=class_id, now=now)
+            )
+        return expired
 
-def reserve_seat(
-    uow: Work, class_id: str, reservation_id: str, user_id: str, now: datetime
-) -> tuple[SeatResult, YogaClass | None]:
+    async def queue_loop(self, interval: float) -> None:
+        while True:
+            try:
+                expired = await self.close_queues()
+                if expired:
+                    log.info("waitlists closed", extra={"expired": expired})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("waitlist cutoff pass failed; trying again")
+            await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class SeatRequest:
+    class_id: str
+    reservation_id: str
+    user_id: str
+    join_waitlist: bool
+    override_limit: bool
+
+
+def _answer(store: ClassStore, result: SeatResult, claim: Claim | None) -> SeatAnswer:
+    current = store.get(claim.class_id if claim else "")
+    if result is SeatResult.WAITLISTED and claim is not None and claim.ticket is not None:
+        position = store.position(claim.class_id, claim.ticket)
+        return SeatAnswer(result, current, position=position, ticket=claim.ticket)
+    return SeatAnswer(result, current)
+
+
+def _refusal_by_rules(
+    store: ClassStore, request: SeatRequest, rules: StudioRules, now: datetime
+) -> SeatAnswer | None:
+    """A member blocked by strikes, or at the booking limit (unless staff override it)."""
+    blocked = store.blocked_until(request.user_id, now)
+    if blocked is not None:
+        return SeatAnswer(SeatResult.BLOCKED, store.get(request.class_id), blocked_until=blocked)
+    if rules.booking_limit and not request.override_limit:
+        held = store.held_upcoming(request.user_id, now)
+        if held >= rules.booking_limit:
+            return SeatAnswer(
+                SeatResult.BOOKING_LIMIT,
+                store.get(request.class_id),
+                booking_limit=rules.booking_limit,
+                held=held,
+            )
+    return None
+
+
+def reserve_seat(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
+    answer = _reserve(uow, request, now)
+    own = answer.yoga_class.details.cancellation_window if answer.yoga_class else None
+    window = own if own is not None else uow.store.studio_rules().cancellation_window
+    return replace(answer, cancellation_window=window)
+
+
+def _reserve(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
     store = uow.store
+    class_id, reservation_id = request.class_id, request.reservation_id
     for _ in races("seat claim", reservation_id):
         claim = store.claim(reservation_id)
+        if claim is not None:
+            return _answer(store, domain.claim_answer(claim), claim)
         current = store.get(class_id)
-        answer = domain.seat_request(current, claim, now)
-        if answer is not None:
-            return answer, current
-        if not store.try_take_seat(class_id):
-            return SeatResult.CLASS_FULL, store.get(class_id)
-        if store.add_claim(reservation_id, class_id, user_id, ClaimState.HELD, now):
-            return SeatResult.RESERVED, store.get(class_id)
-        # The same reservation claimed concurrently: give this seat back, answer by theirs.
-        store.give_back_seat(class_id)
+        refusal = domain.seat_refusal(current, now)
+        if refusal is not None:
+            return SeatAnswer(refusal, current)
+        assert current is not None
+        rules = store.studio_rules()
+        by_rules = _refusal_by_rules(store, request, rules, now)
+        if by_rules is not None:
+            return by_rules
+        if current.waiting and close_queue(uow, class_id, now):
+            current = _existing(store, class_id)  # past the cutoff: the queue is gone
+        if store.try_take_seat(class_id):
+            if store.add_claim(reservation_id, class_id, request.user_id, ClaimState.HELD, now):
+                return SeatAnswer(SeatResult.RESERVED, store.get(class_id))
+            # The same reservation claimed concurrently: give this seat back, answer by theirs.
+            store.give_back_seat(class_id)
+            continue
+        open_queue = not waitlist.closed(current.details.start_time, rules.waitlist_cutoff, now)
+        ticket = store.try_join_queue(class_id) if request.join_waitlist and open_queue else None
+        if ticket is None:
+            return SeatAnswer(SeatResult.CLASS_FULL, store.get(class_id))
+        if store.add_claim(
+            reservation_id, class_id, request.user_id, ClaimState.WAITING, now, ticket
+        ):
+            return _answer(
+                store, SeatResult.WAITLISTED, Claim(class_id, ClaimState.WAITING, ticket)
+            )
+        store.leave_queue(class_id)
     raise AssertionError("unreachable")
+
+
+def promote(uow: Work, class_id: str, now: datetime) -> None:
+    """Free seats of the class go to the head of its queue, in this transaction: each
+    eligible member in ticket order gets one; those who cannot take it are passed over and
+    leave the queue (told why); after the cutoff nobody is promoted."""
+    store = uow.store
+    current = store.get(class_id)
+    if current is None or current.waiting == 0 or current.free_seats <= 0:
+        return
+    rules = store.studio_rules()
+    if current.status is not ClassStatus.SCHEDULED:
+        return
+    if waitlist.closed(current.details.start_time, rules.waitlist_cutoff, now):
+        close_queue(uow, class_id, now)  # nobody is promoted after the cutoff
+        return
+
+    def ineligible(w: Waiting) -> Skip | None:
+        if store.blocked_until(w.user_id, now) is not None:
+            return Skip.BLOCKED
+        if store.overlapping_held(w.user_id, current):
+            return Skip.OVERLAPPING_BOOKING
+        if rules.booking_limit and store.held_upcoming(w.user_id, now) >= rules.booking_limit:
+            return Skip.BOOKING_LIMIT
+        return None
+
+    promotion = waitlist.promote(store.queue(class_id), current.free_seats, ineligible)
+    for w, reason in promotion.skipped:
+        if store.move_claim(
+            w.reservation_id, class_id, ClaimState.WAITING, ClaimState.RELEASED, now, reason
+        ):
+            store.leave_queue(class_id)
+            uow.emit(
+                WaitlistSkipped(_existing(store, class_id), w.reservation_id, w.user_id, reason)
+            )
+            WAITLIST.labels("skipped").inc()
+    for w in promotion.promoted:
+        if store.move_claim(w.reservation_id, class_id, ClaimState.WAITING, ClaimState.HELD, now):
+            store.leave_queue(class_id, seat=True)
+            uow.emit(SeatPromoted(_existing(store, class_id), w.reservation_id, w.user_id))
+            WAITLIST.labels("promoted").inc()
+
+
+def close_queue(uow: Work, class_id: str, now: datetime) -> int:
+    """The class's waiting claims EXPIRED, if its queue is past the cutoff."""
+    store = uow.store
+    current = store.get(class_id)
+    if current is None:
+        return 0
+    rules = store.studio_rules()
+    if not waitlist.closed(current.details.start_time, rules.waitlist_cutoff, now):
+        return 0
+    expired = 0
+    for w in store.queue(class_id):
+        if store.move_claim(
+            w.reservation_id, class_id, ClaimState.WAITING, ClaimState.EXPIRED, now
+        ):
+            store.leave_queue(class_id)
+            uow.emit(WaitlistExpired(_existing(store, class_id), w.reservation_id, w.user_id))
+            WAITLIST.labels("expired").inc()
+            expired += 1
+    return expired
 
 
 def release_seat(
@@ -149,9 +333,18 @@ def release_seat(
     for _ in races("seat claim", reservation_id):
         action = domain.release_action(class_id, store.claim(reservation_id))
         if action is ReleaseAction.FREE_SEAT:
-            if store.release_claim(reservation_id, class_id, now):
+            if store.move_claim(
+                reservation_id, class_id, ClaimState.HELD, ClaimState.RELEASED, now
+            ):
                 store.give_back_seat(class_id)
+                promote(uow, class_id, now)
                 return True, store.get(class_id)
+        elif action is ReleaseAction.LEAVE_QUEUE:
+            if store.move_claim(
+                reservation_id, class_id, ClaimState.WAITING, ClaimState.RELEASED, now
+            ):
+                store.leave_queue(class_id)
+                return False, store.get(class_id)
         elif action is ReleaseAction.TOMBSTONE:
             if store.add_claim(reservation_id, class_id, "", ClaimState.RELEASED, now):
                 return False, current

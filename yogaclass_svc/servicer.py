@@ -10,10 +10,10 @@ from yoga_common import pagination
 from yoga_common.errors import Violations
 from yoga_common.interceptors import Context, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
-from yoga_common.requests import check_id, check_time, fingerprint
+from yoga_common.requests import check_duration, check_id, check_time, fingerprint
 from yoga_common.timestamps import utcnow
 from yogaclass_svc.domain import MAX_AHEAD, MUTABLE_FIELDS, ClassDetails, validate_details
-from yogaclass_svc.messages import SEAT_RESULTS, to_proto
+from yogaclass_svc.messages import seat_response, to_proto
 from yogaclass_svc.service import ClassService
 
 SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
@@ -60,14 +60,25 @@ def _details(msg: yogaclass_pb2.YogaClass, v: Violations) -> ClassDetails:
         end_time=end or start_or_standin + timedelta(hours=1),
         time_zone=msg.time_zone or "UTC",
         capacity=msg.capacity,
+        waitlist_capacity=msg.waitlist_capacity,
+        cancellation_window=_window(msg, v),
     )
     if v.items:
         validate_details(details, now, v)  # raises, naming these and any other field
     return details
 
 
+def _window(msg: yogaclass_pb2.YogaClass, v: Violations) -> timedelta | None:
+    if not msg.HasField("cancellation_window"):
+        return None
+    return check_duration(v, "yoga_class.cancellation_window", msg.cancellation_window)
+
+
+_MESSAGES = ("start_time", "end_time", "cancellation_window")
+
+
 def _is_set(msg: yogaclass_pb2.YogaClass, name: str) -> bool:
-    return msg.HasField(name) if name.endswith("_time") else bool(getattr(msg, name))
+    return msg.HasField(name) if name in _MESSAGES else bool(getattr(msg, name))
 
 
 def _changes(request: yogaclass_pb2.UpdateClassRequest, v: Violations) -> dict[str, Any]:
@@ -84,15 +95,17 @@ def _changes(request: yogaclass_pb2.UpdateClassRequest, v: Violations) -> dict[s
             v.add("update_mask.paths", f"{path!r} cannot be changed")
         elif path.endswith("_time") and not msg.HasField(path):
             v.add(f"yoga_class.{path}", "is required by the update mask")
-    changes = {
-        path: check_time(v, f"yoga_class.{path}", getattr(msg, path))
-        if path.endswith("_time")
-        else getattr(msg, path)
-        for path in paths
-        if path in MUTABLE_FIELDS
-    }
+    changes = {path: _change(msg, path, v) for path in paths if path in MUTABLE_FIELDS}
     v.raise_if_any()
     return changes
+
+
+def _change(msg: yogaclass_pb2.YogaClass, path: str, v: Violations) -> Any:
+    if path.endswith("_time"):
+        return check_time(v, f"yoga_class.{path}", getattr(msg, path))
+    if path == "cancellation_window":
+        return _window(msg, v)  # unset in the mask: back to the studio's
+    return getattr(msg, path)
 
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
@@ -173,12 +186,14 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "reservation_id", request.reservation_id)
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        result, current = await self._service.reserve_seat(
-            request.class_id, request.reservation_id, request.user_id
+        answer = await self._service.reserve_seat(
+            request.class_id,
+            request.reservation_id,
+            request.user_id,
+            join_waitlist=request.join_waitlist,
+            override_limit=request.override_limit,
         )
-        return yogaclass_pb2.ReserveSeatResponse(
-            result=SEAT_RESULTS[result], yoga_class=to_proto(current) if current else None
-        )
+        return seat_response(answer)
 
     async def ReleaseSeat(
         self, request: yogaclass_pb2.ReleaseSeatRequest, context: Context

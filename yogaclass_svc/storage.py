@@ -1,12 +1,16 @@
 """Everything yogaclass_svc keeps: classes, seat claims and the outbox. `ClassStore` works
 inside the caller's transaction (a unit of work): queries and atomic primitives, no rules.
 
-The seat counter is changed by one conditional UPDATE (`booked < capacity`) with a CHECK
-constraint behind it; a claim row per reservation (its primary key) keeps one claim each."""
+The seat counter is changed by one conditional UPDATE (`booked < capacity AND waiting = 0`:
+nobody takes a seat past the queue) with a CHECK constraint behind it; so is the queue's length
+(`waiting < waitlist_capacity`), which also hands out the queue's tickets. A claim row per
+reservation (its primary key) keeps one claim each. On PostgreSQL the UPDATE of the class row
+also serialises everything done to one class's seats and queue: a promotion reads the queue
+after it, so two concurrent releases can never promote the same member."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     select,
     tuple_,
@@ -31,6 +36,8 @@ from sqlalchemy import (
 from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import outbox_table
 from yogaclass_svc.domain import Claim, ClaimState, ClassDetails, ClassStatus, YogaClass
+from yogaclass_svc.studio import StudioRules
+from yogaclass_svc.waitlist import Waiting
 
 metadata = MetaData()
 
@@ -45,6 +52,11 @@ classes = Table(
     Column("time_zone", String(64), nullable=False),
     Column("capacity", Integer, nullable=False),
     Column("booked", Integer, nullable=False, server_default="0"),
+    Column("waitlist_capacity", Integer, nullable=False, server_default="0"),
+    Column("waiting", Integer, nullable=False, server_default="0"),
+    # The last ticket handed out: the queue's running number (first in, first out).
+    Column("next_ticket", BigInteger, nullable=False, server_default="0"),
+    Column("cancellation_window_s", Integer),
     Column("status", String(16), nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
@@ -53,6 +65,7 @@ classes = Table(
     Column("request_hash", String(64)),
     CheckConstraint("booked >= 0 AND booked <= capacity", name="ck_classes_seats"),
     CheckConstraint("capacity > 0", name="ck_classes_capacity"),
+    CheckConstraint("waiting >= 0 AND waiting <= waitlist_capacity", name="ck_classes_waitlist"),
     CheckConstraint("end_time > start_time", name="ck_classes_times"),
     CheckConstraint("status IN ('SCHEDULED', 'CANCELLED')", name="ck_classes_status"),
     Index("ix_classes_start", "start_time", "class_id"),
@@ -67,8 +80,16 @@ seat_claims = Table(
     Column("state", String(10), nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
-    CheckConstraint("state IN ('HELD', 'RELEASED')", name="ck_seat_claims_state"),
-    Index("ix_seat_claims_class", "class_id", "state"),
+    # Its place in the class's queue (set when it joined; kept after, for the record).
+    Column("ticket", BigInteger),
+    # Why it left the queue without a seat (a skip at promotion time).
+    Column("reason", String(32)),
+    CheckConstraint(
+        "state IN ('HELD', 'RELEASED', 'WAITING', 'EXPIRED')", name="ck_seat_claims_state"
+    ),
+    CheckConstraint("state <> 'WAITING' OR ticket IS NOT NULL", name="ck_seat_claims_ticket"),
+    # The queue in ticket order, and positions, are read from this index.
+    Index("ix_seat_claims_queue", "class_id", "state", "ticket"),
 )
 
 outbox = outbox_table(metadata)
@@ -85,8 +106,13 @@ def _to_domain(row: Row[Any]) -> YogaClass:
             end_time=m["end_time"],
             time_zone=m["time_zone"],
             capacity=m["capacity"],
+            waitlist_capacity=m["waitlist_capacity"],
+            cancellation_window=None
+            if m["cancellation_window_s"] is None
+            else timedelta(seconds=m["cancellation_window_s"]),
         ),
         booked=m["booked"],
+        waiting=m["waiting"],
         status=ClassStatus(m["status"]),
         create_time=m["create_time"],
         update_time=m["update_time"],
@@ -102,11 +128,15 @@ def _details_columns(details: ClassDetails) -> dict[str, Any]:
         "end_time": details.end_time,
         "time_zone": details.time_zone,
         "capacity": details.capacity,
+        "waitlist_capacity": details.waitlist_capacity,
+        "cancellation_window_s": None
+        if details.cancellation_window is None
+        else int(details.cancellation_window.total_seconds()),
     }
 
 
 _BY_ID = select(classes).where(classes.c.class_id == bindparam("class_id"))
-_CLAIM = select(seat_claims.c.class_id, seat_claims.c.state).where(
+_CLAIM = select(seat_claims.c.class_id, seat_claims.c.state, seat_claims.c.ticket).where(
     seat_claims.c.reservation_id == bindparam("reservation_id")
 )
 
@@ -149,6 +179,7 @@ class ClassStore:
                 c.class_id == target.class_id,
                 c.version == expected_version,
                 c.booked <= target.details.capacity,
+                c.waiting <= target.details.waitlist_capacity,
             )
             .values(
                 **_details_columns(target.details),
@@ -181,7 +212,8 @@ class ClassStore:
     # --- seats ---------------------------------------------------------------------------
 
     def try_take_seat(self, class_id: str) -> bool:
-        """One seat of a scheduled class, if one is free: the guard against overbooking."""
+        """One seat of a scheduled class, if one is free and nobody waits for it: the guard
+        against overbooking and against jumping the queue."""
         c = classes.c
         taken = self._conn.execute(
             update(classes)
@@ -189,10 +221,87 @@ class ClassStore:
                 c.class_id == class_id,
                 c.status == ClassStatus.SCHEDULED.value,
                 c.booked < c.capacity,
+                c.waiting == 0,
             )
             .values(booked=c.booked + 1)
         )
         return taken.rowcount == 1
+
+    def try_join_queue(self, class_id: str) -> int | None:
+        """A place in a scheduled class's queue, if it has room: the new ticket, or None."""
+        c = classes.c
+        row = self._conn.execute(
+            update(classes)
+            .where(
+                c.class_id == class_id,
+                c.status == ClassStatus.SCHEDULED.value,
+                c.waiting < c.waitlist_capacity,
+            )
+            .values(waiting=c.waiting + 1, next_ticket=c.next_ticket + 1)
+            .returning(c.next_ticket)
+        ).first()
+        return None if row is None else int(row[0])
+
+    def leave_queue(self, class_id: str, seat: bool = False) -> None:
+        """One fewer waiting; with `seat`, the member leaves the queue for a freed seat."""
+        c = classes.c
+        values: dict[str, Any] = {"waiting": c.waiting - 1}
+        if seat:
+            values["booked"] = c.booked + 1
+        self._conn.execute(update(classes).where(c.class_id == class_id).values(**values))
+
+    def queue(self, class_id: str) -> list[Waiting]:
+        """The class's waiting claims, first in first."""
+        s = seat_claims.c
+        rows = self._conn.execute(
+            select(s.reservation_id, s.user_id, s.ticket)
+            .where(s.class_id == class_id, s.state == ClaimState.WAITING.value)
+            .order_by(s.ticket)
+        )
+        return [Waiting(r.reservation_id, r.user_id, r.ticket) for r in rows]
+
+    def position(self, class_id: str, ticket: int) -> int:
+        """1 + the waiting claims of the class ahead of `ticket`."""
+        s = seat_claims.c
+        ahead = self._conn.execute(
+            select(func.count())
+            .select_from(seat_claims)
+            .where(
+                s.class_id == class_id,
+                s.state == ClaimState.WAITING.value,
+                s.ticket < ticket,
+            )
+        ).scalar_one()
+        return 1 + int(ahead)
+
+    def overlapping_held(self, user_id: str, c: YogaClass) -> bool:
+        """Whether the member holds a seat in another scheduled class overlapping `c`."""
+        s, k = seat_claims.c, classes.c
+        found = self._conn.execute(
+            select(s.reservation_id)
+            .join(classes, k.class_id == s.class_id)
+            .where(
+                s.user_id == user_id,
+                s.state == ClaimState.HELD.value,
+                k.class_id != c.class_id,
+                k.status == ClassStatus.SCHEDULED.value,
+                k.start_time < c.details.end_time,
+                k.end_time > c.details.start_time,
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def queues_closing(self, bound: datetime, limit: int) -> list[str]:
+        """Classes with members waiting that start at or before `bound`."""
+        c = classes.c
+        rows = self._conn.execute(
+            select(c.class_id)
+            .where(c.waiting > 0, c.start_time <= bound)
+            .order_by(c.start_time)
+            .limit(limit)
+        )
+        return [r.class_id for r in rows]
 
     def give_back_seat(self, class_id: str) -> None:
         c = classes.c
@@ -202,10 +311,16 @@ class ClassStore:
 
     def claim(self, reservation_id: str) -> Claim | None:
         row = self._conn.execute(_CLAIM, {"reservation_id": reservation_id}).first()
-        return Claim(row.class_id, ClaimState(row.state)) if row else None
+        return Claim(row.class_id, ClaimState(row.state), row.ticket) if row else None
 
     def add_claim(
-        self, reservation_id: str, class_id: str, user_id: str, state: ClaimState, now: datetime
+        self,
+        reservation_id: str,
+        class_id: str,
+        user_id: str,
+        state: ClaimState,
+        now: datetime,
+        ticket: int | None = None,
     ) -> bool:
         """False if the reservation has a claim already (a concurrent call recorded it)."""
         return insert_new(
@@ -217,19 +332,50 @@ class ClassStore:
                 state=state.value,
                 create_time=now,
                 update_time=now,
+                ticket=ticket,
             ),
         )
 
-    def release_claim(self, reservation_id: str, class_id: str, now: datetime) -> bool:
-        """HELD -> RELEASED; False if the claim was not HELD (any more)."""
+    def move_claim(
+        self,
+        reservation_id: str,
+        class_id: str,
+        from_state: ClaimState,
+        to_state: ClaimState,
+        now: datetime,
+        reason: str | None = None,
+    ) -> bool:
+        """`from_state` -> `to_state`; False if the claim was not in `from_state` (any more)."""
         s = seat_claims.c
-        freed = self._conn.execute(
+        moved = self._conn.execute(
             update(seat_claims)
             .where(
                 s.reservation_id == reservation_id,
                 s.class_id == class_id,
-                s.state == ClaimState.HELD.value,
+                s.state == from_state.value,
             )
-            .values(state=ClaimState.RELEASED.value, update_time=now)
+            .values(state=to_state.value, update_time=now, reason=reason)
         )
-        return freed.rowcount == 1
+        return moved.rowcount == 1
+
+    # PLACEHOLDER (replaced by the i14-studio branch)
+    def studio_rules(self) -> StudioRules:
+        return StudioRules()
+
+    def blocked_until(self, user_id: str, now: datetime) -> datetime | None:
+        return None
+
+    def held_upcoming(self, user_id: str, now: datetime) -> int:
+        s, k = seat_claims.c, classes.c
+        return int(
+            self._conn.execute(
+                select(func.count())
+                .select_from(seat_claims.join(classes, k.class_id == s.class_id))
+                .where(
+                    s.user_id == user_id,
+                    s.state == ClaimState.HELD.value,
+                    k.status == ClassStatus.SCHEDULED.value,
+                    k.start_time > now,
+                )
+            ).scalar_one()
+        )

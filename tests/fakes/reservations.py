@@ -76,3 +76,13 @@ class FakeReservationStore:
 
     def with_status(self, status: Status) -> list[Reservation]:
         return [r for r in self.rows.values() if r.status is status]
+
+    def position(self, class_id: str, ticket: int) -> int:
+        ahead = [
+            r
+            for r in self.rows.values()
+            if r.class_id == class_id
+            and r.status is Status.WAITLISTED
+            and (r.waitlist_ticket or 0) < ticket
+        ]
+        return 1 + len(ahead)

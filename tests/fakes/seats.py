@@ -10,7 +10,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from reservation_svc.domain import ClassInfo, SeatAnswer
+from reservation_svc.domain import ClassInfo, SeatAnswer, SeatReply
 from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from tests.fakes.uow import jitter
 
@@ -57,8 +57,13 @@ class FakeSeats:
         return gate
 
     async def reserve(
-        self, class_id: str, reservation_id: str, user_id: str
-    ) -> tuple[SeatAnswer, ClassInfo | None]:
+        self,
+        class_id: str,
+        reservation_id: str,
+        user_id: str,
+        join_waitlist: bool = True,
+        override_limit: bool = False,
+    ) -> SeatReply:
         self.reserve_calls += 1
         mode = self.mode
         gate = self.gates.pop(0) if self.gates else None
@@ -77,7 +82,7 @@ class FakeSeats:
         await jitter(self.rng)
         if mode == "lost":
             raise SeatsUnavailable("the answer was lost")
-        return answer, info
+        return SeatReply(answer, info)
 
     def _reserve(self, class_id: str, reservation_id: str) -> SeatAnswer:
         claim = self.claims.get(reservation_id)

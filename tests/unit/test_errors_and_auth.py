@@ -41,6 +41,10 @@ FULL_TABLE = {
     "DeleteClass": frozenset({ADMIN}),
     "ReserveSeat": frozenset({SERVICE}),
     "ReleaseSeat": frozenset({SERVICE}),
+    "GetStudioSettings": frozenset({ADMIN, MEMBER}),
+    "UpdateStudioSettings": frozenset({ADMIN}),
+    "GetMemberStanding": frozenset({ADMIN, MEMBER}),
+    "LiftBlock": frozenset({ADMIN}),
 }
 
 
@@ -282,6 +286,7 @@ def test_star_changes_every_mutable_field() -> None:
         end_time=end,
         time_zone="Asia/Tokyo",
         capacity=9,
+        waitlist_capacity=4,
     )
     changed = changes_of(request)
     assert list(changed) == list(MUTABLE_FIELDS)
@@ -292,6 +297,9 @@ def test_star_changes_every_mutable_field() -> None:
         "end_time": end,
         "time_zone": "Asia/Tokyo",
         "capacity": 9,
+        "waitlist_capacity": 4,
+        # Not set in the request: the class goes back to the studio's window.
+        "cancellation_window": None,
     }
     assert changed["start_time"].tzinfo is not None
 

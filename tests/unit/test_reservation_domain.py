@@ -37,7 +37,15 @@ ALLOWED = {
     (Status.PENDING, Status.CONFIRMED),
     (Status.PENDING, Status.REJECTED),
     (Status.PENDING, Status.CANCELLED),
+    (Status.PENDING, Status.WAITLISTED),
+    (Status.PENDING, Status.EXPIRED),
+    (Status.WAITLISTED, Status.CONFIRMED),
+    (Status.WAITLISTED, Status.REJECTED),
+    (Status.WAITLISTED, Status.CANCELLED),
+    (Status.WAITLISTED, Status.EXPIRED),
     (Status.CONFIRMED, Status.CANCELLED),
+    (Status.CONFIRMED, Status.ATTENDED),
+    (Status.CONFIRMED, Status.NO_SHOW),
 }
 ALL_PAIRS = list(itertools.product(Status, Status))
 
@@ -69,7 +77,7 @@ def test_transition_table_is_exactly_the_documented_one() -> None:
     table = {(src, dst) for src, targets in TRANSITIONS.items() for dst in targets}
     assert table == ALLOWED
     assert set(TRANSITIONS) == set(Status)
-    assert frozenset({Status.PENDING, Status.CONFIRMED}) == ACTIVE
+    assert frozenset({Status.PENDING, Status.CONFIRMED, Status.WAITLISTED}) == ACTIVE
 
 
 @pytest.mark.parametrize(("src", "dst"), sorted(ALLOWED), ids=lambda s: s.value)
@@ -78,6 +86,10 @@ def test_allowed_transition(src: Status, dst: Status) -> None:
         Status.CONFIRMED: Reason.NONE,
         Status.REJECTED: Reason.CLASS_FULL,
         Status.CANCELLED: Reason.CANCELLED_BY_USER,
+        Status.WAITLISTED: Reason.NONE,
+        Status.EXPIRED: Reason.WAITLIST_CLOSED,
+        Status.ATTENDED: Reason.NONE,
+        Status.NO_SHOW: Reason.NONE,
     }[dst]
     before = reservation(src, version=4)
     after = transition(before, dst, reason, LATER, INFO)
@@ -118,7 +130,7 @@ def test_every_pair_is_classified() -> None:
             transition(reservation(src), dst, Reason.NONE, LATER)
         except ServiceError:
             refused += 1
-    assert refused == len(ALL_PAIRS) - len(ALLOWED) == 12
+    assert refused == len(ALL_PAIRS) - len(ALLOWED) == 52
 
 
 @pytest.mark.parametrize("src", [Status.PENDING, Status.CONFIRMED])
@@ -266,7 +278,7 @@ def test_the_class_zone_goes_from_the_seat_answer_to_the_reservation_event() -> 
         result=yogaclass_pb2.SEAT_RESULT_RESERVED,
         yoga_class=yogaclass_pb2.YogaClass(title="Flow", time_zone="Asia/Seoul"),
     )
-    _, info = messages.seat_answer(answer)
+    info = messages.seat_answer(answer).class_info
     assert info is not None and info.time_zone == "Asia/Seoul"
     now = datetime(2030, 1, 1, tzinfo=UTC)
     r = new_reservation("c-1", "11", "", "req", "h", now)

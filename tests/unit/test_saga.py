@@ -70,7 +70,7 @@ class World:
         return await self.saga.book(class_id, user, f"{user}@example.com", request_id, "h")
 
     async def cancel(self, r: Reservation) -> Reservation:
-        return await self.saga.cancel(r, Reason.CANCELLED_BY_USER)
+        return await self.saga.cancel(r, by_staff=False)
 
     async def recover_later(self) -> int:
         self.clock.advance(GRACE.total_seconds() + 1)
