@@ -19,6 +19,10 @@ ReservationEvent = (
     reservation_events.ReservationConfirmed
     | reservation_events.ReservationRejected
     | reservation_events.ReservationCancelled
+    | reservation_events.ReservationWaitlisted
+    | reservation_events.ReservationExpired
+    | reservation_events.ReservationAttended
+    | reservation_events.ReservationNoShow
 )
 ClassEvent = class_events.ClassCreated | class_events.ClassUpdated | class_events.ClassCancelled
 
@@ -41,6 +45,10 @@ def handlers() -> Handlers[MyPageStore]:
     found.on(reservation_events.ReservationConfirmed)(on_reservation)
     found.on(reservation_events.ReservationRejected)(on_reservation)
     found.on(reservation_events.ReservationCancelled)(on_reservation)
+    found.on(reservation_events.ReservationWaitlisted)(on_reservation)
+    found.on(reservation_events.ReservationExpired)(on_reservation)
+    found.on(reservation_events.ReservationAttended)(on_reservation)
+    found.on(reservation_events.ReservationNoShow)(on_reservation)
     found.on(class_events.ClassCreated)(on_class)
     found.on(class_events.ClassUpdated)(on_class)
     found.on(class_events.ClassCancelled)(on_class)

@@ -23,6 +23,12 @@ class Status(StrEnum):
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
+    # In the class's queue (its place: `waitlist_position`, computed when the page is read).
+    WAITLISTED = "WAITLISTED"
+    # Still waiting when the queue closed before the class.
+    EXPIRED = "EXPIRED"
+    ATTENDED = "ATTENDED"
+    NO_SHOW = "NO_SHOW"
 
 
 class Reason(StrEnum):
@@ -33,6 +39,13 @@ class Reason(StrEnum):
     CLASS_STARTED = "CLASS_STARTED"
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     CANCELLED_BY_STUDIO = "CANCELLED_BY_STUDIO"
+    WAITLIST_OVERLAPPING_BOOKING = "WAITLIST_OVERLAPPING_BOOKING"
+    WAITLIST_BOOKING_LIMIT = "WAITLIST_BOOKING_LIMIT"
+    WAITLIST_BLOCKED = "WAITLIST_BLOCKED"
+    WAITLIST_CLOSED = "WAITLIST_CLOSED"
+    LATE_CANCELLED = "LATE_CANCELLED"
+    BOOKING_LIMIT = "BOOKING_LIMIT"
+    BLOCKED = "BLOCKED"
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,14 @@ class ReservationView:
     class_info: ClassInfo
     update_time: datetime
     version: int
+    # The seat came from the waitlist.
+    promoted: bool = False
+    # When staff checked the member in (ATTENDED).
+    check_in_time: datetime | None = None
+    # The studio's IANA zone of the class, as the reservation's events tell it ("": unknown).
+    class_time_zone: str = ""
+    # The queue's running number while it waits (orders the class's WAITLISTED reservations).
+    waitlist_ticket: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,12 @@ class PageEntry:
     status: Status
     reason: Reason
     update_time: datetime
+    promoted: bool = False
+    check_in_time: datetime | None = None
+    class_time_zone: str = ""
+    waitlist_ticket: int | None = None
+    # For WAITLISTED: the place in the class's queue as of the read (1: next); 0 otherwise.
+    waitlist_position: int = 0
 
 
 def supersedes(incoming: int, held: int | None) -> bool:
@@ -120,7 +147,33 @@ def page_entry(reservation: ReservationView, yoga_class: ClassView | None = None
         status=reservation.status,
         reason=reservation.reason,
         update_time=reservation.update_time,
+        promoted=reservation.promoted,
+        check_in_time=reservation.check_in_time,
+        class_time_zone=reservation.class_time_zone,
+        waitlist_ticket=reservation.waitlist_ticket,
     )
+
+
+# --- the place in a waitlist -------------------------------------------------------------------
+#
+# A waiting reservation's place is not stored: it changes whenever someone ahead leaves the
+# queue (promoted, passed over, cancelled, expired). Each WAITLISTED row keeps its ticket (the
+# queue's running number), and the place is counted when a page is read: 1 + the reservations
+# of the same class still WAITLISTED with a smaller ticket.
+
+
+def waits(entry: PageEntry) -> bool:
+    """Whether the entry has a place in a queue to show."""
+    return entry.status is Status.WAITLISTED and entry.waitlist_ticket is not None
+
+
+def waitlist_position(ahead: int) -> int:
+    """The place in the queue with `ahead` reservations still waiting before it (1: next)."""
+    return 1 + max(ahead, 0)
+
+
+def with_position(entry: PageEntry, ahead: int) -> PageEntry:
+    return replace(entry, waitlist_position=waitlist_position(ahead))
 
 
 # --- the order of a page, and where the next page starts --------------------------------------

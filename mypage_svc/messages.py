@@ -19,6 +19,10 @@ STATUS = {
     Status.CONFIRMED: reservation_pb2.RESERVATION_STATUS_CONFIRMED,
     Status.REJECTED: reservation_pb2.RESERVATION_STATUS_REJECTED,
     Status.CANCELLED: reservation_pb2.RESERVATION_STATUS_CANCELLED,
+    Status.WAITLISTED: reservation_pb2.RESERVATION_STATUS_WAITLISTED,
+    Status.EXPIRED: reservation_pb2.RESERVATION_STATUS_EXPIRED,
+    Status.ATTENDED: reservation_pb2.RESERVATION_STATUS_ATTENDED,
+    Status.NO_SHOW: reservation_pb2.RESERVATION_STATUS_NO_SHOW,
 }
 
 REASON = {
@@ -29,6 +33,15 @@ REASON = {
     Reason.CLASS_STARTED: reservation_pb2.RESERVATION_REASON_CLASS_STARTED,
     Reason.CANCELLED_BY_USER: reservation_pb2.RESERVATION_REASON_CANCELLED_BY_USER,
     Reason.CANCELLED_BY_STUDIO: reservation_pb2.RESERVATION_REASON_CANCELLED_BY_STUDIO,
+    Reason.WAITLIST_OVERLAPPING_BOOKING: (
+        reservation_pb2.RESERVATION_REASON_WAITLIST_OVERLAPPING_BOOKING
+    ),
+    Reason.WAITLIST_BOOKING_LIMIT: reservation_pb2.RESERVATION_REASON_WAITLIST_BOOKING_LIMIT,
+    Reason.WAITLIST_BLOCKED: reservation_pb2.RESERVATION_REASON_WAITLIST_BLOCKED,
+    Reason.WAITLIST_CLOSED: reservation_pb2.RESERVATION_REASON_WAITLIST_CLOSED,
+    Reason.LATE_CANCELLED: reservation_pb2.RESERVATION_REASON_LATE_CANCELLED,
+    Reason.BOOKING_LIMIT: reservation_pb2.RESERVATION_REASON_BOOKING_LIMIT,
+    Reason.BLOCKED: reservation_pb2.RESERVATION_REASON_BLOCKED,
 }
 
 _STATUS_OF = {value: status for status, value in STATUS.items()}
@@ -53,6 +66,11 @@ def reservation_view(r: reservation_pb2.Reservation) -> ReservationView:
     reason = _REASON_OF.get(r.reason)
     if reason is None:
         raise InvalidEvent(f"reservation.reason {r.reason} is not a reason this service knows")
+    # A waiting reservation's place is counted from its ticket: without one it has none.
+    _require(
+        status is not Status.WAITLISTED or r.waitlist_ticket > 0,
+        "reservation.waitlist_ticket is missing on a WAITLISTED reservation",
+    )
     return ReservationView(
         reservation_id=r.reservation_id,
         class_id=r.class_id,
@@ -66,6 +84,10 @@ def reservation_view(r: reservation_pb2.Reservation) -> ReservationView:
         ),
         update_time=from_timestamp(r.update_time),
         version=r.version,
+        promoted=r.promoted,
+        check_in_time=from_timestamp(r.check_in_time) if r.HasField("check_in_time") else None,
+        class_time_zone=r.class_time_zone,
+        waitlist_ticket=r.waitlist_ticket if r.waitlist_ticket > 0 else None,
     )
 
 
@@ -99,4 +121,8 @@ def to_proto(e: PageEntry) -> mypage_pb2.MyPageEntry:
         status=STATUS[e.status],
         reason=REASON[e.reason],
         update_time=to_timestamp(e.update_time),
+        waitlist_position=e.waitlist_position,
+        promoted=e.promoted,
+        check_in_time=_optional(e.check_in_time),
+        class_time_zone=e.class_time_zone,
     )

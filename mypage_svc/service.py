@@ -66,7 +66,13 @@ class MyPageService:
             while part is not None and len(found) <= size:
                 found += store.page(user_id, part, size + 1 - len(found))
                 part = domain.next_phase(part)
-            return found
+            # A waiting reservation's place, counted in the same read as the page.
+            return [
+                domain.with_position(e, store.waiting_ahead(e.class_id, e.waitlist_ticket))
+                if domain.waits(e) and e.waitlist_ticket is not None and i < size
+                else e
+                for i, e in enumerate(found)
+            ]
 
         found = await self._tx.read(read)
         page = found[:size]

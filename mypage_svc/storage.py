@@ -9,7 +9,11 @@ consumers, never turn a row back.
 
 A reservation row holds its class as the page shows it (`domain.with_class`): written with the
 reservation, and rewritten on every row of the class when the class changes. So a page is read
-from the reservations alone, in its order, from one index: (user, class start, reservation)."""
+from the reservations alone, in its order, from one index: (user, class start, reservation).
+
+A WAITLISTED row keeps its ticket; its place in the queue is counted when the page is read
+(`waiting_ahead`, on the index (class, status, ticket)), so it stays right as people ahead
+leave."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    false,
+    func,
     select,
     text,
     tuple_,
@@ -63,13 +69,21 @@ reservations = Table(
     Column("class_end_time", UtcDateTime),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("promoted", Boolean, nullable=False, server_default=false()),
+    Column("check_in_time", UtcDateTime),
+    Column("class_time_zone", String(64), nullable=False, server_default=""),
+    # The queue's running number of a reservation that waited (NULL if it never did).
+    Column("waitlist_ticket", BigInteger),
     CheckConstraint(
-        "status IN ('PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED')", name="ck_reservations_status"
+        "status IN ('PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'WAITLISTED', 'EXPIRED',"
+        " 'ATTENDED', 'NO_SHOW')",
+        name="ck_reservations_status",
     ),
     # GetMyPage's keyset orders (domain.Phase): every page seeks this index.
     Index("ix_reservations_page", "user_id", "class_start_time", "reservation_id"),
-    # A class's change rewrites the class on each of its reservations.
-    Index("ix_reservations_class", "class_id"),
+    # A class's change rewrites the class on each of its reservations (its prefix), and a
+    # waiting reservation's place counts the class's WAITLISTED rows with a smaller ticket.
+    Index("ix_reservations_class_queue", "class_id", "status", "waitlist_ticket"),
 )
 
 classes = Table(
@@ -98,6 +112,10 @@ def _reservation_columns(r: ReservationView) -> dict[str, Any]:
         "class_end_time": r.class_info.end_time,
         "update_time": r.update_time,
         "version": r.version,
+        "promoted": r.promoted,
+        "check_in_time": r.check_in_time,
+        "class_time_zone": r.class_time_zone,
+        "waitlist_ticket": r.waitlist_ticket,
     }
 
 
@@ -121,6 +139,10 @@ def _to_entry(row: Row[Any]) -> PageEntry:
         status=Status(m["status"]),
         reason=Reason(m["reason"]),
         update_time=m["update_time"],
+        promoted=m["promoted"],
+        check_in_time=m["check_in_time"],
+        class_time_zone=m["class_time_zone"],
+        waitlist_ticket=m["waitlist_ticket"],
     )
 
 
@@ -180,6 +202,17 @@ class MyPageStore:
                 class_end_time=info.end_time,
             )
         )
+
+    def waiting_ahead(self, class_id: str, ticket: int) -> int:
+        """How many reservations of the class are WAITLISTED with a smaller ticket: one count
+        over a range of the (class, status, ticket) index."""
+        c = reservations.c
+        query = select(func.count()).where(
+            c.class_id == class_id,
+            c.status == Status.WAITLISTED.value,
+            c.waitlist_ticket < ticket,
+        )
+        return int(self._conn.execute(query).scalar_one())
 
     def page(self, user_id: str, at: PagePosition, limit: int) -> list[PageEntry]:
         """Up to `limit` entries of one part of a member's page (`at.phase`), in its order,

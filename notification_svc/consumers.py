@@ -1,4 +1,5 @@
-"""Reservation events -> notifications. Each handler maps the event to the domain and records
+"""Reservation events and member-standing events (MemberBlocked, BlockLifted of the yogaclass
+topic) -> notifications. Each handler maps the event to the domain and records
 it through the service layer, inside the consumer's unit of work together with the inbox row
 (yoga_common.consumer); no network I/O: the row it writes is PENDING for email, and the mailer
 sends it after the transaction commits."""
@@ -8,9 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from notification_svc import messages, service
-from notification_svc.domain import Outcome, new_notification
+from notification_svc.domain import (
+    Outcome,
+    StandingChange,
+    new_notification,
+    standing_notification,
+)
 from notification_svc.storage import NotificationStore
 from yoga.reservation.v1 import events_pb2
+from yoga.yogaclass.v1 import events_pb2 as class_events
 from yoga_common.consumer import Handlers, InvalidEvent
 from yoga_common.errors import Violations
 from yoga_common.events import Envelope
@@ -45,21 +52,72 @@ def _notify(
     service.record(uow, notification)
 
 
+def _notify_standing(
+    uow: Work,
+    envelope: Envelope,
+    change: StandingChange,
+    event: messages.StandingEvent,
+    directory: Mapping[str, str],
+    time_zone: str,
+) -> None:
+    if not event.HasField("standing"):
+        raise InvalidEvent(f"{envelope.event_type} {envelope.event_id} carries no standing")
+    v = Violations()
+    check_id(v, "standing.user_id", event.standing.user_id)
+    if v.items:
+        problems = "; ".join(f"{i.field} {i.description}" for i in v.items)
+        raise InvalidEvent(f"{envelope.event_type} {envelope.event_id}: {problems}")
+    notification = standing_notification(
+        messages.standing_fact(envelope.event_id, change, event), directory, time_zone, utcnow()
+    )
+    service.record(uow, notification)
+
+
+# Each reservation event, and what it tells the member.
+OUTCOMES: dict[type[messages.ReservationEvent], Outcome] = {
+    events_pb2.ReservationConfirmed: Outcome.CONFIRMED,
+    events_pb2.ReservationRejected: Outcome.REJECTED,
+    events_pb2.ReservationCancelled: Outcome.CANCELLED,
+    events_pb2.ReservationWaitlisted: Outcome.WAITLISTED,
+    events_pb2.ReservationExpired: Outcome.EXPIRED,
+    events_pb2.ReservationAttended: Outcome.ATTENDED,
+    events_pb2.ReservationNoShow: Outcome.NO_SHOW,
+}
+
+STANDING_CHANGES: dict[type[messages.StandingEvent], StandingChange] = {
+    class_events.MemberBlocked: StandingChange.BLOCKED,
+    class_events.BlockLifted: StandingChange.LIFTED,
+}
+
+
 def handlers(directory: Mapping[str, str], time_zone: str) -> Handlers[NotificationStore]:
-    """The handlers of the reservation topic; `directory` (user_id -> address) is where an
-    address comes from when the event carries none, `time_zone` is how times are shown."""
+    """The handlers of the reservation topic and of the yogaclass topic's member-standing
+    events; `directory` (user_id -> address) is where an address comes from when the event
+    carries none, `time_zone` is how times are shown when the class names no zone."""
     found: Handlers[NotificationStore] = Handlers()
 
-    @found.on(events_pb2.ReservationConfirmed)
-    def booked(uow: Work, envelope: Envelope, event: events_pb2.ReservationConfirmed) -> None:
-        _notify(uow, envelope, Outcome.CONFIRMED, event, directory, time_zone)
+    for event_type, outcome in OUTCOMES.items():
 
-    @found.on(events_pb2.ReservationRejected)
-    def rejected(uow: Work, envelope: Envelope, event: events_pb2.ReservationRejected) -> None:
-        _notify(uow, envelope, Outcome.REJECTED, event, directory, time_zone)
+        def on_reservation(
+            uow: Work,
+            envelope: Envelope,
+            event: messages.ReservationEvent,
+            outcome: Outcome = outcome,
+        ) -> None:
+            _notify(uow, envelope, outcome, event, directory, time_zone)
 
-    @found.on(events_pb2.ReservationCancelled)
-    def cancelled(uow: Work, envelope: Envelope, event: events_pb2.ReservationCancelled) -> None:
-        _notify(uow, envelope, Outcome.CANCELLED, event, directory, time_zone)
+        found.on(event_type)(on_reservation)
+
+    for standing_type, change in STANDING_CHANGES.items():
+
+        def on_standing(
+            uow: Work,
+            envelope: Envelope,
+            event: messages.StandingEvent,
+            change: StandingChange = change,
+        ) -> None:
+            _notify_standing(uow, envelope, change, event, directory, time_zone)
+
+        found.on(standing_type)(on_standing)
 
     return found

@@ -1,5 +1,6 @@
-"""Rules of notifications: what each reservation event tells the member, where the email goes,
-when a failed email is tried again, and who may read an inbox. Plain Python: no gRPC, no SQL.
+"""Rules of notifications: what each reservation event (and each change of a member's standing:
+blocked, block lifted) tells the member, where the email goes, when a failed email is tried
+again, and who may read an inbox. Plain Python: no gRPC, no SQL.
 
     event ──► notification ──► email PENDING ──sent──► SENT
                  │                  │ └──failed, tries left──► PENDING (later, backoff)
@@ -31,6 +32,17 @@ class Kind(StrEnum):
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
     CLASS_CANCELLED = "CLASS_CANCELLED"
+    # The class was full: the member waits in its queue (with the position).
+    WAITLISTED = "WAITLISTED"
+    # A seat came free and went to the member from the waitlist ("you are in").
+    PROMOTED = "PROMOTED"
+    # The waitlist closed before a seat came free.
+    WAITLIST_EXPIRED = "WAITLIST_EXPIRED"
+    ATTENDED = "ATTENDED"
+    NO_SHOW = "NO_SHOW"
+    # Strikes blocked online booking until a date; staff lifted the block.
+    BLOCKED = "BLOCKED"
+    BLOCK_LIFTED = "BLOCK_LIFTED"
 
 
 class EmailState(StrEnum):
@@ -46,15 +58,38 @@ class Outcome(StrEnum):
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
+    WAITLISTED = "WAITLISTED"
+    EXPIRED = "EXPIRED"
+    ATTENDED = "ATTENDED"
+    NO_SHOW = "NO_SHOW"
+
+
+class StandingChange(StrEnum):
+    """Which member-standing event arrived (keyed by user, no reservation)."""
+
+    BLOCKED = "BLOCKED"
+    LIFTED = "LIFTED"
 
 
 BY_STUDIO = "CANCELLED_BY_STUDIO"
+LATE_CANCELLED = "LATE_CANCELLED"
+
+_STRIKE = "late cancellations and missed classes count as strikes"
 
 _REFUSALS = {
     "CLASS_FULL": "the class is full",
     "CLASS_NOT_FOUND": "the class does not exist",
     "CLASS_CANCELLED": "the class was cancelled",
     "CLASS_STARTED": "the class has already started",
+    "BOOKING_LIMIT": "you already hold as many upcoming bookings as the studio allows",
+    "BLOCKED": f"online booking is paused for you ({_STRIKE}); the studio can still book you",
+}
+
+# Passed over when a seat came free: the member could not take it, and left the queue.
+_PASSED_OVER = {
+    "WAITLIST_OVERLAPPING_BOOKING": "you hold an overlapping booking",
+    "WAITLIST_BOOKING_LIMIT": "you already hold as many upcoming bookings as the studio allows",
+    "WAITLIST_BLOCKED": f"online booking is paused for you ({_STRIKE})",
 }
 
 
@@ -74,6 +109,26 @@ class ReservationFact:
     user_email: str
     # The studio's zone of the class, as the event says it; "" for events from before it did.
     class_time_zone: str = ""
+    # The seat came from the waitlist (CONFIRMED: "you are in").
+    promoted: bool = False
+    # WAITLISTED: the place in the queue as of the event (0: unknown).
+    waitlist_position: int = 0
+    # The queue's running number while it waited (0: it never did).
+    waitlist_ticket: int = 0
+    # ATTENDED: when staff checked the member in.
+    check_in_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StandingFact:
+    """What a member-standing event (MemberBlocked, BlockLifted) says: no reservation, no
+    class, and no address (the directory has it, or nobody does)."""
+
+    event_id: str
+    change: StandingChange
+    user_id: str
+    strikes: int
+    blocked_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -111,12 +166,32 @@ class RetryPolicy:
         return timedelta(seconds=min(self.base_seconds * 2**exponent, self.max_seconds))
 
 
-def kind_of(outcome: Outcome, reason: str) -> Kind:
+_KIND_OF_OUTCOME = {
+    Outcome.REJECTED: Kind.REJECTED,
+    Outcome.WAITLISTED: Kind.WAITLISTED,
+    Outcome.EXPIRED: Kind.WAITLIST_EXPIRED,
+    Outcome.ATTENDED: Kind.ATTENDED,
+    Outcome.NO_SHOW: Kind.NO_SHOW,
+}
+
+
+def kind_of(outcome: Outcome, reason: str, promoted: bool = False) -> Kind:
     if outcome is Outcome.CONFIRMED:
-        return Kind.BOOKED
-    if outcome is Outcome.REJECTED:
-        return Kind.REJECTED
-    return Kind.CLASS_CANCELLED if reason == BY_STUDIO else Kind.CANCELLED
+        return Kind.PROMOTED if promoted else Kind.BOOKED
+    if outcome is Outcome.CANCELLED:
+        return Kind.CLASS_CANCELLED if reason == BY_STUDIO else Kind.CANCELLED
+    return _KIND_OF_OUTCOME[outcome]
+
+
+def left_the_waitlist(fact: ReservationFact) -> bool:
+    """A member's cancel of a reservation that was still waiting: leaving the queue, not giving
+    a seat back. Told by the ticket it kept and never having been promoted."""
+    return (
+        fact.outcome is Outcome.CANCELLED
+        and fact.reason != BY_STUDIO
+        and fact.waitlist_ticket > 0
+        and not fact.promoted
+    )
 
 
 def zone_or_utc(name: str) -> ZoneInfo:
@@ -135,15 +210,70 @@ def when(start: datetime | None, time_zone: str) -> str:
     return f"{aware.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
 
 
+def clock_time(at: datetime | None, time_zone: str) -> str:
+    """`18:02`: a time of the class's day in the studio's zone."""
+    if at is None:
+        return ""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return f"{aware.astimezone(zone_or_utc(time_zone)):%H:%M}"
+
+
 def describe(
-    kind: Kind, title: str, start: datetime | None, reason: str, time_zone: str
+    kind: Kind,
+    title: str,
+    start: datetime | None,
+    reason: str,
+    time_zone: str,
+    *,
+    position: int = 0,
+    check_in: datetime | None = None,
+    left_queue: bool = False,
 ) -> tuple[str, str]:
-    """The subject and body a member reads."""
+    """The subject and body a member reads about a reservation."""
     what = title.strip() or "your class"
     at = when(start, time_zone)
     lead = f"{what} on {at}" if at else what
     if kind is Kind.BOOKED:
         return f"Booked: {lead}", f"Your seat in {lead} is booked. See you on the mat!"
+    if kind is Kind.PROMOTED:
+        return (
+            f"You are in: {lead}",
+            f"A seat came free in {lead} and it is yours: you moved up from the waitlist and "
+            "are booked. See you on the mat!",
+        )
+    if kind is Kind.WAITLISTED:
+        place = f"number {position} on its waitlist" if position > 0 else "on its waitlist"
+        return (
+            f"Waitlisted: {lead}" + (f" (#{position})" if position > 0 else ""),
+            f"{lead} is full. You are {place}; if a seat comes free before the waitlist "
+            "closes, it is booked for you and we let you know.",
+        )
+    if kind is Kind.WAITLIST_EXPIRED:
+        return (
+            f"Waitlist closed: {lead}",
+            f"No seat came free in {lead} before its waitlist closed, so you are no longer "
+            "waiting. Nothing counts against you.",
+        )
+    if kind is Kind.ATTENDED:
+        checked = clock_time(check_in, time_zone)
+        return (
+            f"Checked in: {lead}",
+            f"You checked in to {lead}"
+            + (f" at {checked}" if checked else "")
+            + ". Enjoy your practice!",
+        )
+    if kind is Kind.NO_SHOW:
+        return (
+            f"Missed class: {lead}",
+            f"You were booked for {lead} but did not check in. The missed class counts as a "
+            "strike: enough strikes pause online booking for a while.",
+        )
+    if kind is Kind.REJECTED and reason in _PASSED_OVER:
+        return (
+            f"Passed over on the waitlist: {lead}",
+            f"A seat came free in {lead}, but you were passed over on its waitlist because "
+            f"{_PASSED_OVER[reason]}. You have left the waitlist.",
+        )
     if kind is Kind.REJECTED:
         why = _REFUSALS.get(reason, "no seat could be taken")
         return f"Not booked: {lead}", f"We could not book {lead}: {why}."
@@ -152,7 +282,38 @@ def describe(
             f"Class cancelled: {lead}",
             f"The studio cancelled {lead}. Your reservation is cancelled; we are sorry.",
         )
+    if reason == LATE_CANCELLED:
+        return (
+            f"Late cancellation: {lead}",
+            f"Your reservation for {lead} is cancelled. It was cancelled inside the class's "
+            "cancellation window, so it counts as a strike: enough strikes pause online "
+            "booking for a while.",
+        )
+    if left_queue:
+        return (
+            f"Left the waitlist: {lead}",
+            f"You have left the waitlist of {lead}; you will not be booked if a seat comes free.",
+        )
     return f"Cancelled: {lead}", f"Your reservation for {lead} is cancelled."
+
+
+def describe_standing(
+    change: StandingChange, strikes: int, until: datetime | None, time_zone: str
+) -> tuple[str, str]:
+    """The subject and body a member reads about their standing."""
+    if change is StandingChange.LIFTED:
+        return (
+            "Online booking is open again",
+            "The studio lifted your booking block: you can book classes online again.",
+        )
+    date = when(until, time_zone)
+    counted = f"{strikes} strikes" if strikes != 1 else "1 strike"
+    return (
+        f"Online booking paused until {date}" if date else "Online booking paused",
+        f"You have {counted} ({_STRIKE}), so you cannot book classes online"
+        + (f" until {date}" if date else "")
+        + ". The studio can still book for you; please contact us if you think this is a mistake.",
+    )
 
 
 def usable_address(address: str) -> bool:
@@ -182,21 +343,68 @@ def notification_id(event_id: str, user_id: str) -> str:
 def new_notification(
     fact: ReservationFact, directory: Mapping[str, str], time_zone: str, now: datetime
 ) -> Notification:
-    kind = kind_of(fact.outcome, fact.reason)
+    kind = kind_of(fact.outcome, fact.reason, fact.promoted)
     title = fact.class_title[:MAX_TITLE]
     # The class's own zone first: an Asia/Seoul class reads in Seoul time whatever the default.
     zone = fact.class_time_zone or time_zone
-    subject, body = describe(kind, title, fact.class_start_time, fact.reason, zone)
-    email = recipient(fact.user_email, fact.user_id, directory)
-    return Notification(
-        notification_id=notification_id(fact.event_id, fact.user_id),
-        event_id=fact.event_id,
-        user_id=fact.user_id,
-        kind=kind,
+    subject, body = describe(
+        kind,
+        title,
+        fact.class_start_time,
+        fact.reason,
+        zone,
+        position=fact.waitlist_position,
+        check_in=fact.check_in_time,
+        left_queue=left_the_waitlist(fact),
+    )
+    return _notification(
+        fact.event_id,
+        fact.user_id,
+        kind,
+        subject,
+        body,
+        recipient(fact.user_email, fact.user_id, directory),
+        now,
         reservation_id=fact.reservation_id,
         class_id=fact.class_id,
         class_title=title,
         class_start_time=fact.class_start_time,
+    )
+
+
+def standing_notification(
+    fact: StandingFact, directory: Mapping[str, str], time_zone: str, now: datetime
+) -> Notification:
+    """A member's block or its lifting: no class, dates in the studio's default zone; the
+    address only from the directory (the event carries none)."""
+    kind = Kind.BLOCKED if fact.change is StandingChange.BLOCKED else Kind.BLOCK_LIFTED
+    subject, body = describe_standing(fact.change, fact.strikes, fact.blocked_until, time_zone)
+    email = recipient("", fact.user_id, directory)
+    return _notification(fact.event_id, fact.user_id, kind, subject, body, email, now)
+
+
+def _notification(
+    event_id: str,
+    user_id: str,
+    kind: Kind,
+    subject: str,
+    body: str,
+    email: str,
+    now: datetime,
+    reservation_id: str = "",
+    class_id: str = "",
+    class_title: str = "",
+    class_start_time: datetime | None = None,
+) -> Notification:
+    return Notification(
+        notification_id=notification_id(event_id, user_id),
+        event_id=event_id,
+        user_id=user_id,
+        kind=kind,
+        reservation_id=reservation_id,
+        class_id=class_id,
+        class_title=class_title,
+        class_start_time=class_start_time,
         subject=subject,
         body=body,
         email=email,

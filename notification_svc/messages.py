@@ -1,25 +1,47 @@
-"""Domain objects <-> protobuf messages: reservation events in, notifications out."""
+"""Domain objects <-> protobuf messages: reservation and member-standing events in,
+notifications out."""
 
 from __future__ import annotations
 
 from typing import TypeAlias
 
-from notification_svc.domain import EmailState, Kind, Notification, Outcome, ReservationFact
+from notification_svc.domain import (
+    EmailState,
+    Kind,
+    Notification,
+    Outcome,
+    ReservationFact,
+    StandingChange,
+    StandingFact,
+)
 from yoga.notification.v1 import notification_pb2
 from yoga.reservation.v1 import events_pb2, reservation_pb2
+from yoga.yogaclass.v1 import events_pb2 as class_events
 from yoga_common.timestamps import from_timestamp, to_timestamp
 
 ReservationEvent: TypeAlias = (
     events_pb2.ReservationConfirmed
     | events_pb2.ReservationRejected
     | events_pb2.ReservationCancelled
+    | events_pb2.ReservationWaitlisted
+    | events_pb2.ReservationExpired
+    | events_pb2.ReservationAttended
+    | events_pb2.ReservationNoShow
 )
+StandingEvent: TypeAlias = class_events.MemberBlocked | class_events.BlockLifted
 
 KIND = {
     Kind.BOOKED: notification_pb2.NOTIFICATION_KIND_BOOKED,
     Kind.REJECTED: notification_pb2.NOTIFICATION_KIND_REJECTED,
     Kind.CANCELLED: notification_pb2.NOTIFICATION_KIND_CANCELLED,
     Kind.CLASS_CANCELLED: notification_pb2.NOTIFICATION_KIND_CLASS_CANCELLED,
+    Kind.WAITLISTED: notification_pb2.NOTIFICATION_KIND_WAITLISTED,
+    Kind.PROMOTED: notification_pb2.NOTIFICATION_KIND_PROMOTED,
+    Kind.WAITLIST_EXPIRED: notification_pb2.NOTIFICATION_KIND_WAITLIST_EXPIRED,
+    Kind.ATTENDED: notification_pb2.NOTIFICATION_KIND_ATTENDED,
+    Kind.NO_SHOW: notification_pb2.NOTIFICATION_KIND_NO_SHOW,
+    Kind.BLOCKED: notification_pb2.NOTIFICATION_KIND_BLOCKED,
+    Kind.BLOCK_LIFTED: notification_pb2.NOTIFICATION_KIND_BLOCK_LIFTED,
 }
 
 EMAIL_STATE = {
@@ -56,6 +78,21 @@ def fact(event_id: str, outcome: Outcome, event: ReservationEvent) -> Reservatio
         reason=reason_name(r.reason),
         user_email=event.user_email,
         class_time_zone=r.class_time_zone,
+        promoted=r.promoted,
+        waitlist_position=max(r.waitlist_position, 0),
+        waitlist_ticket=max(r.waitlist_ticket, 0),
+        check_in_time=from_timestamp(r.check_in_time) if r.HasField("check_in_time") else None,
+    )
+
+
+def standing_fact(event_id: str, change: StandingChange, event: StandingEvent) -> StandingFact:
+    s = event.standing
+    return StandingFact(
+        event_id=event_id,
+        change=change,
+        user_id=s.user_id,
+        strikes=max(s.strikes, 0),
+        blocked_until=from_timestamp(s.blocked_until) if s.HasField("blocked_until") else None,
     )
 
 

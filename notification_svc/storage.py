@@ -63,7 +63,8 @@ notifications = Table(
     Column("sent_time", UtcDateTime),
     UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
     CheckConstraint(
-        "kind IN ('BOOKED', 'REJECTED', 'CANCELLED', 'CLASS_CANCELLED')",
+        "kind IN ('BOOKED', 'REJECTED', 'CANCELLED', 'CLASS_CANCELLED', 'WAITLISTED',"
+        " 'PROMOTED', 'WAITLIST_EXPIRED', 'ATTENDED', 'NO_SHOW', 'BLOCKED', 'BLOCK_LIFTED')",
         name="ck_notifications_kind",
     ),
     CheckConstraint(

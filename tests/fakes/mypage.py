@@ -1,11 +1,12 @@
 """A fake of `mypage_svc.storage.MyPageStore`'s page reads: a member's entries, read one part
-(`domain.Phase`) at a time from a position, as the real store's keyset queries read them."""
+(`domain.Phase`) at a time from a position, as the real store's keyset queries read them, and
+the count of a class's WAITLISTED reservations ahead of a ticket."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mypage_svc.domain import PageEntry, PagePosition, Phase, phase_of
+from mypage_svc.domain import PageEntry, PagePosition, Phase, Status, phase_of
 
 _UNKNOWN = datetime.min.replace(tzinfo=UTC)
 
@@ -38,3 +39,13 @@ class FakeMyPageStore:
             after = (at.after[0] or _UNKNOWN, at.after[1])
             part = [e for e in part if (key(e) > after if upward else key(e) < after)]
         return part[:limit]
+
+    def waiting_ahead(self, class_id: str, ticket: int) -> int:
+        return sum(
+            1
+            for _, e in self.entries.values()
+            if e.class_id == class_id
+            and e.status is Status.WAITLISTED
+            and e.waitlist_ticket is not None
+            and e.waitlist_ticket < ticket
+        )

@@ -111,6 +111,10 @@ CASES: dict[str, tuple[str, Callable[[Connection], Any]]] = {
     "GetMyPage, past: a later page": ("mypage", mypage(Phase.PAST, (AT - DAY, LAST_ID))),
     "GetMyPage, undated: its first page": ("mypage", mypage(Phase.UNDATED)),
     "GetMyPage, undated: a later page": ("mypage", mypage(Phase.UNDATED, (None, "r-010000"))),
+    "GetMyPage, a waiting reservation's place": (
+        "mypage",
+        lambda c: MyPageStore(c).waiting_ahead("c-1", 10),
+    ),
 }
 
 
