@@ -102,9 +102,10 @@ class ReservationService:
         request_hash: str,
         join_waitlist: bool = True,
         override_limit: bool = False,
-    ) -> Reservation:
-        """Stores the booking PENDING and settles it. A refusal by the studio's rules (the
-        booking limit, a block) is raised, naming the rule; the reservation stays REJECTED."""
+    ) -> tuple[Reservation, int]:
+        """Stores the booking PENDING and settles it; with its place in the class's queue as
+        yogaclass_svc gave it, if it waits. A refusal by the studio's rules (the booking
+        limit, a block) is raised, naming the rule; the reservation stays REJECTED."""
         new = new_reservation(
             class_id,
             user_id,
@@ -124,7 +125,11 @@ class ReservationService:
         refusal = domain.refusal_by_rules(settled, reply)
         if refusal is not None:
             raise refusal
-        return settled
+        if settled.status is not Status.WAITLISTED:
+            return settled, 0
+        if reply is not None and reply.position:
+            return settled, reply.position
+        return settled, await self.position(settled)
 
     async def settle(self, r: Reservation, refusals: bool = False) -> Reservation:
         """Drives a PENDING reservation to its end state (or into the waitlist), if

@@ -49,7 +49,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
             decline_waitlist=request.decline_waitlist,
             override_limit=request.override_limit,
         )
-        reservation = await self._service.book(
+        reservation, position = await self._service.book(
             request.class_id,
             user_id,
             email,
@@ -59,7 +59,7 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
             override_limit=request.override_limit,
         )
         return reservation_pb2.CreateReservationResponse(
-            reservation=to_proto(reservation, await self._service.position(reservation))
+            reservation=to_proto(reservation, position)
         )
 
     async def GetReservation(

@@ -104,7 +104,7 @@ SERVICES: dict[str, Service] = {
             "yoga.notification.v1.NotificationService",
             port=50053,
             metrics_port=9463,
-            consumes=(RESERVATION_EVENTS,),
+            consumes=(RESERVATION_EVENTS, YOGACLASS_EVENTS),
             sends_mail=True,
         ),
         Service(

@@ -158,7 +158,11 @@ def system_under_test(
         backend=backend,
         pg_admin_url=pg_admin_url() if backend == "postgres" else "",
         smtp_port=smtp_port,
-        env={"reservation": reservation_env(pending_grace)},
+        env={
+            "reservation": reservation_env(pending_grace),
+            # Queues past their cutoff are closed within half a second.
+            "yogaclass": {"YOGACLASS_WAITLIST_CUTOFF_INTERVAL_SECONDS": "0.5"},
+        },
         **options,
     )
 

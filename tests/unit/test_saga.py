@@ -67,7 +67,8 @@ class World:
         if request_id is None:
             self.requests += 1
             request_id = f"req-{self.requests}"
-        return await self.saga.book(class_id, user, f"{user}@example.com", request_id, "h")
+        booked, _ = await self.saga.book(class_id, user, f"{user}@example.com", request_id, "h")
+        return booked
 
     async def cancel(self, r: Reservation) -> Reservation:
         return await self.saga.cancel(r, by_staff=False)
