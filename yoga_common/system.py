@@ -89,6 +89,8 @@ SERVICES: dict[str, Service] = {
             port=50051,
             metrics_port=9461,
             produces=YOGACLASS_EVENTS,
+            # Late cancels and no-shows: members' strikes (issue 14).
+            consumes=(RESERVATION_EVENTS,),
         ),
         Service(
             "reservation",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 
 from yoga.yogaclass.v1 import events_pb2, yogaclass_pb2
@@ -18,6 +21,14 @@ from yogaclass_svc.domain import (
     WaitlistExpired,
     WaitlistSkipped,
     YogaClass,
+)
+from yogaclass_svc.studio import (
+    BlockLifted,
+    MemberBlocked,
+    MemberStanding,
+    StudioEvent,
+    StudioSettings,
+    StudioSettingsChanged,
 )
 from yogaclass_svc.waitlist import Skip
 
@@ -110,3 +121,69 @@ def event(e: ClassEvent) -> tuple[str, Message]:
                 class_id=c.class_id, reservation_id=rid, user_id=uid
             )
     raise TypeError(f"not a class event: {e!r}")
+
+
+# --- studio settings and member standing (issue 14) ------------------------------------
+
+
+def _duration(span: timedelta) -> Duration:
+    d = Duration()
+    d.FromTimedelta(span)
+    return d
+
+
+def settings_to_proto(s: StudioSettings) -> yogaclass_pb2.StudioSettings:
+    r = s.rules
+    msg = yogaclass_pb2.StudioSettings(
+        waitlist_cutoff=_duration(r.waitlist_cutoff),
+        cancellation_window=_duration(r.cancellation_window),
+        check_in_opens=_duration(r.check_in_opens),
+        no_show_grace=_duration(r.no_show_grace),
+        strike_limit=r.strike_limit,
+        strike_period=_duration(r.strike_period),
+        block_duration=_duration(r.block_duration),
+        booking_limit=r.booking_limit,
+        version=s.version,
+    )
+    if s.update_time is not None:
+        msg.update_time.CopyFrom(to_timestamp(s.update_time))
+    return msg
+
+
+def standing_to_proto(s: MemberStanding) -> yogaclass_pb2.MemberStanding:
+    msg = yogaclass_pb2.MemberStanding(
+        user_id=s.user_id,
+        strikes=s.strikes,
+        held_bookings=s.held_bookings,
+        booking_limit=s.booking_limit,
+    )
+    if s.blocked_until is not None:
+        msg.blocked_until.CopyFrom(to_timestamp(s.blocked_until))
+    if s.lifted_time is not None:
+        msg.lifted_time.CopyFrom(to_timestamp(s.lifted_time))
+    return msg
+
+
+STUDIO_KEY = "studio"
+
+
+def studio_event(e: StudioEvent) -> tuple[str, Message]:
+    """A studio event as published on the class topic: settings keyed "studio", a member's
+    standing keyed by user_id."""
+    match e:
+        case StudioSettingsChanged(settings=settings, changed=changed):
+            return STUDIO_KEY, events_pb2.StudioSettingsChanged(
+                settings=settings_to_proto(settings), changed_fields=list(changed)
+            )
+        case MemberBlocked(standing=standing):
+            return standing.user_id, events_pb2.MemberBlocked(standing=standing_to_proto(standing))
+        case BlockLifted(standing=standing):
+            return standing.user_id, events_pb2.BlockLifted(standing=standing_to_proto(standing))
+    raise TypeError(f"not a studio event: {e!r}")
+
+
+def outbox_event(e: object) -> tuple[str, Message]:
+    """Every event yogaclass_svc publishes (the outbox's encoder): a class's, or the studio's."""
+    if isinstance(e, StudioSettingsChanged | MemberBlocked | BlockLifted):
+        return studio_event(e)
+    return event(e)  # type: ignore[arg-type]

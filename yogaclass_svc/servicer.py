@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
-from yoga_common.errors import Violations
-from yoga_common.interceptors import Context, role_table
+from yoga_common.errors import ServiceError, Violations
+from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_duration, check_id, check_time, fingerprint
 from yoga_common.timestamps import utcnow
 from yogaclass_svc.domain import MAX_AHEAD, MUTABLE_FIELDS, ClassDetails, validate_details
-from yogaclass_svc.messages import seat_response, to_proto
+from yogaclass_svc.messages import seat_response, settings_to_proto, standing_to_proto, to_proto
 from yogaclass_svc.service import ClassService
+from yogaclass_svc.studio import (
+    DEFAULT_RULES,
+    DURATION_FIELDS,
+    MUTABLE_SETTINGS,
+    standing_owner,
+    validate_rules,
+)
+from yogaclass_svc.studio_service import StudioService
 
 SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
 ROLES = role_table(
@@ -109,8 +118,9 @@ def _change(msg: yogaclass_pb2.YogaClass, path: str, v: Violations) -> Any:
 
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
-    def __init__(self, service: ClassService) -> None:
+    def __init__(self, service: ClassService, studio: StudioService) -> None:
         self._service = service
+        self._studio = studio
 
     async def CreateClass(
         self, request: yogaclass_pb2.CreateClassRequest, context: Context
@@ -208,3 +218,87 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         return yogaclass_pb2.ReleaseSeatResponse(
             released=released, yoga_class=to_proto(current) if current else None
         )
+
+    # --- studio settings and member standing (issue 14) ----------------------------------
+
+    async def GetStudioSettings(
+        self, request: yogaclass_pb2.GetStudioSettingsRequest, context: Context
+    ) -> yogaclass_pb2.GetStudioSettingsResponse:
+        settings = await self._studio.settings()
+        return yogaclass_pb2.GetStudioSettingsResponse(settings=settings_to_proto(settings))
+
+    async def UpdateStudioSettings(
+        self, request: yogaclass_pb2.UpdateStudioSettingsRequest, context: Context
+    ) -> yogaclass_pb2.UpdateStudioSettingsResponse:
+        v = Violations()
+        v.check(request.HasField("settings"), "settings", "is required")
+        v.raise_if_any()
+        updated = await self._studio.update_settings(_settings_changes(request, v))
+        return yogaclass_pb2.UpdateStudioSettingsResponse(settings=settings_to_proto(updated))
+
+    async def GetMemberStanding(
+        self, request: yogaclass_pb2.GetMemberStandingRequest, context: Context
+    ) -> yogaclass_pb2.GetMemberStandingResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        principal = current_principal()
+        user_id = standing_owner(principal, principal.user(request.user_id))
+        standing = await self._studio.standing(user_id)
+        return yogaclass_pb2.GetMemberStandingResponse(standing=standing_to_proto(standing))
+
+    async def LiftBlock(
+        self, request: yogaclass_pb2.LiftBlockRequest, context: Context
+    ) -> yogaclass_pb2.LiftBlockResponse:
+        v = Violations()
+        check_id(v, "user_id", request.user_id)
+        v.raise_if_any()
+        standing = await self._studio.lift_block(request.user_id)
+        return yogaclass_pb2.LiftBlockResponse(standing=standing_to_proto(standing))
+
+
+def _is_set_setting(msg: yogaclass_pb2.StudioSettings, name: str) -> bool:
+    return msg.HasField(name) if name in DURATION_FIELDS else bool(getattr(msg, name))
+
+
+def _setting(msg: yogaclass_pb2.StudioSettings, name: str, v: Violations) -> Any:
+    """A setting as the domain takes it: an int, or a Duration as a timedelta (whole seconds,
+    or a violation; the domain checks the range)."""
+    if name not in DURATION_FIELDS:
+        return getattr(msg, name)
+    d = getattr(msg, name)
+    if d.nanos:
+        v.add(f"settings.{name}", "must be whole seconds")
+    return timedelta(seconds=d.seconds)
+
+
+def _settings_changes(
+    request: yogaclass_pb2.UpdateStudioSettingsRequest, v: Violations
+) -> dict[str, Any]:
+    """The fields the update changes (its mask, or with none the fields the request sets),
+    as StudioRules values. Output-only fields (update_time, version) cannot be named."""
+    msg = request.settings
+    paths = list(dict.fromkeys(request.update_mask.paths))
+    if paths == ["*"]:
+        paths = list(MUTABLE_SETTINGS)
+    elif not paths:
+        paths = [name for name in MUTABLE_SETTINGS if _is_set_setting(msg, name)]
+        v.check(bool(paths), "update_mask", "nothing to change")
+    for path in paths:
+        if path not in MUTABLE_SETTINGS:
+            v.add("update_mask.paths", f"{path!r} cannot be changed")
+        elif path in DURATION_FIELDS and not msg.HasField(path):
+            v.add(f"settings.{path}", "is required by the update mask")
+    changes = {
+        path: _setting(msg, path, v)
+        for path in paths
+        if path in MUTABLE_SETTINGS and (path not in DURATION_FIELDS or msg.HasField(path))
+    }
+    if v.items:
+        # Every offending field at once: the domain's checks on what was given, too.
+        try:
+            validate_rules(replace(DEFAULT_RULES, **changes))
+        except ServiceError as bad:
+            v.items += [f for f in bad.violations if f not in v.items]
+    v.raise_if_any()
+    return changes

@@ -34,9 +34,9 @@ from sqlalchemy import (
 )
 
 from yoga_common.db import UtcDateTime, insert_new
-from yoga_common.outbox import outbox_table
+from yoga_common.outbox import inbox_table, outbox_table
 from yogaclass_svc.domain import Claim, ClaimState, ClassDetails, ClassStatus, YogaClass
-from yogaclass_svc.studio import StudioRules
+from yogaclass_svc.studio import Standing, StrikeKind, StudioRules, StudioSettings
 from yogaclass_svc.waitlist import Waiting
 
 metadata = MetaData()
@@ -358,24 +358,181 @@ class ClassStore:
         )
         return moved.rowcount == 1
 
-    # PLACEHOLDER (replaced by the i14-studio branch)
+    # --- studio settings and member standing (issue 14) ----------------------------------
+    # Tables below the class (section "studio" at the end of this module).
+
+    def studio_settings(self) -> StudioSettings:
+        """The studio's settings: the defaults (version 0) until staff first change them."""
+        row = self._conn.execute(select(studio_settings)).first()
+        return _settings_to_domain(row) if row else StudioSettings()
+
     def studio_rules(self) -> StudioRules:
-        return StudioRules()
+        """The booking rules in force, for any use case inside a unit of work."""
+        return self.studio_settings().rules
+
+    def save_studio_settings(self, target: StudioSettings, expected_version: int) -> bool:
+        """Writes `target` if the settings are still at `expected_version` (0: never stored);
+        False if they changed since they were read."""
+        values = {**_rules_columns(target.rules), "update_time": target.update_time}
+        if expected_version == 0:
+            return insert_new(
+                self._conn,
+                insert(studio_settings).values(id=STUDIO_ROW, version=target.version, **values),
+            )
+        st = studio_settings.c
+        result = self._conn.execute(
+            update(studio_settings)
+            .where(st.id == STUDIO_ROW, st.version == expected_version)
+            .values(version=target.version, **values)
+        )
+        return result.rowcount == 1
+
+    def add_strike(self, reservation_id: str, user_id: str, kind: StrikeKind, at: datetime) -> bool:
+        """False if the reservation's strike was recorded before (a replayed event)."""
+        return insert_new(
+            self._conn,
+            insert(strikes).values(
+                reservation_id=reservation_id, user_id=user_id, kind=kind.value, time=at
+            ),
+        )
+
+    def count_strikes(self, user_id: str, since: datetime) -> int:
+        """The member's strikes later than `since`."""
+        sk = strikes.c
+        query = select(func.count()).where(sk.user_id == user_id, sk.time > since)
+        return int(self._conn.execute(query).scalar_one())
+
+    def member_standing(self, user_id: str) -> Standing:
+        row = self._conn.execute(_STANDING, {"user_id": user_id}).first()
+        return _standing_to_domain(row) if row else Standing(user_id)
+
+    def lock_member_standing(self, user_id: str) -> Standing:
+        """The member's standing, its row created if absent and locked until the transaction
+        ends (PostgreSQL; SQLite's writers hold the database): the strikes of one member are
+        counted and judged one transaction at a time."""
+        insert_new(self._conn, insert(member_standing).values(user_id=user_id, version=0))
+        row = self._conn.execute(_STANDING.with_for_update(), {"user_id": user_id}).one()
+        return _standing_to_domain(row)
+
+    def save_member_standing(self, target: Standing, expected_version: int) -> bool:
+        """Writes `target` over a stored standing still at `expected_version`."""
+        ms = member_standing.c
+        result = self._conn.execute(
+            update(member_standing)
+            .where(ms.user_id == target.user_id, ms.version == expected_version)
+            .values(
+                blocked_until=target.blocked_until,
+                lifted_time=target.lifted_time,
+                version=target.version,
+            )
+        )
+        return result.rowcount == 1
 
     def blocked_until(self, user_id: str, now: datetime) -> datetime | None:
-        return None
+        """The end of the member's block if they are blocked at `now`, else None."""
+        return self.member_standing(user_id).blocked_at(now)
 
     def held_upcoming(self, user_id: str, now: datetime) -> int:
-        s, k = seat_claims.c, classes.c
-        return int(
-            self._conn.execute(
-                select(func.count())
-                .select_from(seat_claims.join(classes, k.class_id == s.class_id))
-                .where(
-                    s.user_id == user_id,
-                    s.state == ClaimState.HELD.value,
-                    k.status == ClassStatus.SCHEDULED.value,
-                    k.start_time > now,
-                )
-            ).scalar_one()
+        """Seats the member holds in scheduled classes that start after `now`."""
+        s, c = seat_claims.c, classes.c
+        query = (
+            select(func.count())
+            .select_from(seat_claims.join(classes, s.class_id == c.class_id))
+            .where(
+                s.user_id == user_id,
+                s.state == ClaimState.HELD.value,
+                c.start_time > now,
+                c.status == ClassStatus.SCHEDULED.value,
+            )
         )
+        return int(self._conn.execute(query).scalar_one())
+
+
+# --- studio: settings, strikes, member standing (issue 14) --------------------------------
+# One settings row; a strike per reservation (its key: a replayed event records none twice);
+# a standing row per member who ever had a strike. Read by ClassStore's methods above.
+
+STUDIO_ROW = 1
+
+studio_settings = Table(
+    "studio_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("waitlist_cutoff_seconds", BigInteger, nullable=False),
+    Column("cancellation_window_seconds", BigInteger, nullable=False),
+    Column("check_in_opens_seconds", BigInteger, nullable=False),
+    Column("no_show_grace_seconds", BigInteger, nullable=False),
+    Column("strike_limit", Integer, nullable=False),
+    Column("strike_period_seconds", BigInteger, nullable=False),
+    Column("block_duration_seconds", BigInteger, nullable=False),
+    Column("booking_limit", Integer, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_studio_settings_one_row"),
+)
+
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('LATE_CANCEL', 'NO_SHOW')", name="ck_strikes_kind"),
+    Index("ix_strikes_user_time", "user_id", "time"),
+)
+
+member_standing = Table(
+    "member_standing",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("blocked_until", UtcDateTime),
+    Column("lifted_time", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Members' held seats (ClassStore.held_upcoming).
+Index("ix_seat_claims_user", seat_claims.c.user_id, seat_claims.c.state)
+
+_STANDING = select(member_standing).where(member_standing.c.user_id == bindparam("user_id"))
+
+
+def _seconds(span: timedelta) -> int:
+    return int(span.total_seconds())
+
+
+def _rules_columns(rules: StudioRules) -> dict[str, Any]:
+    return {
+        "waitlist_cutoff_seconds": _seconds(rules.waitlist_cutoff),
+        "cancellation_window_seconds": _seconds(rules.cancellation_window),
+        "check_in_opens_seconds": _seconds(rules.check_in_opens),
+        "no_show_grace_seconds": _seconds(rules.no_show_grace),
+        "strike_limit": rules.strike_limit,
+        "strike_period_seconds": _seconds(rules.strike_period),
+        "block_duration_seconds": _seconds(rules.block_duration),
+        "booking_limit": rules.booking_limit,
+    }
+
+
+def _settings_to_domain(row: Row[Any]) -> StudioSettings:
+    m = row._mapping
+    rules = StudioRules(
+        waitlist_cutoff=timedelta(seconds=m["waitlist_cutoff_seconds"]),
+        cancellation_window=timedelta(seconds=m["cancellation_window_seconds"]),
+        check_in_opens=timedelta(seconds=m["check_in_opens_seconds"]),
+        no_show_grace=timedelta(seconds=m["no_show_grace_seconds"]),
+        strike_limit=m["strike_limit"],
+        strike_period=timedelta(seconds=m["strike_period_seconds"]),
+        block_duration=timedelta(seconds=m["block_duration_seconds"]),
+        booking_limit=m["booking_limit"],
+    )
+    return StudioSettings(rules, m["update_time"], m["version"])
+
+
+def _standing_to_domain(row: Row[Any]) -> Standing:
+    m = row._mapping
+    return Standing(m["user_id"], m["blocked_until"], m["lifted_time"], m["version"])
+
+
+# The events this service consumes and has applied (yogaclass_svc/consumers.py).
+inbox = inbox_table(metadata)

@@ -75,6 +75,14 @@ CASES: dict[str, tuple[str, Callable[[Connection], Any]]] = {
         "yogaclass",
         lambda c: ClassStore(c).page(AT, AT + 7 * DAY, 21, AFTER),
     ),
+    "GetMemberStanding: a member's strikes": (
+        "yogaclass",
+        lambda c: ClassStore(c).count_strikes("11", AT - 30 * DAY),
+    ),
+    "GetMemberStanding: a member's held upcoming seats": (
+        "yogaclass",
+        lambda c: ClassStore(c).held_upcoming("11", AT),
+    ),
     "ListReservations, a member's later page": (
         "reservation",
         lambda c: ReservationStore(c).page("", "11", 21, AFTER),

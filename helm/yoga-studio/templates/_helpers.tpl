@@ -147,7 +147,7 @@ get the client id and secret. */}}
 {{/* The Kafka topics of yoga_common/topics.py (all_topics), without the prefix: deploy-check
 compares this list with the code's. */}}
 {{- define "yoga.kafkaTopics" -}}
-["yoga.yogaclass.events", "yoga.reservation.events", "yoga.reservation.dlt", "yoga.notification.dlt", "yoga.mypage.dlt"]
+["yoga.yogaclass.events", "yoga.reservation.events", "yoga.yogaclass.dlt", "yoga.reservation.dlt", "yoga.notification.dlt", "yoga.mypage.dlt"]
 {{- end -}}
 
 {{/* Checks across values that the schema cannot express; fails the render with a message. */}}
