@@ -99,7 +99,7 @@ SERVICES: dict[str, Service] = {
             metrics_port=9462,
             produces=RESERVATION_EVENTS,
             consumes=(YOGACLASS_EVENTS,),
-            calls={"yogaclass": ("ReserveSeat", "ReleaseSeat")},
+            calls={"yogaclass": ("ReserveSeat", "ReleaseSeat", "GetStudioSettings")},
         ),
         Service(
             "notification",

@@ -34,7 +34,8 @@ ROLES = role_table(
         "ListClasses": {ADMIN, MEMBER},
         "UpdateClass": {ADMIN},
         "DeleteClass": {ADMIN},
-        "GetStudioSettings": {ADMIN, MEMBER},
+        # reservation_svc reads the check-in window and the no-show grace.
+        "GetStudioSettings": {ADMIN, MEMBER, SERVICE},
         "UpdateStudioSettings": {ADMIN},
         # A member may read their own standing (the servicer checks whose it is).
         "GetMemberStanding": {ADMIN, MEMBER},

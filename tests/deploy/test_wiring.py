@@ -140,7 +140,11 @@ def test_values_that_open_an_internal_method_fail_through_helm(
     values.write_text(
         "services:\n  yogaclass:\n    allow:\n"
         "      - from: [gateway]\n"
-        "        methods: [CreateClass, GetClass, ListClasses, UpdateClass, DeleteClass]\n"
+        "        methods: [CreateClass, GetClass, ListClasses, UpdateClass, DeleteClass,\n"
+        "                  GetStudioSettings, UpdateStudioSettings, GetMemberStanding,\n"
+        "                  LiftBlock]\n"
+        "      - from: [reservation]\n"
+        "        methods: [GetStudioSettings]\n"
         "      - from: [reservation, notification]\n"
         "        methods: [ReserveSeat, ReleaseSeat]\n"
     )

@@ -41,7 +41,7 @@ FULL_TABLE = {
     "DeleteClass": frozenset({ADMIN}),
     "ReserveSeat": frozenset({SERVICE}),
     "ReleaseSeat": frozenset({SERVICE}),
-    "GetStudioSettings": frozenset({ADMIN, MEMBER}),
+    "GetStudioSettings": frozenset({ADMIN, MEMBER, SERVICE}),
     "UpdateStudioSettings": frozenset({ADMIN}),
     "GetMemberStanding": frozenset({ADMIN, MEMBER}),
     "LiftBlock": frozenset({ADMIN}),
