@@ -264,13 +264,12 @@ def _is_set_setting(msg: yogaclass_pb2.StudioSettings, name: str) -> bool:
 
 def _setting(msg: yogaclass_pb2.StudioSettings, name: str, v: Violations) -> Any:
     """A setting as the domain takes it: an int, or a Duration as a timedelta (whole seconds,
-    or a violation; the domain checks the range)."""
+    or a violation, and the default stands in so the domain checks the other fields; the
+    domain checks the range)."""
     if name not in DURATION_FIELDS:
         return getattr(msg, name)
-    d = getattr(msg, name)
-    if d.nanos:
-        v.add(f"settings.{name}", "must be whole seconds")
-    return timedelta(seconds=d.seconds)
+    span = check_duration(v, f"settings.{name}", getattr(msg, name))
+    return getattr(DEFAULT_RULES, name) if span is None else span
 
 
 def _settings_changes(
