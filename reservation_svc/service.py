@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 RESERVATIONS = Counter(
     "yoga_reservations_total",
-    "Reservations that reached an outcome: confirmed, rejected, cancelled (by the member, "
-    "staff or the studio's cancellation of the class).",
+    "Reservations that reached a state: confirmed (promoted from the waitlist too), rejected, "
+    "cancelled (by the member, late or not, staff or the studio's cancellation of the class), "
+    "waitlisted, expired (the waitlist closed), attended, no_show.",
     ["outcome"],
 )
 
