@@ -270,24 +270,24 @@ def fresh_ids() -> dict[str, str]:
 async def test_a_reserve_is_idempotent_per_reservation(keeper: SeatKeeper) -> None:
     ids = fresh_ids()
     class_id = await keeper.make_class(2)
-    answer, info = await keeper.seats.reserve(class_id, ids["r-1"], "11")
-    assert answer is SeatAnswer.RESERVED and info is not None
-    assert (await keeper.seats.reserve(class_id, ids["r-1"], "11"))[0] is SeatAnswer.RESERVED
+    reply = await keeper.seats.reserve(class_id, ids["r-1"], "11")
+    assert reply.answer is SeatAnswer.RESERVED and reply.class_info is not None
+    assert (await keeper.seats.reserve(class_id, ids["r-1"], "11")).answer is SeatAnswer.RESERVED
     assert await keeper.held(class_id) == 1
 
 
 async def test_a_full_class_answers_class_full(keeper: SeatKeeper) -> None:
     ids = fresh_ids()
     class_id = await keeper.make_class(1)
-    assert (await keeper.seats.reserve(class_id, ids["r-a"], "11"))[0] is SeatAnswer.RESERVED
-    assert (await keeper.seats.reserve(class_id, ids["r-b"], "12"))[0] is SeatAnswer.CLASS_FULL
+    assert (await keeper.seats.reserve(class_id, ids["r-a"], "11")).answer is SeatAnswer.RESERVED
+    assert (await keeper.seats.reserve(class_id, ids["r-b"], "12")).answer is SeatAnswer.CLASS_FULL
     assert await keeper.held(class_id) == 1
 
 
 async def test_an_unknown_class_answers_not_found(keeper: SeatKeeper) -> None:
     ids = fresh_ids()
-    answer, info = await keeper.seats.reserve(str(uuid.uuid4()), ids["r-x"], "11")
-    assert (answer, info) == (SeatAnswer.CLASS_NOT_FOUND, None)
+    reply = await keeper.seats.reserve(str(uuid.uuid4()), ids["r-x"], "11")
+    assert (reply.answer, reply.class_info) == (SeatAnswer.CLASS_NOT_FOUND, None)
 
 
 async def test_a_release_frees_the_seat_once(keeper: SeatKeeper) -> None:
@@ -298,8 +298,8 @@ async def test_a_release_frees_the_seat_once(keeper: SeatKeeper) -> None:
     await keeper.seats.release(class_id, ids["r-1"])
     assert await keeper.held(class_id) == 0
     # The reservation's seat was given back: asking again takes nothing.
-    assert (await keeper.seats.reserve(class_id, ids["r-1"], "11"))[0] is SeatAnswer.RELEASED
-    assert (await keeper.seats.reserve(class_id, ids["r-2"], "12"))[0] is SeatAnswer.RESERVED
+    assert (await keeper.seats.reserve(class_id, ids["r-1"], "11")).answer is SeatAnswer.RELEASED
+    assert (await keeper.seats.reserve(class_id, ids["r-2"], "12")).answer is SeatAnswer.RESERVED
     assert await keeper.held(class_id) == 1
 
 
@@ -307,5 +307,5 @@ async def test_a_release_before_its_reserve_leaves_a_tombstone(keeper: SeatKeepe
     ids = fresh_ids()
     class_id = await keeper.make_class(1)
     await keeper.seats.release(class_id, ids["r-late"])
-    assert (await keeper.seats.reserve(class_id, ids["r-late"], "11"))[0] is SeatAnswer.RELEASED
+    assert (await keeper.seats.reserve(class_id, ids["r-late"], "11")).answer is SeatAnswer.RELEASED
     assert await keeper.held(class_id) == 0
