@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from reservation_svc.domain import (
     ACTIVE,
@@ -105,7 +106,7 @@ class FakeReservationStore:
             key=roster_key,
         )
         if position.after is not None:
-            after = position.after
+            after: tuple[Any, ...] = position.after
             found = [r for r in found if roster_key(r) > after]
         return found[:limit]
 
@@ -118,7 +119,7 @@ class FakeReservationStore:
             and r.class_info.end_time is not None
             and r.class_info.end_time <= ended_by
         ]
-        due.sort(key=lambda r: r.class_info.end_time if r.class_info else ended_by)
+        due.sort(key=lambda r: r.class_info.end_time or ended_by if r.class_info else ended_by)
         return [r.reservation_id for r in due[:limit]]
 
     def describe_class(self, class_id: str, info: ClassInfo) -> int:
