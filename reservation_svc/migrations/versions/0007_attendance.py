@@ -16,18 +16,12 @@ down_revision: str | None = "c3a9e1d2f006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_CONFIRMED = "status = 'CONFIRMED'"
-
 
 def upgrade() -> None:
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("class_version", sa.BigInteger(), nullable=True))
         batch_op.create_index(
-            "ix_reservations_no_show_due",
-            ["class_end_time"],
-            unique=False,
-            sqlite_where=sa.text(_CONFIRMED),
-            postgresql_where=sa.text(_CONFIRMED),
+            "ix_reservations_no_show_due", ["status", "class_end_time"], unique=False
         )
 
 
