@@ -1,8 +1,10 @@
 """reservation_svc's use cases: the booking saga (DESIGN.md §3), orchestrated here: store
 PENDING, ask yogaclass_svc for the seat, settle CONFIRMED or REJECTED; cancel and give the seat
-back; cancel every booking of a class the studio cancelled. The only code of the service that
-opens a transaction (through the unit of work); the rules are in domain.py, the statements in
-storage.py. The seat keeper comes in from outside (a fake in unit tests).
+back; cancel every booking of a class the studio cancelled; check-in, the roster and the
+no-show sweep (issue 14 §3), by the studio's settings read from yogaclass_svc. The only code
+of the service that opens a transaction (through the unit of work); the rules are in
+domain.py, the statements in storage.py. The seat keeper and the studio's settings come in
+from outside (fakes in unit tests).
 
 Every step is idempotent, so the recovery loop may re-run any of them after a crash or while
 yogaclass_svc is unreachable: a seat is never leaked and never counted twice."""
