@@ -1,14 +1,17 @@
-"""The calls reservation_svc makes to yogaclass_svc for seats."""
+"""The calls reservation_svc makes to yogaclass_svc: seats, and the studio's settings."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 import grpc
 
-from reservation_svc.domain import SeatReply
-from reservation_svc.messages import seat_answer
-from reservation_svc.service import SeatsRefused, SeatsUnavailable
+from reservation_svc.domain import AttendanceRules, SeatReply
+from reservation_svc.messages import attendance_rules, seat_answer
+from reservation_svc.service import SeatsRefused, SeatsUnavailable, StudioUnavailable
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common.clients import channel
 from yoga_common.errors import ServiceError
@@ -88,6 +91,56 @@ class SeatClient:
         )
         kind = SeatsUnavailable if transient else SeatsRefused
         return kind(f"{method}: {err.code().name} {err.details()}")
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+
+class StudioClient:
+    """Reads the studio's settings (GetStudioSettings) and keeps them for `ttl` seconds: staff
+    change them at run time, so a check-in or a sweep follows a change within seconds, while
+    a burst of check-ins asks yogaclass_svc once. Without an answer nothing stale is used
+    past the ttl: the caller hears StudioUnavailable."""
+
+    def __init__(
+        self,
+        target: str,
+        token: ServiceToken,
+        timeout: float,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Reading settings is safe to repeat, so the channel may retry it.
+        self._channel = channel(target, _SERVICE, ["GetStudioSettings"])
+        self._stub = yogaclass_pb2_grpc.YogaClassServiceStub(self._channel)
+        self._token = token
+        self._timeout = timeout
+        self._ttl = ttl
+        self._clock = clock
+        self._cached: tuple[float, AttendanceRules] | None = None
+        self._lock = asyncio.Lock()
+
+    async def attendance_rules(self) -> AttendanceRules:
+        async with self._lock:  # one read at a time; the others take its answer
+            if self._cached is not None and self._clock() - self._cached[0] < self._ttl:
+                return self._cached[1]
+            read_at = self._clock()
+            try:
+                metadata = await self._token.metadata()
+                response = await self._stub.GetStudioSettings(
+                    yogaclass_pb2.GetStudioSettingsRequest(),
+                    timeout=self._timeout,
+                    metadata=metadata,
+                )
+            except ServiceError as err:
+                log.warning("no service token", extra={"reason": err.reason})
+                raise StudioUnavailable(f"{err.reason}: {err.message}") from err
+            except grpc.aio.AioRpcError as err:
+                log.warning("studio settings call failed", extra={"code": err.code().name})
+                raise StudioUnavailable(f"GetStudioSettings: {err.code().name}") from err
+            rules = attendance_rules(response.settings)
+            self._cached = (read_at, rules)
+            return rules
 
     async def close(self) -> None:
         await self._channel.close(None)

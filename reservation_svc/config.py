@@ -21,3 +21,9 @@ class Settings(ServiceSettings):
     # A reservation PENDING for longer than this is finished by the recovery loop.
     pending_grace_seconds: float = 10.0
     recovery_interval_seconds: float = 2.0
+    # How often the no-show sweep looks for confirmed bookings of classes over (plus the
+    # studio's grace), and how many it marks per transaction.
+    no_show_interval_seconds: float = 30.0
+    no_show_batch: int = 100
+    # The studio's settings (check-in window, no-show grace) are read again after this long.
+    studio_settings_ttl_seconds: float = 5.0

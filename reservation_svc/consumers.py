@@ -1,7 +1,8 @@
 """Events reservation_svc reacts to, mapped to its use cases, in the consumer's unit of work: a
 class cancelled by the studio cancels every active reservation of it (service.cancel_class);
 yogaclass_svc's decisions about a waiting reservation (promoted to a freed seat, passed over,
-expired at the cutoff) settle it (service.leave_queue)."""
+expired at the cutoff) settle it (service.leave_queue); a class changed (moved, renamed)
+redescribes its reservations (service.class_described), newer class versions only."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def build() -> Handlers[ReservationStore]:
         if not class_id:
             raise InvalidEvent("ClassCancelled without class_id")
         service.cancel_class(uow, class_id, utcnow())
+
+    @handlers.on(events_pb2.ClassUpdated)
+    def class_updated(
+        uow: UnitOfWork[ReservationStore], envelope: Envelope, event: events_pb2.ClassUpdated
+    ) -> None:
+        c = event.yoga_class
+        if not c.class_id or not c.version:
+            raise InvalidEvent("ClassUpdated without class_id or version")
+        service.class_described(uow, c.class_id, messages.class_info(c))
 
     @handlers.on(events_pb2.SeatPromoted)
     def seat_promoted(

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum, StrEnum
 from typing import Any
 
+from yoga_common import pagination
 from yoga_common.errors import (
     ServiceError,
     already_exists,
@@ -130,6 +131,19 @@ class ClassInfo:
     end_time: datetime | None
     # The studio's IANA zone ("" when yogaclass_svc did not say).
     time_zone: str = ""
+    # The class's version this describes (0: unknown): a class's description only ever
+    # gives way to a newer one, so a late seat answer or a redelivered ClassUpdated cannot
+    # move a class back.
+    version: int = 0
+
+
+def newer(given: ClassInfo | None, held: ClassInfo | None) -> ClassInfo | None:
+    """The newer of two descriptions of a class (the given one on a tie)."""
+    if given is None:
+        return held
+    if held is not None and held.version > given.version:
+        return held
+    return given
 
 
 @dataclass(frozen=True)
@@ -248,7 +262,7 @@ def transition(
         reason=reason,
         update_time=now,
         version=r.version + 1,
-        class_info=class_info or r.class_info,
+        class_info=newer(class_info, r.class_info),
         # A seat may be held (CONFIRMED), about to be (PENDING) or a place in the queue
         # (WAITLISTED): it must be given back.
         release_pending=r.release_pending or to is Status.CANCELLED,
@@ -425,3 +439,148 @@ def visible_user(principal: Principal, requested: str) -> str:
     if requested and requested != principal.subject:
         raise permission_denied("members can only list their own reservations")
     return principal.subject
+
+
+# --- Attendance: check-in and the no-show sweep --------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendanceRules:
+    """The studio's settings check-in and no-shows follow (yogaclass_svc keeps them)."""
+
+    # Check-in opens this long before the start (and closes at the end).
+    check_in_opens: timedelta = timedelta(minutes=30)
+    # A confirmed booking not checked in becomes NO_SHOW this long after the class ends.
+    no_show_grace: timedelta = timedelta(minutes=15)
+
+
+def _times(r: Reservation) -> tuple[datetime | None, datetime | None]:
+    info = r.class_info
+    if info is None:
+        return None, None
+    return info.start_time, info.end_time or info.start_time
+
+
+def check_in_due(r: Reservation, rules: AttendanceRules, now: datetime) -> bool:
+    """Whether staff checking the member in now changes the reservation: False when it is
+    ATTENDED already (a repeated check-in answers it unchanged). Raises the refusal when it
+    is not CONFIRMED or the check-in window (opening before the start, closing at the end)
+    is not open. A reservation whose class times are unknown has no window to keep."""
+    if r.status is Status.ATTENDED:
+        return False
+    if r.status is not Status.CONFIRMED:
+        raise failed_precondition(
+            "NOT_CONFIRMED",
+            f"a {r.status.value} reservation cannot be checked in",
+            reservation_id=r.reservation_id,
+            status=r.status.value,
+        )
+    start, end = _times(r)
+    if start is not None and now < start - rules.check_in_opens:
+        raise failed_precondition(
+            "CHECK_IN_NOT_OPEN",
+            "check-in for this class has not opened yet",
+            reservation_id=r.reservation_id,
+            opens_at=(start - rules.check_in_opens).isoformat(),
+        )
+    if end is not None and now >= end:
+        raise failed_precondition(
+            "CLASS_ENDED",
+            "the class has ended; its members can no longer be checked in",
+            reservation_id=r.reservation_id,
+            ended_at=end.isoformat(),
+        )
+    return True
+
+
+def no_show_cutoff(rules: AttendanceRules, now: datetime) -> datetime:
+    """Classes that ended at or before this are past their grace: whoever is still
+    CONFIRMED in them did not come."""
+    return now - rules.no_show_grace
+
+
+def is_no_show(r: Reservation, rules: AttendanceRules, now: datetime) -> bool:
+    _, end = _times(r)
+    return r.status is Status.CONFIRMED and end is not None and end <= no_show_cutoff(rules, now)
+
+
+class RosterPart(IntEnum):
+    """The parts of a class's roster, in the order it lists them."""
+
+    SEATED = 0  # CONFIRMED and ATTENDED, by booking time
+    WAITING = 1  # WAITLISTED, in queue order (ticket)
+    OTHERS = 2  # everything else (no-shows, cancels, rejections, expired, pending), by booking
+
+
+ROSTER_STATUSES: dict[RosterPart, frozenset[Status]] = {
+    RosterPart.SEATED: frozenset({Status.CONFIRMED, Status.ATTENDED}),
+    RosterPart.WAITING: frozenset({Status.WAITLISTED}),
+    RosterPart.OTHERS: frozenset(Status) - {Status.CONFIRMED, Status.ATTENDED, Status.WAITLISTED},
+}
+
+
+def roster_part(r: Reservation) -> RosterPart:
+    return next(part for part, statuses in ROSTER_STATUSES.items() if r.status in statuses)
+
+
+@dataclass(frozen=True)
+class RosterPosition:
+    """Where a roster page starts: in `part`, after the keyset position `after` (the ticket,
+    or the booking time and id; None at the part's beginning)."""
+
+    part: RosterPart = RosterPart.SEATED
+    after: tuple[int] | tuple[datetime, str] | None = None
+
+
+def roster_key(r: Reservation) -> tuple[int] | tuple[datetime, str]:
+    """A reservation's place in its roster part (a ticket is unique within its class)."""
+    if roster_part(r) is RosterPart.WAITING:
+        return (r.waitlist_ticket or 0,)
+    return (r.create_time, r.reservation_id)
+
+
+def roster_after(r: Reservation) -> RosterPosition:
+    return RosterPosition(roster_part(r), roster_key(r))
+
+
+def next_roster_part(position: RosterPosition) -> RosterPosition | None:
+    if position.part is RosterPart.OTHERS:
+        return None
+    return RosterPosition(RosterPart(position.part + 1))
+
+
+def roster_token(class_id: str, position: RosterPosition) -> str:
+    """The opaque token of a roster position; it names its class, so another class's token
+    is refused rather than read as a position in this one."""
+    key: list[Any] = []
+    if position.after is not None:
+        key = [a.isoformat() if isinstance(a, datetime) else a for a in position.after]
+    return pagination.encode([class_id, int(position.part), *key])
+
+
+def roster_position(token: str, class_id: str) -> RosterPosition | None:
+    """The position a token names (None for no token); a token this service could not have
+    issued for this class's roster is INVALID_ARGUMENT naming `page_token`."""
+    found = pagination.decode(token)
+    if found is None:
+        return None
+    try:
+        token_class, part_value, *key = found
+        part = RosterPart(part_value)
+        after: tuple[int] | tuple[datetime, str]
+        if part is RosterPart.WAITING:
+            (ticket,) = key
+            if not isinstance(ticket, int) or isinstance(ticket, bool):
+                raise ValueError("a ticket is a number")
+            after = (ticket,)
+        else:
+            at_text, reservation_id = key
+            at = datetime.fromisoformat(at_text)
+            if at.tzinfo is None or not isinstance(reservation_id, str) or not reservation_id:
+                raise ValueError("a booking time is UTC, an id is text")
+            after = (at.astimezone(UTC), reservation_id)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise invalid_field("page_token", "is not a token this service issued") from err
+    if token_class != class_id:
+        raise invalid_field("page_token", "belongs to another class's roster")
+    return RosterPosition(part, after)

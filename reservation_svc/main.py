@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from reservation_svc import consumers, messages
-from reservation_svc.clients import SeatClient
+from reservation_svc.clients import SeatClient, StudioClient
 from reservation_svc.config import SERVICE, Settings
 from reservation_svc.service import ReservationService
 from reservation_svc.servicer import ROLES, SERVICE_NAME, ReservationServicer
@@ -26,18 +26,28 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
     tx = Transactions(db, ReservationStore, Outbox(outbox, settings.events_topic, messages.event))
+    token = ServiceToken(settings.auth)
     seats = SeatClient(
         settings.yogaclass_target,
-        ServiceToken(settings.auth),
+        token,
         settings.seat_timeout_seconds,
     )
-    service = ReservationService(tx, seats, utcnow)
+    studio = StudioClient(
+        settings.yogaclass_target,
+        token,
+        settings.seat_timeout_seconds,
+        ttl=settings.studio_settings_ttl_seconds,
+    )
+    service = ReservationService(tx, seats, utcnow, studio)
     servicer = ReservationServicer(service)
 
     async def recovery() -> None:
         await service.recovery_loop(
             timedelta(seconds=settings.pending_grace_seconds), settings.recovery_interval_seconds
         )
+
+    async def no_shows() -> None:
+        await service.no_show_loop(settings.no_show_interval_seconds, settings.no_show_batch)
 
     relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     consumer = EventConsumer(
@@ -51,10 +61,11 @@ async def run(settings: Settings) -> None:
             servicer, server
         ),
         ROLES,
-        tasks=[recovery, relay.run, consumer.run, retention.run],
+        tasks=[recovery, no_shows, relay.run, consumer.run, retention.run],
         on_stop=db.close,
     )
     await seats.close()
+    await studio.close()
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from typing import cast
 from google.protobuf.message import Message
 
 from reservation_svc.domain import (
+    AttendanceRules,
     ClassInfo,
     Reason,
     Reservation,
@@ -87,7 +88,27 @@ def to_proto(r: Reservation, position: int = 0) -> reservation_pb2.Reservation:
 
 
 def class_info(c: yogaclass_pb2.YogaClass) -> ClassInfo:
-    return ClassInfo(c.title, from_timestamp(c.start_time), from_timestamp(c.end_time), c.time_zone)
+    return ClassInfo(
+        c.title,
+        from_timestamp(c.start_time),
+        from_timestamp(c.end_time),
+        c.time_zone,
+        c.version,
+    )
+
+
+def attendance_rules(s: yogaclass_pb2.StudioSettings) -> AttendanceRules:
+    """The settings check-in and no-shows follow; a field yogaclass_svc left unset keeps its
+    documented default."""
+    default = AttendanceRules()
+    return AttendanceRules(
+        check_in_opens=s.check_in_opens.ToTimedelta()
+        if s.HasField("check_in_opens")
+        else default.check_in_opens,
+        no_show_grace=s.no_show_grace.ToTimedelta()
+        if s.HasField("no_show_grace")
+        else default.no_show_grace,
+    )
 
 
 def seat_answer(response: yogaclass_pb2.ReserveSeatResponse) -> SeatReply:

@@ -1,8 +1,10 @@
 """reservation_svc's use cases: the booking saga (DESIGN.md §3), orchestrated here: store
 PENDING, ask yogaclass_svc for the seat, settle CONFIRMED or REJECTED; cancel and give the seat
-back; cancel every booking of a class the studio cancelled. The only code of the service that
-opens a transaction (through the unit of work); the rules are in domain.py, the statements in
-storage.py. The seat keeper comes in from outside (a fake in unit tests).
+back; cancel every booking of a class the studio cancelled; check-in, the roster and the
+no-show sweep (issue 14 §3), by the studio's settings read from yogaclass_svc. The only code
+of the service that opens a transaction (through the unit of work); the rules are in
+domain.py, the statements in storage.py. The seat keeper and the studio's settings come in
+from outside (fakes in unit tests).
 
 Every step is idempotent, so the recovery loop may re-run any of them after a crash or while
 yogaclass_svc is unreachable: a seat is never leaked and never counted twice."""
@@ -23,16 +25,18 @@ from reservation_svc import domain
 from reservation_svc.domain import (
     ACTIVE,
     WAITING,
+    AttendanceRules,
     ClassInfo,
     Reason,
     Reservation,
+    RosterPosition,
     SeatReply,
     Status,
     new_reservation,
     outcome,
 )
 from reservation_svc.storage import ReservationStore
-from yoga_common.errors import not_found
+from yoga_common.errors import not_found, unavailable
 from yoga_common.uow import Transactions, Unit, races
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,19 @@ class SeatsRefused(SeatsUnavailable):
     refused again, so the recovery loop backs off instead of asking again every pass."""
 
 
+class StudioUnavailable(Exception):
+    """The studio's settings could not be read (yogaclass_svc did not answer)."""
+
+
+class Studio(Protocol):
+    async def attendance_rules(self) -> AttendanceRules: ...
+
+
+class _NoStudio:
+    async def attendance_rules(self) -> AttendanceRules:
+        raise StudioUnavailable("no studio settings client")
+
+
 class Seats(Protocol):
     async def reserve(
         self,
@@ -73,11 +90,16 @@ class Seats(Protocol):
 
 class ReservationService:
     def __init__(
-        self, tx: Transactions[ReservationStore], seats: Seats, clock: Callable[[], datetime]
+        self,
+        tx: Transactions[ReservationStore],
+        seats: Seats,
+        clock: Callable[[], datetime],
+        studio: Studio | None = None,
     ) -> None:
         self._tx = tx
         self._seats = seats
         self._now = clock
+        self._studio = studio or _NoStudio()
 
     async def get(self, reservation_id: str) -> Reservation:
         return await self._tx.read(lambda store: _existing(store, reservation_id))
@@ -233,6 +255,81 @@ class ReservationService:
             await self.release(r, refusals=True)
         return len(stale) + len(unreleased)
 
+    async def _rules(self) -> AttendanceRules:
+        try:
+            return await self._studio.attendance_rules()
+        except StudioUnavailable as err:
+            raise unavailable(
+                "STUDIO_SETTINGS_UNAVAILABLE",
+                "the studio's check-in settings cannot be read now; try again shortly",
+            ) from err
+
+    async def check_in(self, reservation_id: str) -> Reservation:
+        """Staff check a member in: CONFIRMED -> ATTENDED inside the check-in window; a
+        repeated check-in answers the reservation unchanged."""
+        rules = await self._rules()
+        now = self._now()
+        return await self._tx.run(lambda uow: check_in(uow, reservation_id, rules, now))
+
+    async def roster(
+        self, class_id: str, size: int, position: RosterPosition | None
+    ) -> tuple[list[tuple[Reservation, int]], RosterPosition | None]:
+        """One page of a class's roster, each reservation with its place in the queue (0 when
+        not waiting), read part by part in one transaction; with where the next page starts
+        (None after the last). One more than the page is read, to know whether another page
+        follows without counting."""
+
+        def read(store: ReservationStore) -> list[tuple[Reservation, int]]:
+            found: list[Reservation] = []
+            at: RosterPosition | None = position or RosterPosition()
+            while at is not None and len(found) <= size:
+                wanted = size + 1 - len(found)
+                part = store.roster(class_id, at, wanted)
+                found += part
+                at = domain.next_roster_part(at) if len(part) < wanted else None
+            # The waiting ones of a page are consecutive in the queue: one count places them.
+            waiting = [r for r in found if r.status is Status.WAITLISTED]
+            first = store.position(class_id, waiting[0].waitlist_ticket or 0) if waiting else 0
+            places = {r.reservation_id: first + n for n, r in enumerate(waiting)}
+            return [(r, places.get(r.reservation_id, 0)) for r in found]
+
+        found = await self._tx.read(read)
+        if len(found) <= size:
+            return found, None
+        return found[:size], domain.roster_after(found[size - 1][0])
+
+    async def sweep_no_shows(self, batch: int = 100) -> int:
+        """One pass of the no-show sweep: every CONFIRMED reservation of a class that ended
+        more than the studio's grace ago becomes NO_SHOW, in batches of `batch` (each its own
+        transaction). Returns how many it marked. Raises StudioUnavailable when the studio's
+        settings cannot be read: nothing is marked by a guessed grace."""
+        rules = await self._studio.attendance_rules()
+        marked = 0
+        while True:
+            done, seen = await self._tx.run(
+                functools.partial(mark_no_shows, rules=rules, now=self._now(), batch=batch)
+            )
+            marked += done
+            if seen < batch:
+                return marked
+
+    async def no_show_loop(self, interval: float, batch: int = 100) -> None:
+        while True:
+            try:
+                marked = await self.sweep_no_shows(batch)
+                if marked:
+                    log.info("no-show sweep", extra={"marked": marked})
+            except asyncio.CancelledError:
+                raise
+            except StudioUnavailable as err:
+                log.warning(
+                    "studio settings unavailable; no-show sweep skips a pass",
+                    extra={"error": str(err)},
+                )
+            except Exception:
+                log.exception("no-show sweep failed; trying again")
+            await asyncio.sleep(interval)
+
     async def recovery_loop(
         self, grace: timedelta, interval: float, max_interval: float = 60.0
     ) -> None:
@@ -349,3 +446,44 @@ def leave_queue(
         return False
     _, changed = change(uow, reservation_id, WAITING, to, reason, now, class_info)
     return changed
+
+
+def check_in(uow: Work, reservation_id: str, rules: AttendanceRules, now: datetime) -> Reservation:
+    current = _existing(uow.store, reservation_id)
+    if not domain.check_in_due(current, rules, now):
+        return current
+    checked, changed = change(
+        uow,
+        reservation_id,
+        frozenset({Status.CONFIRMED}),
+        Status.ATTENDED,
+        Reason.NONE,
+        now,
+        check_in_time=now,
+    )
+    if not changed:
+        # It changed between the read and the write: judged again as it now is (a second
+        # check-in that won is answered unchanged; a cancel that won refuses this one).
+        domain.check_in_due(checked, rules, now)
+    return checked
+
+
+def mark_no_shows(uow: Work, rules: AttendanceRules, now: datetime, batch: int) -> tuple[int, int]:
+    """Marks one batch of due no-shows, each CONFIRMED -> NO_SHOW conditional on its
+    version with its own event: a second sweep (a rerun, another replica) that read the same
+    row marks it no second time. Returns how many it marked and how many were due."""
+    due = uow.store.due_no_shows(domain.no_show_cutoff(rules, now), batch)
+    marked = 0
+    for reservation_id in due:
+        _, changed = change(
+            uow, reservation_id, frozenset({Status.CONFIRMED}), Status.NO_SHOW, Reason.NONE, now
+        )
+        marked += changed
+    return marked, len(due)
+
+
+def class_described(uow: Work, class_id: str, info: ClassInfo) -> int:
+    """yogaclass_svc changed the class (moved it, renamed it): its reservations take the new
+    description, so check-in windows, no-show times and the cancel rule follow the class.
+    Only a newer class version is applied: a redelivered or late event moves nothing back."""
+    return uow.store.describe_class(class_id, info)

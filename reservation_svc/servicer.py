@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from reservation_svc.domain import booking_user, check_owner, visible_user
+from reservation_svc.domain import (
+    booking_user,
+    check_owner,
+    roster_position,
+    roster_token,
+    visible_user,
+)
 from reservation_svc.messages import to_proto
 from reservation_svc.service import ReservationService
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga_common import pagination
-from yoga_common.errors import Violations, permission_denied
+from yoga_common.errors import ServiceError, Violations, permission_denied
 from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER
 from yoga_common.requests import check_id, fingerprint
@@ -105,3 +111,32 @@ class ReservationServicer(reservation_pb2_grpc.ReservationServiceServicer):
         check_owner(principal, reservation.user_id)
         cancelled = await self._service.cancel(reservation, by_staff=principal.is_admin)
         return reservation_pb2.CancelReservationResponse(reservation=to_proto(cancelled))
+
+    async def CheckIn(
+        self, request: reservation_pb2.CheckInRequest, context: Context
+    ) -> reservation_pb2.CheckInResponse:
+        v = Violations()
+        check_id(v, "reservation_id", request.reservation_id)
+        v.raise_if_any()
+        checked = await self._service.check_in(request.reservation_id)
+        return reservation_pb2.CheckInResponse(reservation=to_proto(checked))
+
+    async def GetRoster(
+        self, request: reservation_pb2.GetRosterRequest, context: Context
+    ) -> reservation_pb2.GetRosterResponse:
+        v = Violations()
+        check_id(v, "class_id", request.class_id)
+        v.check(request.page_size >= 0, "page_size", "must not be negative")
+        position = None
+        if request.class_id:
+            try:
+                position = roster_position(request.page_token, request.class_id)
+            except ServiceError as bad:
+                v.items += bad.violations
+        v.raise_if_any()
+        size = pagination.page_size(request.page_size)
+        page, after = await self._service.roster(request.class_id, size, position)
+        return reservation_pb2.GetRosterResponse(
+            reservations=[to_proto(r, place) for r, place in page],
+            next_page_token=roster_token(request.class_id, after) if after else "",
+        )

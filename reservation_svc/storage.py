@@ -1,9 +1,9 @@
 """Everything reservation_svc keeps: reservations, the outbox and the inbox. `ReservationStore`
 works inside the caller's transaction (a unit of work): queries and atomic primitives, no rules.
 
-One active (PENDING or CONFIRMED) reservation per user and class is a partial unique index;
-an idempotency key is unique per user; every state change is one UPDATE conditional on the
-version it was decided from."""
+One active (PENDING, CONFIRMED or WAITLISTED) reservation per user and class is a partial
+unique index; an idempotency key is unique per user; every state change is one UPDATE
+conditional on the version it was decided from."""
 
 from __future__ import annotations
 
@@ -32,7 +32,17 @@ from sqlalchemy import (
     update,
 )
 
-from reservation_svc.domain import ACTIVE, REJECTIONS, ClassInfo, Reason, Reservation, Status
+from reservation_svc.domain import (
+    ACTIVE,
+    REJECTIONS,
+    ROSTER_STATUSES,
+    ClassInfo,
+    Reason,
+    Reservation,
+    RosterPart,
+    RosterPosition,
+    Status,
+)
 from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import inbox_table, outbox_table
 
@@ -43,6 +53,7 @@ _WAITLISTED = text("status = 'WAITLISTED'")
 _STATUSES = ", ".join(f"'{s.value}'" for s in Status)
 _REJECTIONS = ", ".join(f"'{r.value}'" for r in sorted(REJECTIONS))
 _RELEASE_PENDING = text("release_pending")
+_CONFIRMED = text("status = 'CONFIRMED'")
 
 reservations = Table(
     "reservations",
@@ -69,6 +80,8 @@ reservations = Table(
     Column("cancellation_window_s", Integer),
     Column("check_in_time", UtcDateTime),
     Column("join_waitlist", Boolean, nullable=False, server_default="1"),
+    # The class's version the class_* columns describe (NULL: before versions were kept).
+    Column("class_version", BigInteger),
     UniqueConstraint("user_id", "request_id", name="uq_reservations_request"),
     CheckConstraint(f"status IN ({_STATUSES})", name="ck_reservations_status"),
     CheckConstraint(
@@ -106,6 +119,10 @@ reservations = Table(
         sqlite_where=_RELEASE_PENDING,
         postgresql_where=_RELEASE_PENDING,
     ),
+    # The no-show sweep's due bookings: the confirmed ones of classes that ended, oldest
+    # first (status leads: SQLite's planner, without statistics, would otherwise take
+    # ix_reservations_status and sort).
+    Index("ix_reservations_no_show_due", "status", "class_end_time"),
 )
 
 outbox = outbox_table(metadata)
@@ -117,7 +134,11 @@ def _to_domain(row: Row[Any]) -> Reservation:
     info = None
     if m["class_title"] is not None:
         info = ClassInfo(
-            m["class_title"], m["class_start_time"], m["class_end_time"], m["class_time_zone"]
+            m["class_title"],
+            m["class_start_time"],
+            m["class_end_time"],
+            m["class_time_zone"],
+            m["class_version"] or 0,
         )
     return Reservation(
         reservation_id=m["reservation_id"],
@@ -153,6 +174,7 @@ def _columns(r: Reservation) -> dict[str, Any]:
         "class_start_time": info.start_time if info else None,
         "class_end_time": info.end_time if info else None,
         "class_time_zone": info.time_zone if info else "",
+        "class_version": info.version if info is not None and info.version else None,
         "update_time": r.update_time,
         "version": r.version,
         "release_pending": r.release_pending,
@@ -273,3 +295,57 @@ class ReservationStore:
             .limit(limit)
         )
         return [_to_domain(r) for r in self._conn.execute(query)]
+
+    def roster(self, class_id: str, position: RosterPosition, limit: int) -> list[Reservation]:
+        """Up to `limit` reservations of one part of a class's roster after `position`: the
+        waitlist seeks its queue index by ticket, the other parts the class's index by
+        booking time."""
+        c = reservations.c
+        query = select(reservations).where(c.class_id == class_id).limit(limit)
+        if position.part is RosterPart.WAITING:
+            query = query.where(_WAITLISTED).order_by(c.waitlist_ticket)
+            if position.after is not None:
+                query = query.where(c.waitlist_ticket > position.after[0])
+        else:
+            statuses = sorted(s.value for s in ROSTER_STATUSES[position.part])
+            query = query.where(c.status.in_(statuses)).order_by(c.create_time, c.reservation_id)
+            if position.after is not None:
+                query = query.where(tuple_(c.create_time, c.reservation_id) > position.after)
+        return [_to_domain(r) for r in self._conn.execute(query)]
+
+    def due_no_shows(self, ended_by: datetime, limit: int) -> list[str]:
+        """Confirmed reservations of classes that ended at or before `ended_by`, oldest class
+        first, locked for this transaction; on PostgreSQL rows another transaction (another
+        replica's sweep) holds are skipped, not waited for. SQLite has one writer anyway."""
+        c = reservations.c
+        query = (
+            select(c.reservation_id)
+            .where(_CONFIRMED, c.class_end_time <= ended_by)
+            .order_by(c.class_end_time)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self._conn.execute(query).scalars())
+
+    def describe_class(self, class_id: str, info: ClassInfo) -> int:
+        """Every reservation of the class takes its newer description (one UPDATE); a
+        reservation holding an equal or newer version keeps its own. Each changed row's
+        version grows, so a transition decided from the old times loses its race and
+        decides again. Returns how many changed."""
+        c = reservations.c
+        changed = self._conn.execute(
+            update(reservations)
+            .where(
+                c.class_id == class_id,
+                (c.class_version.is_(None)) | (c.class_version < info.version),
+            )
+            .values(
+                class_title=info.title,
+                class_start_time=info.start_time,
+                class_end_time=info.end_time,
+                class_time_zone=info.time_zone,
+                class_version=info.version,
+                version=c.version + 1,
+            )
+        )
+        return int(changed.rowcount)

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from reservation_svc.domain import ACTIVE, Reservation, Status
+from reservation_svc.domain import (
+    ACTIVE,
+    ClassInfo,
+    Reservation,
+    RosterPosition,
+    Status,
+    roster_key,
+    roster_part,
+)
 
 
 class FakeReservationStore:
@@ -86,3 +95,41 @@ class FakeReservationStore:
             and (r.waitlist_ticket or 0) < ticket
         ]
         return 1 + len(ahead)
+
+    def roster(self, class_id: str, position: RosterPosition, limit: int) -> list[Reservation]:
+        found = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.class_id == class_id and roster_part(r) is position.part
+            ),
+            key=roster_key,
+        )
+        if position.after is not None:
+            after: tuple[Any, ...] = position.after
+            found = [r for r in found if roster_key(r) > after]
+        return found[:limit]
+
+    def due_no_shows(self, ended_by: datetime, limit: int) -> list[str]:
+        due = [
+            r
+            for r in self.rows.values()
+            if r.status is Status.CONFIRMED
+            and r.class_info is not None
+            and r.class_info.end_time is not None
+            and r.class_info.end_time <= ended_by
+        ]
+        due.sort(key=lambda r: r.class_info.end_time or ended_by if r.class_info else ended_by)
+        return [r.reservation_id for r in due[:limit]]
+
+    def describe_class(self, class_id: str, info: ClassInfo) -> int:
+        changed = 0
+        for r in list(self.rows.values()):
+            if r.class_id != class_id:
+                continue
+            held = r.class_info.version if r.class_info is not None else 0
+            if held and held >= info.version:
+                continue
+            self.rows[r.reservation_id] = replace(r, class_info=info, version=r.version + 1)
+            changed += 1
+        return changed

@@ -105,6 +105,9 @@ def reservation_env(pending_grace: float) -> dict[str, str]:
         "RESERVATION_SEAT_TIMEOUT_SECONDS": "10",
         "RESERVATION_PENDING_GRACE_SECONDS": str(pending_grace),
         "RESERVATION_RECOVERY_INTERVAL_SECONDS": "0.5",
+        # The no-show sweep looks twice a second; studio settings are read again within 0.2 s.
+        "RESERVATION_NO_SHOW_INTERVAL_SECONDS": "0.5",
+        "RESERVATION_STUDIO_SETTINGS_TTL_SECONDS": "0.2",
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, event, text
 from mypage_svc.domain import PagePosition, Phase
 from mypage_svc.storage import MyPageStore
 from notification_svc.storage import NotificationStore
+from reservation_svc.domain import RosterPart, RosterPosition
 from reservation_svc.storage import ReservationStore
 from tests.integration.conftest import new_database
 from yoga_common import migrate
@@ -59,6 +60,10 @@ def plans(
 
 def mypage(phase: Phase, after: tuple[datetime | None, str] | None = None) -> Callable[..., Any]:
     return lambda c: MyPageStore(c).page("11", PagePosition(AT, phase, after), 21)
+
+
+def roster(part: RosterPart, after: Any = None) -> Callable[..., Any]:
+    return lambda c: ReservationStore(c).roster("c-1", RosterPosition(part, after), 21)
 
 
 CASES: dict[str, tuple[str, Callable[[Connection], Any]]] = {
@@ -104,6 +109,16 @@ CASES: dict[str, tuple[str, Callable[[Connection], Any]]] = {
         lambda c: ReservationStore(c).stale_pending(AT),
     ),
     "recovery: seats owed back": ("reservation", lambda c: ReservationStore(c).unreleased(AT)),
+    "GetRoster, the seated: first page": ("reservation", roster(RosterPart.SEATED)),
+    "GetRoster, the seated: a later page": ("reservation", roster(RosterPart.SEATED, AFTER)),
+    "GetRoster, the waitlist: first page": ("reservation", roster(RosterPart.WAITING)),
+    "GetRoster, the waitlist: a later page": ("reservation", roster(RosterPart.WAITING, (10,))),
+    "GetRoster, the rest: first page": ("reservation", roster(RosterPart.OTHERS)),
+    "GetRoster, the rest: a later page": ("reservation", roster(RosterPart.OTHERS, AFTER)),
+    "no-show sweep: confirmed bookings of classes over": (
+        "reservation",
+        lambda c: ReservationStore(c).due_no_shows(AT, 100),
+    ),
     "ListNotifications, the first page": (
         "notification",
         lambda c: NotificationStore(c).page("11", 21, None),
