@@ -253,18 +253,19 @@ async def test_a_crash_between_release_and_settlement_promotes_once(
     c: Clients, crashed: str
 ) -> None:
     face = GrpcFace(c)
+    holder_user, waiting_user = f"{crashed}-p1", f"{crashed}-p2"
     class_id = await face.new_class(1, waitlist=1)
-    holder = await face.book(f"{face.name}-{crashed}-p1", class_id)
-    waiting = await face.book(f"{face.name}-{crashed}-p2", class_id)
+    holder = await face.book(holder_user, class_id)
+    waiting = await face.book(waiting_user, class_id)
     process = c.stack.services[crashed]
     if crashed == "reservation":
         await face.cancel(
-            f"{face.name}-{crashed}-p1", holder.reservation_id
+            holder_user, holder.reservation_id
         )  # released, promoted, event on its way
         process.stop(signal.SIGKILL)
     else:
         # SIGKILL as soon as the release commits: the promotion's event may still be unsent.
-        cancel = asyncio.ensure_future(face.cancel(f"{face.name}-{crashed}-p1", holder.reservation_id))
+        cancel = asyncio.ensure_future(face.cancel(holder_user, holder.reservation_id))
 
         async def promoted() -> bool:
             return (await the_class(c, class_id)).waiting == 0
@@ -278,10 +279,10 @@ async def test_a_crash_between_release_and_settlement_promotes_once(
     now = await the_class(c, class_id)
     assert (now.booked, now.waiting) == (1, 0)
     await eventually(
-        lambda: _kinds_are(c, f"{face.name}-{crashed}-p2", waiting.reservation_id, ["PROMOTED", "WAITLISTED"])
+        lambda: _kinds_are(c, waiting_user, waiting.reservation_id, ["PROMOTED", "WAITLISTED"])
     )
     await asyncio.sleep(1)  # a second promotion or notification would show by now
-    assert await notification_kinds(c, f"{face.name}-{crashed}-p2", waiting.reservation_id) == [
+    assert await notification_kinds(c, waiting_user, waiting.reservation_id) == [
         "PROMOTED",
         "WAITLISTED",
     ]
