@@ -20,6 +20,7 @@ import pytest
 
 from devtools import processes
 from devtools import stack as devstack
+from tests.integration.gateway_support import JsonClient
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2_grpc
@@ -133,6 +134,11 @@ class Stack(devstack.Stack):
 
     def as_admin(self) -> tuple[tuple[str, str], ...]:
         return self.as_user("staff-1", ADMIN)
+
+    def json(self, user: str, role: str = MEMBER) -> JsonClient:
+        """A JSON client of the stack's gateway, signed in as `user`."""
+        assert self.envoy is not None, "this stack runs no gateway"
+        return JsonClient("127.0.0.1", self.envoy.listen_port, self.token(user, role))
 
 
 def crowd(size: int) -> list[str]:

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tests.integration.conftest import Clients
-from tests.integration.gateway_support import JsonClient, rfc3339
+from tests.integration.gateway_support import rfc3339
 from tests.integration.support import ts
 from yoga.notification.v1 import notification_pb2 as npb
 from yoga.reservation.v1 import reservation_pb2 as rpb
@@ -180,22 +180,19 @@ _CODES = {code.value[0]: code.name for code in grpc.StatusCode}
 class JsonFace:
     name = "json"
 
-    def __init__(self, clients: Clients, port: int) -> None:
+    def __init__(self, clients: Clients) -> None:
         self.c = clients
-        self.port = port
-
-    def _client(self, user: str) -> JsonClient:
-        role = "admin" if user == STAFF else "member"
-        return JsonClient("127.0.0.1", self.port, self.c.stack.token(user, role))
 
     def _call(self, user: str, method: str, path: str, body: Any = None) -> Any:
-        answer = self._client(user).call(method, path, body)
+        answer = self.c.stack.json(user, "admin" if user == STAFF else "member").call(
+            method, path, body
+        )
         if answer.status != 200:
             code, _, details = answer.error()
-            info = next(
+            info: dict[str, Any] = next(
                 (d for d in details if d.get("@type", "").endswith("google.rpc.ErrorInfo")), {}
             )
-            raise Refused(_CODES[code], info.get("reason", ""), info.get("metadata", {}))
+            raise Refused(_CODES[code], answer.reason(), info.get("metadata", {}))
         return answer.json
 
     async def new_class(

@@ -23,7 +23,7 @@ from reservation_svc.domain import AttendanceRules
 from reservation_svc.service import ReservationService
 from reservation_svc.storage import ReservationStore, outbox
 from tests.integration.conftest import CORE, Clients, Stack, connect, system_under_test
-from tests.integration.gateway_support import JsonClient, booking, class_json
+from tests.integration.gateway_support import booking, class_json
 from tests.integration.support import a_class, error_details, eventually, request_id, ts
 from yoga.reservation.v1 import events_pb2 as rev
 from yoga.reservation.v1 import reservation_pb2 as rpb
@@ -382,14 +382,9 @@ def gateway(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield running
 
 
-def json_client(stack: Stack, user: str, role: str = "member") -> JsonClient:
-    assert stack.envoy is not None
-    return JsonClient("127.0.0.1", stack.envoy.listen_port, stack.token(user, role))
-
-
 async def test_check_in_and_roster_as_json(gateway: Stack) -> None:
-    member = json_client(gateway, "att-json")
-    staff = json_client(gateway, "staff-1", ADMIN)
+    member = gateway.json("att-json")
+    staff = gateway.json("staff-1", ADMIN)
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     created = await asyncio.to_thread(staff.ok, "POST", "/v1/classes", class_json(2, start=start))
     class_id = created["yogaClass"]["classId"]

@@ -25,7 +25,6 @@ from tests.integration.conftest import (
     system_under_test,
 )
 from tests.integration.events_support import drained, rows
-from tests.integration.gateway_support import JsonClient
 from tests.integration.support import a_class, error_details, eventually, ts
 from yoga.reservation.v1 import events_pb2 as rev
 from yoga.reservation.v1 import reservation_pb2 as rpb
@@ -350,14 +349,9 @@ def gateway(auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield running
 
 
-def json_client(stack: Stack, user: str, role: str = "member") -> JsonClient:
-    assert stack.envoy is not None
-    return JsonClient("127.0.0.1", stack.envoy.listen_port, stack.token(user, role))
-
-
 async def test_settings_as_json_through_the_gateway(gateway: Stack) -> None:
-    member = json_client(gateway, "11")
-    staff = json_client(gateway, "staff-1", ADMIN)
+    member = gateway.json("11")
+    staff = gateway.json("staff-1", ADMIN)
     found = await asyncio.to_thread(member.ok, "GET", "/v1/studio/settings")
     assert found["settings"]["cancellationWindow"] == "43200s"
     assert found["settings"].get("version", "0") == "0"

@@ -65,8 +65,7 @@ async def c(rules_stack: Stack) -> AsyncIterator[Clients]:
 def face(request: pytest.FixtureRequest, c: Clients) -> Face:
     if request.param == "grpc":
         return GrpcFace(c)
-    assert c.stack.envoy is not None
-    return JsonFace(c, c.stack.envoy.listen_port)
+    return JsonFace(c)
 
 
 async def settles(face: Face, reservation_id: str, status: str, within: float = 20.0) -> None:
