@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -15,7 +15,7 @@ from reservation_svc.service import SeatsRefused, SeatsUnavailable, StudioUnavai
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common.clients import channel
 from yoga_common.errors import ServiceError
-from yoga_common.service_token import ServiceToken
+from yoga_common.service_token import Metadata, ServiceToken, T
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ class SeatClient:
             override_limit=override_limit,
         )
         try:
-            response = await self._stub.ReserveSeat(
-                request, timeout=self._timeout, metadata=await self._metadata(reservation_id)
+            response: yogaclass_pb2.ReserveSeatResponse = await self._authorized(
+                lambda md: self._stub.ReserveSeat(request, timeout=self._timeout, metadata=md),
+                reservation_id,
             )
         except grpc.aio.AioRpcError as err:
             raise self._failure(err, "ReserveSeat", reservation_id) from err
@@ -64,15 +65,16 @@ class SeatClient:
     async def release(self, class_id: str, reservation_id: str) -> None:
         request = yogaclass_pb2.ReleaseSeatRequest(class_id=class_id, reservation_id=reservation_id)
         try:
-            await self._stub.ReleaseSeat(
-                request, timeout=self._timeout, metadata=await self._metadata(reservation_id)
+            await self._authorized(
+                lambda md: self._stub.ReleaseSeat(request, timeout=self._timeout, metadata=md),
+                reservation_id,
             )
         except grpc.aio.AioRpcError as err:
             raise self._failure(err, "ReleaseSeat", reservation_id) from err
 
-    async def _metadata(self, reservation_id: str) -> tuple[tuple[str, str], ...]:
+    async def _authorized(self, call: Callable[[Metadata], Awaitable[T]], reservation_id: str) -> T:
         try:
-            return await self._token.metadata()
+            return await self._token.authorized(call)
         except ServiceError as err:
             # No token without the provider: the seat cannot be asked for now, later it can.
             log.warning(
@@ -126,11 +128,10 @@ class StudioClient:
                 return self._cached[1]
             read_at = self._clock()
             try:
-                metadata = await self._token.metadata()
-                response = await self._stub.GetStudioSettings(
-                    yogaclass_pb2.GetStudioSettingsRequest(),
-                    timeout=self._timeout,
-                    metadata=metadata,
+                response = await self._token.authorized(
+                    lambda md: self._stub.GetStudioSettings(
+                        yogaclass_pb2.GetStudioSettingsRequest(), timeout=self._timeout, metadata=md
+                    )
                 )
             except ServiceError as err:
                 log.warning("no service token", extra={"reason": err.reason})

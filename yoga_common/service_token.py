@@ -10,12 +10,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
 
 from yoga_common.errors import unavailable
 from yoga_common.issuer_keys import fetch_json
 from yoga_common.settings import AuthSettings
+
+T = TypeVar("T")
+Metadata = tuple[tuple[str, str], ...]
 
 # Renewed this long before it expires (or at half its life when that is shorter), so a call
 # never leaves with a token that lapses on the way.
@@ -68,6 +73,24 @@ class ServiceToken:
                 if self._clock() >= self._renew_at:
                     await asyncio.to_thread(self._renew)
         return (("authorization", f"Bearer {self._token}"),)
+
+    async def authorized(self, call: Callable[[Metadata], Awaitable[T]]) -> T:
+        """`call` made with this service's token. A callee that refuses it as UNAUTHENTICATED
+        no longer trusts its key (the provider rotated it out): the token is dropped and the
+        call made once more with a new one, instead of failing until the token expires."""
+        metadata = await self.metadata()
+        try:
+            return await call(metadata)
+        except grpc.aio.AioRpcError as err:
+            if err.code() is not grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            self._refused(metadata)
+        return await call(await self.metadata())
+
+    def _refused(self, metadata: Metadata) -> None:
+        # Only the refused token is dropped: concurrent refusals renew it once.
+        if metadata == (("authorization", f"Bearer {self._token}"),):
+            self._renew_at = 0.0
 
     def _renew(self) -> None:
         secret = self._settings.client_secret.get_secret_value()

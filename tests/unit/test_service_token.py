@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
 from pydantic import SecretStr
 
@@ -88,3 +89,42 @@ async def test_a_service_without_a_client_secret_cannot_call_others() -> None:
     with pytest.raises(ServiceError) as refused:
         await ServiceToken(settings(secret=""), post=Provider()).metadata()
     assert refused.value.reason == "NO_SERVICE_CREDENTIALS"
+
+
+def refusal(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "refused")
+
+
+async def test_a_token_the_callee_refuses_is_renewed_and_the_call_made_once_more() -> None:
+    """The provider rotated the token's key out: the callee refuses it, the service gets a
+    new one at once instead of failing until it expires."""
+    provider, clock = Provider(), Clock()
+    token = ServiceToken(settings(), post=provider, clock=clock)
+    await token.metadata()  # t1, held before the rotation
+    sent: list[str] = []
+
+    async def call(metadata: tuple[tuple[str, str], ...]) -> str:
+        sent.append(metadata[0][1])
+        if metadata[0][1] == "Bearer t1":
+            raise refusal(grpc.StatusCode.UNAUTHENTICATED)
+        return "ok"
+
+    assert await token.authorized(call) == "ok"
+    assert sent == ["Bearer t1", "Bearer t2"]
+    assert len(provider.asked) == 2
+    assert await token.metadata() == (("authorization", "Bearer t2"),)
+
+
+async def test_other_refusals_keep_the_token_and_are_not_repeated() -> None:
+    provider, clock = Provider(), Clock()
+    token = ServiceToken(settings(), post=provider, clock=clock)
+    calls = 0
+
+    async def call(metadata: tuple[tuple[str, str], ...]) -> str:
+        nonlocal calls
+        calls += 1
+        raise refusal(grpc.StatusCode.PERMISSION_DENIED)
+
+    with pytest.raises(grpc.aio.AioRpcError):
+        await token.authorized(call)
+    assert (calls, len(provider.asked)) == (1, 1)
