@@ -217,13 +217,15 @@ def _refusal_by_rules(
 
 
 def reserve_seat(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
-    answer = _reserve(uow, request, now)
+    # The studio's rules are read once per call: the seat path is the hot one.
+    rules = uow.store.studio_rules()
+    answer = _reserve(uow, request, rules, now)
     own = answer.yoga_class.details.cancellation_window if answer.yoga_class else None
-    window = own if own is not None else uow.store.studio_rules().cancellation_window
+    window = own if own is not None else rules.cancellation_window
     return replace(answer, cancellation_window=window)
 
 
-def _reserve(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
+def _reserve(uow: Work, request: SeatRequest, rules: StudioRules, now: datetime) -> SeatAnswer:
     store = uow.store
     class_id, reservation_id = request.class_id, request.reservation_id
     for _ in races("seat claim", reservation_id):
@@ -235,7 +237,6 @@ def _reserve(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
         if refusal is not None:
             return SeatAnswer(refusal, current)
         assert current is not None
-        rules = store.studio_rules()
         by_rules = _refusal_by_rules(store, request, rules, now)
         if by_rules is not None:
             return by_rules
