@@ -40,6 +40,12 @@ ROLES = role_table(
         # A member may read their own standing (the servicer checks whose it is).
         "GetMemberStanding": {ADMIN, MEMBER},
         "LiftBlock": {ADMIN},
+        # The timetable: members read it, staff shape it.
+        "CreateSeries": {ADMIN},
+        "GetSeries": {ADMIN, MEMBER},
+        "ListSeries": {ADMIN, MEMBER},
+        "UpdateSeries": {ADMIN},
+        "CancelSeries": {ADMIN},
         "ReserveSeat": {SERVICE},
         "ReleaseSeat": {SERVICE},
     },

@@ -45,6 +45,11 @@ FULL_TABLE = {
     "UpdateStudioSettings": frozenset({ADMIN}),
     "GetMemberStanding": frozenset({ADMIN, MEMBER}),
     "LiftBlock": frozenset({ADMIN}),
+    "CreateSeries": frozenset({ADMIN}),
+    "GetSeries": frozenset({ADMIN, MEMBER}),
+    "ListSeries": frozenset({ADMIN, MEMBER}),
+    "UpdateSeries": frozenset({ADMIN}),
+    "CancelSeries": frozenset({ADMIN}),
 }
 
 

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from yoga.reservation.v1 import reservation_pb2 as yoga_dot_reservation_dot_v1_dot_reservation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1byoga/mypage/v1/mypage.proto\x12\x0eyoga.mypage.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%yoga/reservation/v1/reservation.proto\"\xd0\x03\n\x0bMyPageEntry\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63lass_title\x18\x03 \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63lass_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x06 \x01(\x0e\x32&.yoga.reservation.v1.ReservationStatus\x12\x36\n\x06reason\x18\x07 \x01(\x0e\x32&.yoga.reservation.v1.ReservationReason\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11waitlist_position\x18\t \x01(\x05\x12\x10\n\x08promoted\x18\n \x01(\x08\x12\x31\n\rcheck_in_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63lass_time_zone\x18\x0c \x01(\t\"J\n\x10GetMyPageRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"k\n\x11GetMyPageResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12,\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1b.yoga.mypage.v1.MyPageEntry\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\x85\x01\n\rMyPageService\x12t\n\tGetMyPage\x12 .yoga.mypage.v1.GetMyPageRequest\x1a!.yoga.mypage.v1.GetMyPageResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/users/{user_id}/mypageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1byoga/mypage/v1/mypage.proto\x12\x0eyoga.mypage.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%yoga/reservation/v1/reservation.proto\"\xeb\x03\n\x0bMyPageEntry\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63lass_title\x18\x03 \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63lass_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x06status\x18\x06 \x01(\x0e\x32&.yoga.reservation.v1.ReservationStatus\x12\x36\n\x06reason\x18\x07 \x01(\x0e\x32&.yoga.reservation.v1.ReservationReason\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11waitlist_position\x18\t \x01(\x05\x12\x10\n\x08promoted\x18\n \x01(\x08\x12\x31\n\rcheck_in_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63lass_time_zone\x18\x0c \x01(\t\x12\x19\n\x11\x63lass_start_local\x18\r \x01(\t\"J\n\x10GetMyPageRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"k\n\x11GetMyPageResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12,\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1b.yoga.mypage.v1.MyPageEntry\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t2\x85\x01\n\rMyPageService\x12t\n\tGetMyPage\x12 .yoga.mypage.v1.GetMyPageRequest\x1a!.yoga.mypage.v1.GetMyPageResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/users/{user_id}/mypageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MYPAGESERVICE'].methods_by_name['GetMyPage']._loaded_options = None
   _globals['_MYPAGESERVICE'].methods_by_name['GetMyPage']._serialized_options = b'\202\323\344\223\002\034\022\032/v1/users/{user_id}/mypage'
   _globals['_MYPAGEENTRY']._serialized_start=150
-  _globals['_MYPAGEENTRY']._serialized_end=614
-  _globals['_GETMYPAGEREQUEST']._serialized_start=616
-  _globals['_GETMYPAGEREQUEST']._serialized_end=690
-  _globals['_GETMYPAGERESPONSE']._serialized_start=692
-  _globals['_GETMYPAGERESPONSE']._serialized_end=799
-  _globals['_MYPAGESERVICE']._serialized_start=802
-  _globals['_MYPAGESERVICE']._serialized_end=935
+  _globals['_MYPAGEENTRY']._serialized_end=641
+  _globals['_GETMYPAGEREQUEST']._serialized_start=643
+  _globals['_GETMYPAGEREQUEST']._serialized_end=717
+  _globals['_GETMYPAGERESPONSE']._serialized_start=719
+  _globals['_GETMYPAGERESPONSE']._serialized_end=826
+  _globals['_MYPAGESERVICE']._serialized_start=829
+  _globals['_MYPAGESERVICE']._serialized_end=962
 # @@protoc_insertion_point(module_scope)

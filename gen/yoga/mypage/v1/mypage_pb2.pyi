@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MyPageEntry(_message.Message):
-    __slots__ = ("reservation_id", "class_id", "class_title", "class_start_time", "class_end_time", "status", "reason", "update_time", "waitlist_position", "promoted", "check_in_time", "class_time_zone")
+    __slots__ = ("reservation_id", "class_id", "class_title", "class_start_time", "class_end_time", "status", "reason", "update_time", "waitlist_position", "promoted", "check_in_time", "class_time_zone", "class_start_local")
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     CLASS_TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class MyPageEntry(_message.Message):
     PROMOTED_FIELD_NUMBER: _ClassVar[int]
     CHECK_IN_TIME_FIELD_NUMBER: _ClassVar[int]
     CLASS_TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CLASS_START_LOCAL_FIELD_NUMBER: _ClassVar[int]
     reservation_id: str
     class_id: str
     class_title: str
@@ -37,7 +38,8 @@ class MyPageEntry(_message.Message):
     promoted: bool
     check_in_time: _timestamp_pb2.Timestamp
     class_time_zone: str
-    def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_reservation_pb2.ReservationStatus, str]] = ..., reason: _Optional[_Union[_reservation_pb2.ReservationReason, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waitlist_position: _Optional[int] = ..., promoted: _Optional[bool] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_time_zone: _Optional[str] = ...) -> None: ...
+    class_start_local: str
+    def __init__(self, reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[_reservation_pb2.ReservationStatus, str]] = ..., reason: _Optional[_Union[_reservation_pb2.ReservationReason, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waitlist_position: _Optional[int] = ..., promoted: _Optional[bool] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_time_zone: _Optional[str] = ..., class_start_local: _Optional[str] = ...) -> None: ...
 
 class GetMyPageRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")

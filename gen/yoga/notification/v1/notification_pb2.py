@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'yoga/notification/v1/notification.proto\x12\x14yoga.notification.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x34\n\x04kind\x18\x03 \x01(\x0e\x32&.yoga.notification.v1.NotificationKind\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x05 \x01(\t\x12\x13\n\x0b\x63lass_title\x18\x06 \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0c\n\x04\x62ody\x18\t \x01(\t\x12\x38\n\x0b\x65mail_state\x18\n \x01(\x0e\x32#.yoga.notification.v1.DeliveryState\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x18ListNotificationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"o\n\x19ListNotificationsResponse\x12\x39\n\rnotifications\x18\x01 \x03(\x0b\x32\".yoga.notification.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xa7\x03\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTIFICATION_KIND_BOOKED\x10\x01\x12\x1e\n\x1aNOTIFICATION_KIND_REJECTED\x10\x02\x12\x1f\n\x1bNOTIFICATION_KIND_CANCELLED\x10\x03\x12%\n!NOTIFICATION_KIND_CLASS_CANCELLED\x10\x04\x12 \n\x1cNOTIFICATION_KIND_WAITLISTED\x10\x05\x12\x1e\n\x1aNOTIFICATION_KIND_PROMOTED\x10\x06\x12&\n\"NOTIFICATION_KIND_WAITLIST_EXPIRED\x10\x07\x12\x1e\n\x1aNOTIFICATION_KIND_ATTENDED\x10\x08\x12\x1d\n\x19NOTIFICATION_KIND_NO_SHOW\x10\t\x12\x1d\n\x19NOTIFICATION_KIND_BLOCKED\x10\n\x12\"\n\x1eNOTIFICATION_KIND_BLOCK_LIFTED\x10\x0b*\x9b\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x02\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATE_SKIPPED\x10\x04\x32\xb7\x01\n\x13NotificationService\x12\x9f\x01\n\x11ListNotifications\x12..yoga.notification.v1.ListNotificationsRequest\x1a/.yoga.notification.v1.ListNotificationsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/users/{user_id}/notificationsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'yoga/notification/v1/notification.proto\x12\x14yoga.notification.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x03\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x34\n\x04kind\x18\x03 \x01(\x0e\x32&.yoga.notification.v1.NotificationKind\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12\x10\n\x08\x63lass_id\x18\x05 \x01(\t\x12\x13\n\x0b\x63lass_title\x18\x06 \x01(\t\x12\x34\n\x10\x63lass_start_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0c\n\x04\x62ody\x18\t \x01(\t\x12\x38\n\x0b\x65mail_state\x18\n \x01(\x0e\x32#.yoga.notification.v1.DeliveryState\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63lass_time_zone\x18\x0c \x01(\t\"R\n\x18ListNotificationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"o\n\x19ListNotificationsResponse\x12\x39\n\rnotifications\x18\x01 \x03(\x0b\x32\".yoga.notification.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xea\x03\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTIFICATION_KIND_BOOKED\x10\x01\x12\x1e\n\x1aNOTIFICATION_KIND_REJECTED\x10\x02\x12\x1f\n\x1bNOTIFICATION_KIND_CANCELLED\x10\x03\x12%\n!NOTIFICATION_KIND_CLASS_CANCELLED\x10\x04\x12 \n\x1cNOTIFICATION_KIND_WAITLISTED\x10\x05\x12\x1e\n\x1aNOTIFICATION_KIND_PROMOTED\x10\x06\x12&\n\"NOTIFICATION_KIND_WAITLIST_EXPIRED\x10\x07\x12\x1e\n\x1aNOTIFICATION_KIND_ATTENDED\x10\x08\x12\x1d\n\x19NOTIFICATION_KIND_NO_SHOW\x10\t\x12\x1d\n\x19NOTIFICATION_KIND_BLOCKED\x10\n\x12\"\n\x1eNOTIFICATION_KIND_BLOCK_LIFTED\x10\x0b\x12!\n\x1dNOTIFICATION_KIND_RESCHEDULED\x10\x0c\x12\x1e\n\x1aNOTIFICATION_KIND_REMINDER\x10\r*\x9b\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x02\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATE_SKIPPED\x10\x04\x32\xb7\x01\n\x13NotificationService\x12\x9f\x01\n\x11ListNotifications\x12..yoga.notification.v1.ListNotificationsRequest\x1a/.yoga.notification.v1.ListNotificationsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/users/{user_id}/notificationsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,16 +35,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\202\323\344\223\002#\022!/v1/users/{user_id}/notifications'
-  _globals['_NOTIFICATIONKIND']._serialized_start=694
-  _globals['_NOTIFICATIONKIND']._serialized_end=1117
-  _globals['_DELIVERYSTATE']._serialized_start=1120
-  _globals['_DELIVERYSTATE']._serialized_end=1275
+  _globals['_NOTIFICATIONKIND']._serialized_start=719
+  _globals['_NOTIFICATIONKIND']._serialized_end=1209
+  _globals['_DELIVERYSTATE']._serialized_start=1212
+  _globals['_DELIVERYSTATE']._serialized_end=1367
   _globals['_NOTIFICATION']._serialized_start=129
-  _globals['_NOTIFICATION']._serialized_end=494
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=496
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=578
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=580
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=691
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1278
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1461
+  _globals['_NOTIFICATION']._serialized_end=519
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=521
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=603
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=605
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=716
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1370
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1553
 # @@protoc_insertion_point(module_scope)

@@ -25,6 +25,8 @@ class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_KIND_NO_SHOW: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_BLOCKED: _ClassVar[NotificationKind]
     NOTIFICATION_KIND_BLOCK_LIFTED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_RESCHEDULED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_REMINDER: _ClassVar[NotificationKind]
 
 class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -45,6 +47,8 @@ NOTIFICATION_KIND_ATTENDED: NotificationKind
 NOTIFICATION_KIND_NO_SHOW: NotificationKind
 NOTIFICATION_KIND_BLOCKED: NotificationKind
 NOTIFICATION_KIND_BLOCK_LIFTED: NotificationKind
+NOTIFICATION_KIND_RESCHEDULED: NotificationKind
+NOTIFICATION_KIND_REMINDER: NotificationKind
 DELIVERY_STATE_UNSPECIFIED: DeliveryState
 DELIVERY_STATE_PENDING: DeliveryState
 DELIVERY_STATE_SENT: DeliveryState
@@ -52,7 +56,7 @@ DELIVERY_STATE_FAILED: DeliveryState
 DELIVERY_STATE_SKIPPED: DeliveryState
 
 class Notification(_message.Message):
-    __slots__ = ("notification_id", "user_id", "kind", "reservation_id", "class_id", "class_title", "class_start_time", "subject", "body", "email_state", "create_time")
+    __slots__ = ("notification_id", "user_id", "kind", "reservation_id", "class_id", "class_title", "class_start_time", "subject", "body", "email_state", "create_time", "class_time_zone")
     NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +68,7 @@ class Notification(_message.Message):
     BODY_FIELD_NUMBER: _ClassVar[int]
     EMAIL_STATE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLASS_TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     notification_id: str
     user_id: str
     kind: NotificationKind
@@ -75,7 +80,8 @@ class Notification(_message.Message):
     body: str
     email_state: DeliveryState
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, notification_id: _Optional[str] = ..., user_id: _Optional[str] = ..., kind: _Optional[_Union[NotificationKind, str]] = ..., reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., body: _Optional[str] = ..., email_state: _Optional[_Union[DeliveryState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    class_time_zone: str
+    def __init__(self, notification_id: _Optional[str] = ..., user_id: _Optional[str] = ..., kind: _Optional[_Union[NotificationKind, str]] = ..., reservation_id: _Optional[str] = ..., class_id: _Optional[str] = ..., class_title: _Optional[str] = ..., class_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ..., body: _Optional[str] = ..., email_state: _Optional[_Union[DeliveryState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., class_time_zone: _Optional[str] = ...) -> None: ...
 
 class ListNotificationsRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")

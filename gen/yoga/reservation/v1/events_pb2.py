@@ -22,28 +22,31 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from yoga.reservation.v1 import reservation_pb2 as yoga_dot_reservation_dot_v1_dot_reservation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n yoga/reservation/v1/events.proto\x12\x13yoga.reservation.v1\x1a%yoga/reservation/v1/reservation.proto\"a\n\x14ReservationConfirmed\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"b\n\x15ReservationWaitlisted\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"_\n\x12ReservationExpired\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"`\n\x13ReservationAttended\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"^\n\x11ReservationNoShow\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"`\n\x13ReservationRejected\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"a\n\x14ReservationCancelled\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n yoga/reservation/v1/events.proto\x12\x13yoga.reservation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%yoga/reservation/v1/reservation.proto\"a\n\x14ReservationConfirmed\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"b\n\x15ReservationWaitlisted\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"_\n\x12ReservationExpired\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"`\n\x13ReservationAttended\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"^\n\x11ReservationNoShow\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"`\n\x13ReservationRejected\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"a\n\x14ReservationCancelled\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\"\xd3\x01\n\x16ReservationRescheduled\x12\x35\n\x0breservation\x18\x01 \x01(\x0b\x32 .yoga.reservation.v1.Reservation\x12\x12\n\nuser_email\x18\x02 \x01(\t\x12\x37\n\x13previous_start_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11previous_end_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yoga.reservation.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVATIONCONFIRMED']._serialized_start=96
-  _globals['_RESERVATIONCONFIRMED']._serialized_end=193
-  _globals['_RESERVATIONWAITLISTED']._serialized_start=195
-  _globals['_RESERVATIONWAITLISTED']._serialized_end=293
-  _globals['_RESERVATIONEXPIRED']._serialized_start=295
-  _globals['_RESERVATIONEXPIRED']._serialized_end=390
-  _globals['_RESERVATIONATTENDED']._serialized_start=392
-  _globals['_RESERVATIONATTENDED']._serialized_end=488
-  _globals['_RESERVATIONNOSHOW']._serialized_start=490
-  _globals['_RESERVATIONNOSHOW']._serialized_end=584
-  _globals['_RESERVATIONREJECTED']._serialized_start=586
-  _globals['_RESERVATIONREJECTED']._serialized_end=682
-  _globals['_RESERVATIONCANCELLED']._serialized_start=684
-  _globals['_RESERVATIONCANCELLED']._serialized_end=781
+  _globals['_RESERVATIONCONFIRMED']._serialized_start=129
+  _globals['_RESERVATIONCONFIRMED']._serialized_end=226
+  _globals['_RESERVATIONWAITLISTED']._serialized_start=228
+  _globals['_RESERVATIONWAITLISTED']._serialized_end=326
+  _globals['_RESERVATIONEXPIRED']._serialized_start=328
+  _globals['_RESERVATIONEXPIRED']._serialized_end=423
+  _globals['_RESERVATIONATTENDED']._serialized_start=425
+  _globals['_RESERVATIONATTENDED']._serialized_end=521
+  _globals['_RESERVATIONNOSHOW']._serialized_start=523
+  _globals['_RESERVATIONNOSHOW']._serialized_end=617
+  _globals['_RESERVATIONREJECTED']._serialized_start=619
+  _globals['_RESERVATIONREJECTED']._serialized_end=715
+  _globals['_RESERVATIONCANCELLED']._serialized_start=717
+  _globals['_RESERVATIONCANCELLED']._serialized_end=814
+  _globals['_RESERVATIONRESCHEDULED']._serialized_start=817
+  _globals['_RESERVATIONRESCHEDULED']._serialized_end=1028
 # @@protoc_insertion_point(module_scope)

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from yoga.yogaclass.v1 import yogaclass_pb2 as yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eyoga/yogaclass/v1/events.proto\x12\x11yoga.yogaclass.v1\x1a!yoga/yogaclass/v1/yogaclass.proto\"@\n\x0c\x43lassCreated\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"X\n\x0c\x43lassUpdated\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"B\n\x0e\x43lassCancelled\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"{\n\x0cSeatPromoted\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x30\n\nyoga_class\x18\x04 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"\x83\x01\n\x0fWaitlistSkipped\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x35\n\x06reason\x18\x04 \x01(\x0e\x32%.yoga.yogaclass.v1.WaitlistSkipReason\"L\n\x0fWaitlistExpired\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"D\n\rMemberBlocked\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding\"B\n\x0b\x42lockLifted\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding\"d\n\x15StudioSettingsChanged\x12\x33\n\x08settings\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.StudioSettings\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t*\xb2\x01\n\x12WaitlistSkipReason\x12$\n WAITLIST_SKIP_REASON_UNSPECIFIED\x10\x00\x12,\n(WAITLIST_SKIP_REASON_OVERLAPPING_BOOKING\x10\x01\x12&\n\"WAITLIST_SKIP_REASON_BOOKING_LIMIT\x10\x02\x12 \n\x1cWAITLIST_SKIP_REASON_BLOCKED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eyoga/yogaclass/v1/events.proto\x12\x11yoga.yogaclass.v1\x1a!yoga/yogaclass/v1/yogaclass.proto\"@\n\x0c\x43lassCreated\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"X\n\x0c\x43lassUpdated\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"B\n\x0e\x43lassCancelled\x12\x30\n\nyoga_class\x18\x01 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"{\n\x0cSeatPromoted\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x30\n\nyoga_class\x18\x04 \x01(\x0b\x32\x1c.yoga.yogaclass.v1.YogaClass\"\x83\x01\n\x0fWaitlistSkipped\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x35\n\x06reason\x18\x04 \x01(\x0e\x32%.yoga.yogaclass.v1.WaitlistSkipReason\"L\n\x0fWaitlistExpired\x12\x10\n\x08\x63lass_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"D\n\rMemberBlocked\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding\"B\n\x0b\x42lockLifted\x12\x33\n\x08standing\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.MemberStanding\"d\n\x15StudioSettingsChanged\x12\x33\n\x08settings\x18\x01 \x01(\x0b\x32!.yoga.yogaclass.v1.StudioSettings\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"?\n\rSeriesCreated\x12.\n\x06series\x18\x01 \x01(\x0b\x32\x1e.yoga.yogaclass.v1.ClassSeries\"\x9c\x01\n\rSeriesUpdated\x12.\n\x06series\x18\x01 \x01(\x0b\x32\x1e.yoga.yogaclass.v1.ClassSeries\x12\x30\n\x08previous\x18\x02 \x01(\x0b\x32\x1e.yoga.yogaclass.v1.ClassSeries\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\x12\x11\n\tfrom_date\x18\x04 \x01(\t\"T\n\x0fSeriesCancelled\x12.\n\x06series\x18\x01 \x01(\x0b\x32\x1e.yoga.yogaclass.v1.ClassSeries\x12\x11\n\tfrom_date\x18\x02 \x01(\t*\xb2\x01\n\x12WaitlistSkipReason\x12$\n WAITLIST_SKIP_REASON_UNSPECIFIED\x10\x00\x12,\n(WAITLIST_SKIP_REASON_OVERLAPPING_BOOKING\x10\x01\x12&\n\"WAITLIST_SKIP_REASON_BOOKING_LIMIT\x10\x02\x12 \n\x1cWAITLIST_SKIP_REASON_BLOCKED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yoga.yogaclass.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WAITLISTSKIPREASON']._serialized_start=890
-  _globals['_WAITLISTSKIPREASON']._serialized_end=1068
+  _globals['_WAITLISTSKIPREASON']._serialized_start=1200
+  _globals['_WAITLISTSKIPREASON']._serialized_end=1378
   _globals['_CLASSCREATED']._serialized_start=88
   _globals['_CLASSCREATED']._serialized_end=152
   _globals['_CLASSUPDATED']._serialized_start=154
@@ -52,4 +52,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BLOCKLIFTED']._serialized_end=785
   _globals['_STUDIOSETTINGSCHANGED']._serialized_start=787
   _globals['_STUDIOSETTINGSCHANGED']._serialized_end=887
+  _globals['_SERIESCREATED']._serialized_start=889
+  _globals['_SERIESCREATED']._serialized_end=952
+  _globals['_SERIESUPDATED']._serialized_start=955
+  _globals['_SERIESUPDATED']._serialized_end=1111
+  _globals['_SERIESCANCELLED']._serialized_start=1113
+  _globals['_SERIESCANCELLED']._serialized_end=1197
 # @@protoc_insertion_point(module_scope)

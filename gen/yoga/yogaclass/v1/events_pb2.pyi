@@ -92,3 +92,29 @@ class StudioSettingsChanged(_message.Message):
     settings: _yogaclass_pb2.StudioSettings
     changed_fields: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, settings: _Optional[_Union[_yogaclass_pb2.StudioSettings, _Mapping]] = ..., changed_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SeriesCreated(_message.Message):
+    __slots__ = ("series",)
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    series: _yogaclass_pb2.ClassSeries
+    def __init__(self, series: _Optional[_Union[_yogaclass_pb2.ClassSeries, _Mapping]] = ...) -> None: ...
+
+class SeriesUpdated(_message.Message):
+    __slots__ = ("series", "previous", "changed_fields", "from_date")
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    series: _yogaclass_pb2.ClassSeries
+    previous: _yogaclass_pb2.ClassSeries
+    changed_fields: _containers.RepeatedScalarFieldContainer[str]
+    from_date: str
+    def __init__(self, series: _Optional[_Union[_yogaclass_pb2.ClassSeries, _Mapping]] = ..., previous: _Optional[_Union[_yogaclass_pb2.ClassSeries, _Mapping]] = ..., changed_fields: _Optional[_Iterable[str]] = ..., from_date: _Optional[str] = ...) -> None: ...
+
+class SeriesCancelled(_message.Message):
+    __slots__ = ("series", "from_date")
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    series: _yogaclass_pb2.ClassSeries
+    from_date: str
+    def __init__(self, series: _Optional[_Union[_yogaclass_pb2.ClassSeries, _Mapping]] = ..., from_date: _Optional[str] = ...) -> None: ...

@@ -82,6 +82,31 @@ class YogaClassServiceStub:
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.SerializeToString,
                 response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.FromString,
                 _registered_method=True)
+        self.CreateSeries = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/CreateSeries',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesResponse.FromString,
+                _registered_method=True)
+        self.GetSeries = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/GetSeries',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesResponse.FromString,
+                _registered_method=True)
+        self.ListSeries = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/ListSeries',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesResponse.FromString,
+                _registered_method=True)
+        self.UpdateSeries = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/UpdateSeries',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesResponse.FromString,
+                _registered_method=True)
+        self.CancelSeries = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/CancelSeries',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesResponse.FromString,
+                _registered_method=True)
         self.ReserveSeat = channel.unary_unary(
                 '/yoga.yogaclass.v1.YogaClassService/ReserveSeat',
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatRequest.SerializeToString,
@@ -159,6 +184,42 @@ class YogaClassServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSeries(self, request, context):
+        """A weekly timetable entry ("Vinyasa, Mondays and Wednesdays 07:00 Asia/Seoul, until June"):
+        its occurrences are real classes, made for the studio's rolling horizon. Staff only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSeries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSeries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSeries(self, request, context):
+        """This and following: the occurrences on or after from_date change (booked members of a
+        class whose time moves are told); the series splits at from_date when it began before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSeries(self, request, context):
+        """Ends the series before from_date: every occurrence on or after it is cancelled by the
+        studio, like DeleteClass (its reservations are cancelled and the members told).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReserveSeat(self, request, context):
         """Internal: takes one seat for a reservation. Idempotent per reservation_id.
         """
@@ -220,6 +281,31 @@ def add_YogaClassServiceServicer_to_server(servicer, server):
                     servicer.LiftBlock,
                     request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.FromString,
                     response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.SerializeToString,
+            ),
+            'CreateSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSeries,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesResponse.SerializeToString,
+            ),
+            'GetSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSeries,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesResponse.SerializeToString,
+            ),
+            'ListSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSeries,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesResponse.SerializeToString,
+            ),
+            'UpdateSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSeries,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesResponse.SerializeToString,
+            ),
+            'CancelSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSeries,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesResponse.SerializeToString,
             ),
             'ReserveSeat': grpc.unary_unary_rpc_method_handler(
                     servicer.ReserveSeat,
@@ -478,6 +564,141 @@ class YogaClassService:
             '/yoga.yogaclass.v1.YogaClassService/LiftBlock',
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockRequest.SerializeToString,
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.LiftBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/CreateSeries',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CreateSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/GetSeries',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.GetSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/ListSeries',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ListSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/UpdateSeries',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.UpdateSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/CancelSeries',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.CancelSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,
