@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -66,6 +66,10 @@ bench-ab: venv
 ## load (`make test` does it 3 times): every consumer catches up within 60 s each time.
 outages: venv
 	@YOGA_TEST_OUTAGES=10 scripts/test.sh tests/integration/test_outages.py -s
+
+## The last-seat and waitlist race 20 times on each database (`make test` runs it 5 times).
+race: venv
+	@YOGA_TEST_RACE_RUNS=20 scripts/test.sh tests/integration/test_race.py
 
 ## What 10,000 bookings leave on disk, before and after the retention job (SQLite, as
 ## `make run`); the table goes to bench/results/growth.md. A measurement.
