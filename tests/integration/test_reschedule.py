@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
 from sqlalchemy import select
 
 from mypage_svc import storage as mypage_storage
@@ -35,6 +34,7 @@ from reservation_svc.domain import (
 )
 from reservation_svc.storage import ReservationStore
 from tests.integration.conftest import BACKENDS, migrated_database
+from tests.integration.test_mypage_service import envelope
 from tests.integration.test_mypage_service import new_consumer as mypage_consumer
 from yoga.reservation.v1 import events_pb2 as rev
 from yoga.yogaclass.v1 import events_pb2 as cev
@@ -91,17 +91,6 @@ def reservation_consumer(db: Database) -> EventConsumer[ReservationStore]:
         [YOGACLASS_EVENTS],
         consumers.build(),
         KafkaSettings(bootstrap_servers=NO_BROKER),
-    )
-
-
-def envelope(event: Message, key: str, event_id: str = "") -> Envelope:
-    return Envelope(
-        event_id=event_id or str(uuid.uuid4()),
-        event_type=event.DESCRIPTOR.full_name,
-        source="test",
-        time=datetime.now(UTC).isoformat(),
-        key=key,
-        payload=event.SerializeToString(),
     )
 
 

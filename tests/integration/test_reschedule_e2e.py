@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from tests.integration.conftest import BACKENDS, Clients, Stack, connect, system_under_test
+from tests.integration.conftest import BACKENDS, Clients, Stack, system_under_test
 from tests.integration.events_support import book, events_of
 from tests.integration.support import a_class, eventually, request_id, ts
 from yoga.mypage.v1 import mypage_pb2 as mpb
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 SEOUL = timedelta(hours=9)  # Asia/Seoul keeps no daylight saving time
 
 
+# conftest's `stack`, with my page running too (its `clients` fixture takes this one).
 @pytest.fixture(scope="module", params=BACKENDS)
 def stack(
     request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
@@ -36,12 +37,6 @@ def stack(
     folder = tmp_path_factory.mktemp(f"resched-{request.param}")
     with system_under_test(request.param, auth, folder, names) as running:
         yield running
-
-
-@pytest.fixture
-async def c(stack: Stack) -> AsyncIterator[Clients]:
-    async for clients in connect(stack):
-        yield clients
 
 
 def kst(at: datetime) -> str:
@@ -56,7 +51,8 @@ async def entry(c: Clients, user: str, reservation_id: str) -> mpb.MyPageEntry |
     return next((e for e in page.entries if e.reservation_id == reservation_id), None)
 
 
-async def test_moving_a_class_tells_the_member_still_booked(c: Clients) -> None:
+async def test_moving_a_class_tells_the_member_still_booked(clients: Clients) -> None:
+    c = clients
     created = await c.classes.CreateClass(
         ypb.CreateClassRequest(
             yoga_class=a_class(5, title="Moving Flow", starts_in=timedelta(days=2)),
