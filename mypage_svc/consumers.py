@@ -1,5 +1,6 @@
-"""The events the page is built from: reservation facts (one row per reservation) and class facts
-(so a renamed or moved class shows its new title and times on every page). Each handler maps
+"""The events the page is built from: reservation facts (one row per reservation; a
+ReservationRescheduled carries the moved class's new times) and class facts (so a renamed or
+moved class shows its new title and times on every page). Each handler maps
 the event to the domain and calls the service layer, in the consumer's unit of work together
 with the event's inbox row."""
 
@@ -49,6 +50,20 @@ def handlers() -> Handlers[MyPageStore]:
     found.on(reservation_events.ReservationExpired)(on_reservation)
     found.on(reservation_events.ReservationAttended)(on_reservation)
     found.on(reservation_events.ReservationNoShow)(on_reservation)
+
+    @found.on(reservation_events.ReservationRescheduled)
+    def on_rescheduled(
+        uow: Work, envelope: Envelope, event: reservation_events.ReservationRescheduled
+    ) -> None:
+        if not event.HasField("reservation"):
+            raise InvalidEvent(f"{envelope.event_type} carries no reservation")
+        service.apply_reservation(
+            uow,
+            messages.reservation_view(event.reservation),
+            envelope.event_id,
+            messages.moved_from(event),
+        )
+
     found.on(class_events.ClassCreated)(on_class)
     found.on(class_events.ClassUpdated)(on_class)
     found.on(class_events.ClassCancelled)(on_class)

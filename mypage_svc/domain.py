@@ -120,23 +120,48 @@ def page_owner(principal: Principal, requested: str) -> str:
     raise permission_denied("members can only read their own page")
 
 
-def shown_class(reservation: ReservationView, yoga_class: ClassView | None) -> ClassInfo:
+@dataclass(frozen=True)
+class Move:
+    """The times a ReservationRescheduled says the class was moved from."""
+
+    start_time: datetime | None
+    end_time: datetime | None
+
+
+def shown_class(
+    reservation: ReservationView, yoga_class: ClassView | None, moved_from: Move | None = None
+) -> ClassInfo:
     """What a page shows of a reservation's class: the class as its own events last told it
     (staff may rename or move it after it was booked); the reservation's snapshot until one
-    arrives."""
+    arrives. The class's and the reservation's events travel on different topics, so a
+    reservation told of a move may arrive before the class's own ClassUpdated: while the
+    class as last told still sits at the times the move left, the reservation's new times
+    are shown (the ClassUpdated, when it comes, shows the same)."""
     if yoga_class is None:
         return reservation.class_info
-    return shown_class_of(yoga_class)
+    shown = shown_class_of(yoga_class)
+    if moved_from is not None and (shown.start_time, shown.end_time) == (
+        moved_from.start_time,
+        moved_from.end_time,
+    ):
+        return replace(
+            shown,
+            start_time=reservation.class_info.start_time,
+            end_time=reservation.class_info.end_time,
+        )
+    return shown
 
 
 def shown_class_of(yoga_class: ClassView) -> ClassInfo:
     return ClassInfo(yoga_class.title, yoga_class.start_time, yoga_class.end_time)
 
 
-def with_class(reservation: ReservationView, yoga_class: ClassView | None) -> ReservationView:
+def with_class(
+    reservation: ReservationView, yoga_class: ClassView | None, moved_from: Move | None = None
+) -> ReservationView:
     """The reservation as the read model keeps it: with the class as the page shows it, so a
     page is read (and ordered by class start) from the reservations alone."""
-    return replace(reservation, class_info=shown_class(reservation, yoga_class))
+    return replace(reservation, class_info=shown_class(reservation, yoga_class, moved_from))
 
 
 def page_entry(reservation: ReservationView, yoga_class: ClassView | None = None) -> PageEntry:

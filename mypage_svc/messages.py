@@ -7,11 +7,20 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mypage_svc.domain import ClassInfo, ClassView, PageEntry, Reason, ReservationView, Status
+from mypage_svc.domain import (
+    ClassInfo,
+    ClassView,
+    Move,
+    PageEntry,
+    Reason,
+    ReservationView,
+    Status,
+)
 from yoga.mypage.v1 import mypage_pb2
-from yoga.reservation.v1 import reservation_pb2
+from yoga.reservation.v1 import events_pb2, reservation_pb2
 from yoga.yogaclass.v1 import yogaclass_pb2
 from yoga_common.consumer import InvalidEvent
+from yoga_common.localtime import local_label
 from yoga_common.timestamps import from_timestamp, to_timestamp
 
 STATUS = {
@@ -91,6 +100,14 @@ def reservation_view(r: reservation_pb2.Reservation) -> ReservationView:
     )
 
 
+def moved_from(e: events_pb2.ReservationRescheduled) -> Move:
+    """The times a ReservationRescheduled says the class left."""
+    return Move(
+        from_timestamp(e.previous_start_time) if e.HasField("previous_start_time") else None,
+        from_timestamp(e.previous_end_time) if e.HasField("previous_end_time") else None,
+    )
+
+
 def class_view(c: yogaclass_pb2.YogaClass) -> ClassView:
     """The class an event carries (the state after the change)."""
     _require(bool(c.class_id), "yoga_class.class_id is missing")
@@ -125,4 +142,6 @@ def to_proto(e: PageEntry) -> mypage_pb2.MyPageEntry:
         promoted=e.promoted,
         check_in_time=_optional(e.check_in_time),
         class_time_zone=e.class_time_zone,
+        # For people, in the class's zone (UTC when it is unknown); the times above stay UTC.
+        class_start_local=local_label(e.class_info.start_time, e.class_time_zone),
     )

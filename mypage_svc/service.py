@@ -17,12 +17,18 @@ from yoga_common.uow import Transactions, Unit
 log = logging.getLogger(__name__)
 
 
-def apply_reservation(uow: Unit[MyPageStore], view: ReservationView, event_id: str) -> bool:
+def apply_reservation(
+    uow: Unit[MyPageStore],
+    view: ReservationView,
+    event_id: str,
+    moved_from: domain.Move | None = None,
+) -> bool:
     """Stores the reservation as the event tells it, with its class as the page shows it,
-    unless a newer version is held."""
+    unless a newer version is held. `moved_from`: the event says the class moved from these
+    times (ReservationRescheduled)."""
     uow.store.lock_class(view.class_id)
     known = uow.store.get_class(view.class_id)
-    if uow.store.save_reservation(domain.with_class(view, known)):
+    if uow.store.save_reservation(domain.with_class(view, known, moved_from)):
         return True
     _dropped(event_id, view.reservation_id, view.version)
     return False

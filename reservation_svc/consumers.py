@@ -2,7 +2,8 @@
 class cancelled by the studio cancels every active reservation of it (service.cancel_class);
 yogaclass_svc's decisions about a waiting reservation (promoted to a freed seat, passed over,
 expired at the cutoff) settle it (service.leave_queue); a class changed (moved, renamed)
-redescribes its reservations (service.class_described), newer class versions only."""
+redescribes its reservations (service.class_described), newer class versions only, and tells
+each member still booked into a moved class (ReservationRescheduled)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def build() -> Handlers[ReservationStore]:
         c = event.yoga_class
         if not c.class_id or not c.version:
             raise InvalidEvent("ClassUpdated without class_id or version")
-        service.class_described(uow, c.class_id, messages.class_info(c))
+        service.class_described(uow, c.class_id, messages.class_info(c), utcnow())
 
     @handlers.on(events_pb2.SeatPromoted)
     def seat_promoted(

@@ -309,6 +309,16 @@ class ReservationNoShow:
     reservation: Reservation
 
 
+@dataclass(frozen=True)
+class ReservationRescheduled:
+    """The studio moved the class of an active reservation: `reservation` holds the new times,
+    previous_* the ones it was booked for."""
+
+    reservation: Reservation
+    previous_start: datetime | None
+    previous_end: datetime | None
+
+
 ReservationEvent = (
     ReservationConfirmed
     | ReservationRejected
@@ -317,6 +327,7 @@ ReservationEvent = (
     | ReservationExpired
     | ReservationAttended
     | ReservationNoShow
+    | ReservationRescheduled
 )
 
 
@@ -350,6 +361,24 @@ def change(
         case _:
             raise AssertionError(f"no event for {to}")
     return target, event
+
+
+def rescheduled(
+    r: Reservation, info: ClassInfo, now: datetime
+) -> tuple[Reservation, ReservationRescheduled] | None:
+    """A reservation whose member is told that the class moved: the reservation with the
+    class's newer description, and its event. None when nobody is to be told: the
+    reservation no longer holds or awaits a seat (its member has nothing to turn up to), its
+    description is as new as `info` already (a redelivered or late ClassUpdated), it has no
+    description yet (a booking still waiting for its seat answer, which will carry the class
+    as it then is), or only the title changed."""
+    held = r.class_info
+    if not r.active or held is None or held.version >= info.version:
+        return None
+    if (held.start_time, held.end_time) == (info.start_time, info.end_time):
+        return None
+    target = replace(r, class_info=info, update_time=now, version=r.version + 1)
+    return target, ReservationRescheduled(target, held.start_time, held.end_time)
 
 
 # Refusals by the studio's rules come back to the booker as an error naming the rule.

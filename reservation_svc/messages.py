@@ -18,6 +18,7 @@ from reservation_svc.domain import (
     ReservationExpired,
     ReservationNoShow,
     ReservationRejected,
+    ReservationRescheduled,
     ReservationWaitlisted,
     SeatAnswer,
     SeatReply,
@@ -161,6 +162,13 @@ def event(e: ReservationEvent) -> tuple[str, Message]:
             )
         case ReservationNoShow():
             message = events_pb2.ReservationNoShow(reservation=to_proto(r), user_email=r.user_email)
+        case ReservationRescheduled(previous_start=start, previous_end=end):
+            message = events_pb2.ReservationRescheduled(
+                reservation=to_proto(r),
+                user_email=r.user_email,
+                previous_start_time=to_timestamp(as_utc(start)) if start else None,
+                previous_end_time=to_timestamp(as_utc(end)) if end else None,
+            )
         case _:
             raise TypeError(f"not a reservation event: {e!r}")
     return r.reservation_id, message

@@ -482,8 +482,28 @@ def mark_no_shows(uow: Work, rules: AttendanceRules, now: datetime, batch: int) 
     return marked, len(due)
 
 
-def class_described(uow: Work, class_id: str, info: ClassInfo) -> int:
+def class_described(uow: Work, class_id: str, info: ClassInfo, now: datetime) -> int:
     """yogaclass_svc changed the class (moved it, renamed it): its reservations take the new
     description, so check-in windows, no-show times and the cancel rule follow the class.
-    Only a newer class version is applied: a redelivered or late event moves nothing back."""
-    return uow.store.describe_class(class_id, info)
+    Each active reservation of a moved class is told, with its own ReservationRescheduled
+    (domain.rescheduled); the rest are redescribed in one statement. Only a newer class
+    version is applied: a redelivered or late event moves nothing back and tells nobody.
+    Returns how many reservations took the description."""
+    told = sum(reschedule(uow, rid, info, now) for rid in uow.store.active_of_class(class_id))
+    return told + uow.store.describe_class(class_id, info)
+
+
+def reschedule(uow: Work, reservation_id: str, info: ClassInfo, now: datetime) -> bool:
+    """Moves one reservation to the class's new times with its event, conditional on the
+    version it was decided from (a cancel that wins the race leaves it untold; the
+    describe_class after it still redescribes it)."""
+    for _ in races("reservation", reservation_id):
+        current = _existing(uow.store, reservation_id)
+        found = domain.rescheduled(current, info, now)
+        if found is None:
+            return False
+        target, event = found
+        if uow.store.replace(target, current.version):
+            uow.emit(event)
+            return True
+    raise AssertionError("unreachable")

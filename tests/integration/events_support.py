@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -12,17 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException
 from sqlalchemy import create_engine, text
 
 from devtools import servers
 from devtools.processes import free_port
 from tests.integration.conftest import ALL, Clients, Stack, system_under_test
 from tests.integration.support import a_class, request_id
+from yoga.reservation.v1 import events_pb2 as rev
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.yogaclass.v1 import yogaclass_pb2 as ypb
 from yoga_common.settings import AuthSettings
-from yoga_common.topics import CONSUMED, consumer_lag
+from yoga_common.topics import CONSUMED, RESERVATION_EVENTS, consumer_lag
+
+# A reservation event: each carries the reservation it is about.
+ReservationEvent = rev.ReservationNoShow | rev.ReservationRescheduled | rev.ReservationConfirmed
 
 
 class Mailbox:
@@ -87,6 +93,47 @@ async def drained(stack: Stack, services: list[str], within: float = 30.0) -> No
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"consumers still behind: {lags}")
         await asyncio.sleep(0.2)
+
+
+def events_of(
+    stack: Stack,
+    kind: type[ReservationEvent],
+    ids: set[str],
+    settle: float = 2.0,
+    expected: set[str] | None = None,
+) -> Counter[str]:
+    """How many events of `kind` the reservation topic holds for each of `ids`: read until
+    every one of `expected` (all of `ids` unless told) was seen, then `settle` seconds more,
+    so a second event, or one for an id that should have none, would show."""
+    settings = stack.kafka
+    reader = Consumer(
+        {
+            **settings.client_config(),
+            "group.id": f"events-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    reader.subscribe([settings.name(RESERVATION_EVENTS)])
+    awaited = ids if expected is None else expected
+    found: Counter[str] = Counter()
+    deadline = time.monotonic() + 30.0
+    settled_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            msg = reader.poll(0.2)
+            if msg is not None and not msg.error():
+                headers = {k: (v or b"").decode() for k, v in msg.headers() or []}  # type: ignore[union-attr]
+                if headers.get("ce_type") == kind.DESCRIPTOR.full_name:
+                    event = kind.FromString(msg.value())  # type: ignore[arg-type]
+                    if event.reservation.reservation_id in ids:
+                        found[event.reservation.reservation_id] += 1
+            if settled_at is None and set(found) >= awaited:
+                settled_at = time.monotonic() + settle
+            if settled_at is not None and time.monotonic() > settled_at:
+                break
+        return found
+    finally:
+        reader.close()
 
 
 def broker(command: str) -> None:

@@ -6,7 +6,6 @@ a fraction of a second: RESERVATION_STUDIO_SETTINGS_TTL_SECONDS in conftest)."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from confluent_kafka import Consumer
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 
@@ -23,6 +21,7 @@ from reservation_svc.domain import AttendanceRules
 from reservation_svc.service import ReservationService
 from reservation_svc.storage import ReservationStore, outbox
 from tests.integration.conftest import CORE, Clients, Stack, connect, system_under_test
+from tests.integration.events_support import events_of
 from tests.integration.gateway_support import booking, class_json
 from tests.integration.support import a_class, error_details, eventually, request_id, ts
 from yoga.reservation.v1 import events_pb2 as rev
@@ -35,7 +34,7 @@ from yoga_common.timestamps import from_timestamp
 from yoga_common.topics import RESERVATION_EVENTS
 from yoga_common.uow import Outbox, Transactions
 
-NO_SHOW = rev.ReservationNoShow.DESCRIPTOR.full_name
+NO_SHOW = rev.ReservationNoShow
 
 
 def seconds(n: float) -> Duration:
@@ -274,39 +273,6 @@ async def test_a_moved_class_moves_its_reservations(clients: Clients) -> None:
 
 
 # --- the no-show sweep ------------------------------------------------------------------------
-
-
-def events_of(stack: Stack, kind: str, ids: set[str], settle: float = 2.0) -> Counter[str]:
-    """How many events of `kind` the reservation topic holds for each of `ids`: read until
-    every id was seen, then `settle` seconds more, so a second event would show."""
-    settings = stack.kafka
-    reader = Consumer(
-        {
-            **settings.client_config(),
-            "group.id": f"attendance-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    reader.subscribe([settings.name(RESERVATION_EVENTS)])
-    found: Counter[str] = Counter()
-    deadline = time.monotonic() + 30.0
-    settled_at: float | None = None
-    try:
-        while time.monotonic() < deadline:
-            msg = reader.poll(0.2)
-            if msg is not None and not msg.error():
-                headers = {k: (v or b"").decode() for k, v in msg.headers() or []}  # type: ignore[union-attr]
-                if headers.get("ce_type") == kind:
-                    event = rev.ReservationNoShow.FromString(msg.value())  # type: ignore[arg-type]
-                    if event.reservation.reservation_id in ids:
-                        found[event.reservation.reservation_id] += 1
-            if settled_at is None and set(found) >= ids:
-                settled_at = time.monotonic() + settle
-            if settled_at is not None and time.monotonic() > settled_at:
-                break
-        return found
-    finally:
-        reader.close()
 
 
 class SettledStudio:

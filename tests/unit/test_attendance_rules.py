@@ -294,10 +294,10 @@ async def test_a_moved_class_moves_its_reservations_newer_versions_only() -> Non
     r = await w.book("alice")
     later = START + timedelta(days=1)
     moved = replace(INFO, start_time=later, end_time=later + timedelta(hours=1), version=5)
-    assert w.run(lambda uow: service.class_described(uow, CLASS, moved)) == 1
+    assert w.run(lambda uow: service.class_described(uow, CLASS, moved, w.clock.now)) == 1
     stale = replace(INFO, title="Old", version=4)
-    assert w.run(lambda uow: service.class_described(uow, CLASS, stale)) == 0
-    assert w.run(lambda uow: service.class_described(uow, CLASS, moved)) == 0
+    assert w.run(lambda uow: service.class_described(uow, CLASS, stale, w.clock.now)) == 0
+    assert w.run(lambda uow: service.class_described(uow, CLASS, moved, w.clock.now)) == 0
     current = w.store.rows[r.reservation_id]
     assert current.class_info == moved
     assert current.version == r.version + 1
