@@ -297,9 +297,7 @@ async def test_the_new_kinds_are_mailed_once(db: Database, smtp: SmtpServer) -> 
     assert await m.deliver_due() == 0
     received = {str(msg["To"]): str(msg["Subject"]) for msg in smtp.received()}
     assert len(smtp.received()) == 10
-    assert received["u10@example.com"] == (
-        "Online booking paused until Wed 9 Jan 00:00 KST"
-    )
+    assert received["u10@example.com"] == ("Online booking paused until Wed 9 Jan 00:00 KST")
     assert received["u2@example.com"] == f"You are in: {LEAD}"
     assert received["u7@example.com"] == f"Left the waitlist: {LEAD}"
     # A replay after the emails went out sends nothing again.
