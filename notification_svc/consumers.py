@@ -52,7 +52,7 @@ def _notify(
     fact = messages.fact(envelope.event_id, outcome, event)
     service.record(uow, new_notification(fact, directory, time_zone, now))
     email = recipient(event.user_email, r.user_id, directory)
-    service.remind(uow, messages.booking(outcome, event, email, now), now)
+    service.remind(uow, messages.booking(fact, event, email, now), now)
 
 
 def _notify_standing(

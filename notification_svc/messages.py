@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TypeAlias
 
+from google.protobuf.message import Message
+
 from notification_svc.domain import (
     EmailState,
     Kind,
@@ -59,6 +61,11 @@ EMAIL_STATE = {
 _REASON_PREFIX = "RESERVATION_REASON_"
 
 
+def _time(message: Message, name: str) -> datetime | None:
+    """A Timestamp field as a UTC datetime; None when it is unset."""
+    return from_timestamp(getattr(message, name)) if message.HasField(name) else None
+
+
 def reason_name(value: int) -> str:
     """`CLASS_FULL`, `CANCELLED_BY_STUDIO`, ...; "" when unspecified or unknown to this build."""
     try:
@@ -77,47 +84,44 @@ def fact(event_id: str, outcome: Outcome, event: ReservationEvent) -> Reservatio
         class_id=r.class_id,
         user_id=r.user_id,
         class_title=r.class_title,
-        class_start_time=from_timestamp(r.class_start_time)
-        if r.HasField("class_start_time")
-        else None,
+        class_start_time=_time(r, "class_start_time"),
         reason=reason_name(r.reason),
         user_email=event.user_email,
         class_time_zone=r.class_time_zone,
         promoted=r.promoted,
         waitlist_position=max(r.waitlist_position, 0),
         waitlist_ticket=max(r.waitlist_ticket, 0),
-        check_in_time=from_timestamp(r.check_in_time) if r.HasField("check_in_time") else None,
-        previous_start_time=from_timestamp(event.previous_start_time)
+        check_in_time=_time(r, "check_in_time"),
+        previous_start_time=_time(event, "previous_start_time")
         if isinstance(event, events_pb2.ReservationRescheduled)
-        and event.HasField("previous_start_time")
         else None,
     )
 
 
-def booking(outcome: Outcome, event: ReservationEvent, email: str, received: datetime) -> Booking:
+def booking(
+    fact: ReservationFact, event: ReservationEvent, email: str, received: datetime
+) -> Booking:
     """What the event says of the booking's reminder. `received` stands in for the
     reservation's update_time only when an event carries none."""
     r = event.reservation
     return Booking(
-        reservation_id=r.reservation_id,
-        user_id=r.user_id,
-        class_id=r.class_id,
-        class_title=r.class_title,
-        class_start_time=from_timestamp(r.class_start_time)
-        if r.HasField("class_start_time")
-        else None,
-        class_time_zone=r.class_time_zone,
+        reservation_id=fact.reservation_id,
+        user_id=fact.user_id,
+        class_id=fact.class_id,
+        class_title=fact.class_title,
+        class_start_time=fact.class_start_time,
+        class_time_zone=fact.class_time_zone,
         email=email,
         # A move keeps the reservation as it was: only a confirmed one is reminded.
-        confirmed=outcome is Outcome.CONFIRMED
+        confirmed=fact.outcome is Outcome.CONFIRMED
         or (
-            outcome is Outcome.RESCHEDULED
+            fact.outcome is Outcome.RESCHEDULED
             and r.status == reservation_pb2.RESERVATION_STATUS_CONFIRMED
         ),
         version=max(r.version, 0),
-        changed_at=from_timestamp(r.update_time) if r.HasField("update_time") else received,
-        reason=(reason_name(r.reason) or outcome.value)[:32],
-        moved=outcome is Outcome.RESCHEDULED,
+        changed_at=_time(r, "update_time") or received,
+        reason=(fact.reason or fact.outcome.value)[:32],
+        moved=fact.outcome is Outcome.RESCHEDULED,
     )
 
 
@@ -135,7 +139,7 @@ def standing_fact(event_id: str, change: StandingChange, event: StandingEvent) -
         change=change,
         user_id=s.user_id,
         strikes=max(s.strikes, 0),
-        blocked_until=from_timestamp(s.blocked_until) if s.HasField("blocked_until") else None,
+        blocked_until=_time(s, "blocked_until"),
     )
 
 

@@ -10,6 +10,7 @@ mailer (or a restarted one) picks it up while the email is on its way."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -166,39 +167,15 @@ def _to_domain(row: Row[Any]) -> Notification:
 
 
 def _reminder(row: Row[Any]) -> Reminder:
+    # The table's columns are the reminder's fields.
     m = row._mapping
-    return Reminder(
-        reservation_id=m["reservation_id"],
-        user_id=m["user_id"],
-        class_id=m["class_id"],
-        class_title=m["class_title"],
-        class_start_time=m["class_start_time"],
-        class_time_zone=m["class_time_zone"],
-        email=m["email"],
-        due_at=m["due_at"],
-        state=ReminderState(m["state"]),
-        reason=m["reason"],
-        version=m["version"],
-        decided_at=m["decided_at"],
-        update_time=m["update_time"],
-    )
+    return Reminder(**{**m, "state": ReminderState(m["state"])})
 
 
 def _reminder_columns(r: Reminder) -> dict[str, Any]:
-    return {
-        "user_id": r.user_id,
-        "class_id": r.class_id,
-        "class_title": r.class_title,
-        "class_start_time": r.class_start_time,
-        "class_time_zone": r.class_time_zone,
-        "email": r.email,
-        "due_at": r.due_at,
-        "state": r.state.value,
-        "reason": r.reason,
-        "version": r.version,
-        "decided_at": r.decided_at,
-        "update_time": r.update_time,
-    }
+    columns = {**asdict(r), "state": r.state.value}
+    del columns["reservation_id"]
+    return columns
 
 
 def _delivery_columns(n: Notification) -> dict[str, Any]:

@@ -359,7 +359,7 @@ def test_the_previous_time_travels_from_the_rescheduled_event() -> None:
     )
     fact = messages.fact("e-1", Outcome.RESCHEDULED, event)
     assert (fact.previous_start_time, fact.class_start_time) == (START, START + HOUR)
-    booking = messages.booking(Outcome.RESCHEDULED, event, "", NOW + HOUR)
+    booking = messages.booking(fact, event, "", NOW + HOUR)
     assert (booking.confirmed, booking.moved, booking.version, booking.changed_at) == (
         True,
         True,
@@ -367,4 +367,4 @@ def test_the_previous_time_travels_from_the_rescheduled_event() -> None:
         NOW,
     )
     event.reservation.status = reservation_pb2.RESERVATION_STATUS_WAITLISTED
-    assert not messages.booking(Outcome.RESCHEDULED, event, "", NOW).confirmed
+    assert not messages.booking(fact, event, "", NOW).confirmed
