@@ -6,7 +6,7 @@ job's injectable clock), so a consumer or a job running late decides as one on t
            │                     │  │ └──job, class already started (it ran late)──► DROPPED
            │                     │  └──booking no longer CONFIRMED──► CANCELLED (never sent)
            │                     └──class moved, lead changed──► SCHEDULED again (new due time)
-           └──confirmed at or after its due time, or lead 0──► SKIPPED
+           └──confirmed at or after its due time, or lead 0──► SKIPPED (until the lead changes)
 
 Choices:
 - Inside the lead: a booking confirmed at or after its due time gets no reminder (SKIPPED,
@@ -16,6 +16,9 @@ Choices:
 - Moved classes: a ReservationRescheduled recomputes the due time from the new start, with the
   same rule (the event's `update_time` decides "inside"). A reminder already SENT is not sent
   again for the new time: the member has the RESCHEDULED notification saying it.
+- The studio's lead (StudioSettingsChanged, version-guarded; 24 h until one is heard): a new
+  lead recomputes every reminder still SCHEDULED or SKIPPED of a class to come, judged against
+  the booking's own time as above, so the order settings and bookings arrive in does not matter.
 - Late: a job that was not running at the due time still sends the reminder while the class
   has not started; once it has, the reminder is DROPPED with `CLASS_STARTED` (and counted).
 - Versions: each row keeps the reservation version it applied; an event with that version or
@@ -147,21 +150,20 @@ def on_event(
     )
 
 
-# The states a change of the studio's lead reconsiders: waiting ones, and those skipped only
-# because reminders were off.
-def reconsidered(r: Reminder) -> bool:
-    return r.state is ReminderState.SCHEDULED or (
-        r.state is ReminderState.SKIPPED and r.reason == REMINDERS_OFF
-    )
+# What a change of the studio's lead reconsiders: what waits, and what was skipped (a shorter
+# lead may leave a booking outside it). Settings and bookings come on different topics, in
+# either order: the reminders end the same as if the lead had been known at every booking.
+RECONSIDERED = frozenset({ReminderState.SCHEDULED, ReminderState.SKIPPED})
 
 
 def with_lead(r: Reminder, lead: timedelta, now: datetime) -> Reminder | None:
     """The reminder under the studio's new lead, or None if nothing changes. "Inside the lead"
     is judged against when the booking was made (or moved), as at the booking."""
-    if not reconsidered(r):
+    if r.state not in RECONSIDERED:
         return None
     due = r.class_start_time - lead
-    state, reason = _decide(due, lead, r.decided_at, BOOKED_INSIDE_LEAD)
+    inside = MOVED_INSIDE_LEAD if r.reason == MOVED_INSIDE_LEAD else BOOKED_INSIDE_LEAD
+    state, reason = _decide(due, lead, r.decided_at, inside)
     if (due, state, reason) == (r.due_at, r.state, r.reason):
         return None
     return replace(r, due_at=due, state=state, reason=reason, update_time=now)

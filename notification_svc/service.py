@@ -82,6 +82,8 @@ def remind(uow: Unit[NotificationStore], booking: Booking, now: datetime) -> Rem
     store = uow.store
     for _ in races("reminder", booking.reservation_id):
         current = store.reminder(booking.reservation_id)
+        if current is None and not booking.confirmed:
+            return None  # never confirmed: nothing to stop (most events of the topic)
         after = on_event(current, booking, lead_of(store.studio_lead()), now)
         if after is None:
             return None
@@ -94,8 +96,9 @@ def hear_lead(uow: Unit[NotificationStore], lead: StudioLead, changed_at: dateti
     """Keeps the studio's new reminder lead (unless a newer one is held) and moves the due
     times of the reminders of classes still to come; returns how many it moved."""
     store = uow.store
-    if not store.save_studio_lead(lead, changed_at):
-        return 0
+    before = lead_of(store.studio_lead())
+    if not store.save_studio_lead(lead, changed_at) or lead.lead == before:
+        return 0  # an older version, or another setting changed
     moved = 0
     for r in store.reconsidered_reminders(changed_at):
         after = with_lead(r, lead.lead, changed_at)

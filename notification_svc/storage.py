@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from notification_svc.domain import EmailState, Kind, Notification
-from notification_svc.reminders import Reminder, ReminderState, StudioLead
+from notification_svc.reminders import RECONSIDERED, Reminder, ReminderState, StudioLead
 from yoga_common.db import UtcDateTime, events_written, insert_new
 from yoga_common.outbox import inbox_table
 
@@ -309,11 +309,10 @@ class NotificationStore:
 
     def reconsidered_reminders(self, after: datetime) -> list[Reminder]:
         """Reminders a change of the studio's lead may move: of classes starting after
-        `after`, waiting or skipped because reminders were off."""
+        `after`, waiting or skipped."""
         c = reminders.c
         query = select(reminders).where(
-            c.class_start_time > after,
-            c.state.in_([ReminderState.SCHEDULED.value, ReminderState.SKIPPED.value]),
+            c.class_start_time > after, c.state.in_([s.value for s in RECONSIDERED])
         )
         return [_reminder(row) for row in self._conn.execute(query)]
 

@@ -223,6 +223,19 @@ def test_a_longer_lead_is_judged_against_when_the_booking_was_made() -> None:
     )
 
 
+def test_a_shorter_lead_reminds_a_booking_that_was_inside_the_longer_one() -> None:
+    """Settings and bookings arrive on different topics: the order they are heard in does not
+    change the outcome."""
+    inside = scheduled(changed_at=START - 10 * HOUR)
+    assert (inside.state, inside.reason) == (ReminderState.SKIPPED, BOOKED_INSIDE_LEAD)
+    shorter = with_lead(inside, 2 * HOUR, NOW)
+    assert shorter is not None
+    heard_first = on_event(None, a_booking(changed_at=START - 10 * HOUR), 2 * HOUR, NOW)
+    assert heard_first is not None
+    assert (shorter.state, shorter.due_at) == (heard_first.state, heard_first.due_at)
+    assert (shorter.state, shorter.due_at) == (ReminderState.SCHEDULED, START - 2 * HOUR)
+
+
 def test_reminders_turned_off_and_on_again() -> None:
     off = with_lead(scheduled(), timedelta(0), NOW)
     assert off is not None and (off.state, off.reason) == (ReminderState.SKIPPED, REMINDERS_OFF)
