@@ -80,14 +80,16 @@ def remind(uow: Unit[NotificationStore], booking: Booking, now: datetime) -> Rem
     """Applies a reservation event to its reminder (scheduled, moved, cancelled): the written
     reminder, or None when the event changed nothing."""
     store = uow.store
+    if not booking.confirmed and store.reminder(booking.reservation_id) is None:
+        return None  # never confirmed: nothing to stop (most events of the topic)
+    # Read first, and held: a new lead waits for this transaction, or this one for it.
+    lead = lead_of(store.studio_lead(share=True))
     for _ in races("reminder", booking.reservation_id):
         current = store.reminder(booking.reservation_id)
-        if current is None and not booking.confirmed:
-            return None  # never confirmed: nothing to stop (most events of the topic)
-        after = on_event(current, booking, lead_of(store.studio_lead()), now)
+        after = on_event(current, booking, lead, now)
         if after is None:
             return None
-        if store.save_reminder(after, current.version if current else None):
+        if store.save_reminder(after, current):
             return after
     raise AssertionError("unreachable")
 

@@ -291,18 +291,23 @@ class NotificationStore:
         row = self._conn.execute(query).first()
         return _reminder(row) if row else None
 
-    def save_reminder(self, r: Reminder, applied: int | None) -> bool:
-        """Writes the reminder: a new row when `applied` is None, else the row only while it
-        still holds version `applied` (a concurrent change of it makes this False)."""
+    def save_reminder(self, r: Reminder, read: Reminder | None) -> bool:
+        """Writes the reminder: a new row when there was none (`read` is None), else the row
+        only while it still holds the version and state read; False when something changed it
+        meanwhile (another event, the job sending it)."""
         c = reminders.c
-        if applied is None:
+        if read is None:
             return insert_new(
                 self._conn,
                 insert(reminders).values(reservation_id=r.reservation_id, **_reminder_columns(r)),
             )
         done = self._conn.execute(
             update(reminders)
-            .where(c.reservation_id == r.reservation_id, c.version == applied)
+            .where(
+                c.reservation_id == r.reservation_id,
+                c.version == read.version,
+                c.state == read.state.value,
+            )
             .values(**_reminder_columns(r))
         )
         return done.rowcount == 1
@@ -343,8 +348,14 @@ class NotificationStore:
         )
         return [_reminder(row) for row in self._conn.execute(query)]
 
-    def studio_lead(self) -> StudioLead | None:
-        row = self._conn.execute(select(studio_lead).where(studio_lead.c.studio == STUDIO)).first()
+    def studio_lead(self, share: bool = False) -> StudioLead | None:
+        """The lead held. `share` keeps it from changing until this transaction ends (on
+        PostgreSQL: FOR SHARE), so a reminder scheduled with it cannot miss a new lead's
+        recomputation running beside it."""
+        query = select(studio_lead).where(studio_lead.c.studio == STUDIO)
+        if share:
+            query = query.with_for_update(read=True)
+        row = self._conn.execute(query).first()
         if row is None:
             return None
         return StudioLead(timedelta(seconds=row.lead_seconds), row.version)

@@ -2,7 +2,7 @@
 
 A `reminders` table (one row per reservation, its due time, state and the reservation version
 applied) with the job's partial index on what is SCHEDULED; `studio_lead` keeps the lead from
-StudioSettingsChanged; `notifications.class_time_zone` and the RESCHEDULED and REMINDER kinds
+StudioSettingsChanged (the default, 24 h, as version 0 until one is heard); `notifications.class_time_zone` and the RESCHEDULED and REMINDER kinds
 (SQLite: batch mode rebuilds the table with the new constraint).
 
 Revision ID: a5e15c0d7105
@@ -68,6 +68,12 @@ def upgrade() -> None:
         sa.Column("update_time", sa.DateTime(), nullable=False),
         sa.CheckConstraint("lead_seconds >= 0", name="ck_studio_lead_seconds"),
         sa.PrimaryKeyConstraint("studio"),
+    )
+    # The default lead (24 h) as version 0: a row there from the start is what a booking's
+    # transaction holds (FOR SHARE) while a new lead is being applied.
+    op.execute(
+        "INSERT INTO studio_lead (studio, lead_seconds, version, update_time)"
+        " VALUES ('studio', 86400, 0, '2000-01-01 00:00:00')"
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(
