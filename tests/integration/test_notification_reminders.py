@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -369,3 +370,20 @@ def test_reminder_rows_are_pruned_after_their_class(db: Database) -> None:
     assert retention.prune(START + 13 * 24 * HOUR) == {"reminders": 0}
     assert retention.prune(START + 15 * 24 * HOUR) == {"reminders": 1}
     assert set(all_reminders(db)) == {"u2"}
+
+
+# --- concurrent changes ----------------------------------------------------------------------
+
+
+async def test_a_change_decided_on_a_stale_read_is_refused(db: Database) -> None:
+    """A cancel read the reminder SCHEDULED, then the job sent it: the cancel's write must not
+    land (the service reads again and keeps SENT)."""
+    r = booking("u1")
+    consumer(db).apply(confirmed(r))
+    read = all_reminders(db)["u1"]
+    assert [x.user_id for x in await job(db, START - 24 * HOUR).send_due()] == ["u1"]
+    cancelled = replace(read, state=ReminderState.CANCELLED, version=read.version + 1)
+    assert db.run_sync(lambda c: NotificationStore(c).save_reminder(cancelled, read)) is False
+    consumer(db).apply(cancelled_event(r))
+    after = all_reminders(db)["u1"]
+    assert (after.state, after.version) == (ReminderState.SENT, read.version + 1)
