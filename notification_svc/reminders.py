@@ -8,6 +8,11 @@ job's injectable clock), so a consumer or a job running late decides as one on t
            │                     └──class moved, lead changed──► SCHEDULED again (new due time)
            └──confirmed at or after its due time, or lead 0──► SKIPPED (until the lead changes)
 
+SENT means the REMINDER notification is made (in-app at once; its email PENDING for the
+mailer, which delivers it with its retries): both in the job's transaction, so a reminder is
+never SENT without its notification nor made twice (the notification's id comes from the
+reservation).
+
 Choices:
 - Inside the lead: a booking confirmed at or after its due time gets no reminder (SKIPPED,
   `BOOKED_INSIDE_LEAD`): its confirmation already says when. "At or after" compares the due
