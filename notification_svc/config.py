@@ -35,6 +35,10 @@ class Settings(ServiceSettings):
     email_poll_seconds: float = 0.5
     # How long a mailer owns a notification it is sending; must outlast one SMTP exchange.
     email_claim_seconds: float = 120.0
+    # How often the reminder job looks for due reminders, and how many it sends per
+    # transaction. A reminder is at most this late (the lead is hours).
+    reminder_interval_seconds: float = 30.0
+    reminder_batch_size: int = 100
 
     @field_validator("time_zone")
     @classmethod
@@ -49,6 +53,8 @@ class Settings(ServiceSettings):
     def _claim_outlasts_send(self) -> Settings:
         if self.email_max_attempts < 1:
             raise ValueError("email_max_attempts must be at least 1")
+        if self.reminder_batch_size < 1 or self.reminder_interval_seconds <= 0:
+            raise ValueError("reminder_batch_size and reminder_interval_seconds must be positive")
         if self.email_claim_seconds < 10 * self.smtp_timeout:
             raise ValueError("email_claim_seconds must be at least 10 x smtp_timeout")
         return self

@@ -1,6 +1,7 @@
 """Reservation events and member-standing events (MemberBlocked, BlockLifted of the yogaclass
-topic) -> notifications. Each handler maps the event to the domain and records
-it through the service layer, inside the consumer's unit of work together with the inbox row
+topic) -> notifications; reservation events also keep each booking's reminder, and
+StudioSettingsChanged the studio's reminder lead. Each handler maps the event to the domain and
+records it through the service layer, inside the consumer's unit of work together with the inbox row
 (yoga_common.consumer); no network I/O: the row it writes is PENDING for email, and the mailer
 sends it after the transaction commits."""
 
@@ -13,6 +14,7 @@ from notification_svc.domain import (
     Outcome,
     StandingChange,
     new_notification,
+    recipient,
     standing_notification,
 )
 from notification_svc.storage import NotificationStore
@@ -22,7 +24,7 @@ from yoga_common.consumer import Handlers, InvalidEvent
 from yoga_common.errors import Violations
 from yoga_common.events import Envelope
 from yoga_common.requests import check_id
-from yoga_common.timestamps import utcnow
+from yoga_common.timestamps import from_timestamp, utcnow
 from yoga_common.uow import UnitOfWork
 
 Work = UnitOfWork[NotificationStore]
@@ -46,10 +48,11 @@ def _notify(
     if v.items:
         problems = "; ".join(f"{i.field} {i.description}" for i in v.items)
         raise InvalidEvent(f"{envelope.event_type} {envelope.event_id}: {problems}")
-    notification = new_notification(
-        messages.fact(envelope.event_id, outcome, event), directory, time_zone, utcnow()
-    )
-    service.record(uow, notification)
+    now = utcnow()
+    fact = messages.fact(envelope.event_id, outcome, event)
+    service.record(uow, new_notification(fact, directory, time_zone, now))
+    email = recipient(event.user_email, r.user_id, directory)
+    service.remind(uow, messages.booking(fact, event, email, now), now)
 
 
 def _notify_standing(
@@ -82,6 +85,7 @@ OUTCOMES: dict[type[messages.ReservationEvent], Outcome] = {
     events_pb2.ReservationExpired: Outcome.EXPIRED,
     events_pb2.ReservationAttended: Outcome.ATTENDED,
     events_pb2.ReservationNoShow: Outcome.NO_SHOW,
+    events_pb2.ReservationRescheduled: Outcome.RESCHEDULED,
 }
 
 STANDING_CHANGES: dict[type[messages.StandingEvent], StandingChange] = {
@@ -119,5 +123,15 @@ def handlers(directory: Mapping[str, str], time_zone: str) -> Handlers[Notificat
             _notify_standing(uow, envelope, change, event, directory, time_zone)
 
         found.on(standing_type)(on_standing)
+
+    @found.on(class_events.StudioSettingsChanged)
+    def on_settings(
+        uow: Work, envelope: Envelope, event: class_events.StudioSettingsChanged
+    ) -> None:
+        if not event.HasField("settings"):
+            raise InvalidEvent(f"{envelope.event_type} {envelope.event_id} carries no settings")
+        s = event.settings
+        changed_at = from_timestamp(s.update_time) if s.HasField("update_time") else utcnow()
+        service.hear_lead(uow, messages.studio_lead(event), changed_at)
 
     return found

@@ -13,11 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yoga_common.errors import permission_denied
+from yoga_common.localtime import local_clock, local_label
 from yoga_common.principal import Principal
 
 MAX_TITLE = 200
@@ -43,6 +43,10 @@ class Kind(StrEnum):
     # Strikes blocked online booking until a date; staff lifted the block.
     BLOCKED = "BLOCKED"
     BLOCK_LIFTED = "BLOCK_LIFTED"
+    # The studio moved the class to another time.
+    RESCHEDULED = "RESCHEDULED"
+    # The class is soon: the studio's reminder lead before its start (reminders.py).
+    REMINDER = "REMINDER"
 
 
 class EmailState(StrEnum):
@@ -62,6 +66,7 @@ class Outcome(StrEnum):
     EXPIRED = "EXPIRED"
     ATTENDED = "ATTENDED"
     NO_SHOW = "NO_SHOW"
+    RESCHEDULED = "RESCHEDULED"
 
 
 class StandingChange(StrEnum):
@@ -117,6 +122,8 @@ class ReservationFact:
     waitlist_ticket: int = 0
     # ATTENDED: when staff checked the member in.
     check_in_time: datetime | None = None
+    # RESCHEDULED: where the class was before the studio moved it.
+    previous_start_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class Notification:
     last_error: str
     create_time: datetime
     sent_time: datetime | None = None
+    # The zone the subject and body show the class's time in ("" when there is no class).
+    class_time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ _KIND_OF_OUTCOME = {
     Outcome.EXPIRED: Kind.WAITLIST_EXPIRED,
     Outcome.ATTENDED: Kind.ATTENDED,
     Outcome.NO_SHOW: Kind.NO_SHOW,
+    Outcome.RESCHEDULED: Kind.RESCHEDULED,
 }
 
 
@@ -194,30 +204,6 @@ def left_the_waitlist(fact: ReservationFact) -> bool:
     )
 
 
-def zone_or_utc(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def when(start: datetime | None, time_zone: str) -> str:
-    """`2030-01-01 18:00 (Asia/Seoul)`: the class's start in the studio's zone, named."""
-    if start is None:
-        return ""
-    zone = zone_or_utc(time_zone)
-    aware = start if start.tzinfo is not None else start.replace(tzinfo=UTC)
-    return f"{aware.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
-
-
-def clock_time(at: datetime | None, time_zone: str) -> str:
-    """`18:02`: a time of the class's day in the studio's zone."""
-    if at is None:
-        return ""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return f"{aware.astimezone(zone_or_utc(time_zone)):%H:%M}"
-
-
 def describe(
     kind: Kind,
     title: str,
@@ -228,10 +214,12 @@ def describe(
     position: int = 0,
     check_in: datetime | None = None,
     left_queue: bool = False,
+    previous: datetime | None = None,
 ) -> tuple[str, str]:
-    """The subject and body a member reads about a reservation."""
+    """The subject and body a member reads about a reservation: every time in the class's
+    zone, with the zone's abbreviation ("Tue 1 Jan 18:00 KST")."""
     what = title.strip() or "your class"
-    at = when(start, time_zone)
+    at = local_label(start, time_zone)
     lead = f"{what} on {at}" if at else what
     if kind is Kind.BOOKED:
         return f"Booked: {lead}", f"Your seat in {lead} is booked. See you on the mat!"
@@ -254,8 +242,16 @@ def describe(
             f"No seat came free in {lead} before its waitlist closed, so you are no longer "
             "waiting. Nothing counts against you.",
         )
+    if kind is Kind.RESCHEDULED:
+        return _moved(what, local_label(previous, time_zone), at)
+    if kind is Kind.REMINDER:
+        return (
+            f"Reminder: {lead}",
+            f"See you soon: {lead}. If you cannot come, please cancel so that someone on "
+            "the waitlist can have your seat.",
+        )
     if kind is Kind.ATTENDED:
-        checked = clock_time(check_in, time_zone)
+        checked = local_clock(check_in, time_zone)
         return (
             f"Checked in: {lead}",
             f"You checked in to {lead}"
@@ -297,6 +293,16 @@ def describe(
     return f"Cancelled: {lead}", f"Your reservation for {lead} is cancelled."
 
 
+def _moved(what: str, before: str, after: str) -> tuple[str, str]:
+    to = f" to {after}" if after else ""
+    since = f" from {before}" if before else ""
+    return (
+        f"Moved: {what}{to}",
+        f"The studio moved {what}{since}{to}. Your reservation moves with it; if the new "
+        "time does not suit you, you can cancel it.",
+    )
+
+
 def describe_standing(
     change: StandingChange, strikes: int, until: datetime | None, time_zone: str
 ) -> tuple[str, str]:
@@ -306,7 +312,7 @@ def describe_standing(
             "Online booking is open again",
             "The studio lifted your booking block: you can book classes online again.",
         )
-    date = when(until, time_zone)
+    date = local_label(until, time_zone)
     counted = f"{strikes} strikes" if strikes != 1 else "1 strike"
     return (
         f"Online booking paused until {date}" if date else "Online booking paused",
@@ -356,8 +362,9 @@ def new_notification(
         position=fact.waitlist_position,
         check_in=fact.check_in_time,
         left_queue=left_the_waitlist(fact),
+        previous=fact.previous_start_time,
     )
-    return _notification(
+    return make_notification(
         fact.event_id,
         fact.user_id,
         kind,
@@ -369,6 +376,7 @@ def new_notification(
         class_id=fact.class_id,
         class_title=title,
         class_start_time=fact.class_start_time,
+        class_time_zone=zone,
     )
 
 
@@ -380,10 +388,10 @@ def standing_notification(
     kind = Kind.BLOCKED if fact.change is StandingChange.BLOCKED else Kind.BLOCK_LIFTED
     subject, body = describe_standing(fact.change, fact.strikes, fact.blocked_until, time_zone)
     email = recipient("", fact.user_id, directory)
-    return _notification(fact.event_id, fact.user_id, kind, subject, body, email, now)
+    return make_notification(fact.event_id, fact.user_id, kind, subject, body, email, now)
 
 
-def _notification(
+def make_notification(
     event_id: str,
     user_id: str,
     kind: Kind,
@@ -395,6 +403,7 @@ def _notification(
     class_id: str = "",
     class_title: str = "",
     class_start_time: datetime | None = None,
+    class_time_zone: str = "",
 ) -> Notification:
     return Notification(
         notification_id=notification_id(event_id, user_id),
@@ -413,6 +422,7 @@ def _notification(
         next_attempt_at=now if email else None,
         last_error="",
         create_time=now,
+        class_time_zone=class_time_zone,
     )
 
 

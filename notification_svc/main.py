@@ -7,12 +7,13 @@ from pathlib import Path
 from notification_svc.config import SERVICE, Settings
 from notification_svc.consumers import handlers
 from notification_svc.mailer import Mailer, SmtpSender
+from notification_svc.reminder_job import ReminderJob
 from notification_svc.service import NotificationService
 from notification_svc.servicer import ROLES, SERVICE_NAME, NotificationServicer
-from notification_svc.storage import NotificationStore, inbox
+from notification_svc.storage import NotificationStore, inbox, reminders
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga_common.consumer import EventConsumer
-from yoga_common.retention import Retention
+from yoga_common.retention import Kept, Retention
 from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Transactions
@@ -43,7 +44,24 @@ async def run(settings: Settings) -> None:
         poll_seconds=settings.email_poll_seconds,
         claim_seconds=settings.email_claim_seconds,
     )
-    db.on_events_committed(mailer.wake)
+    db.on_events_committed(mailer.wake)  # a new notification, a reminder's too
+    job = ReminderJob(
+        service,
+        utcnow,
+        interval_seconds=settings.reminder_interval_seconds,
+        batch_size=settings.reminder_batch_size,
+    )
+    kept = settings.retention
+    retention = Retention(
+        db,
+        [
+            Kept(inbox, inbox.c.applied_at, kept.inbox_hours),
+            # A reminder's row is done with once its class is over; it goes as late as the
+            # events that made it, so no redelivery finds it gone.
+            Kept(reminders, reminders.c.class_start_time, kept.inbox_hours),
+        ],
+        kept,
+    )
     await serve(
         settings,
         [SERVICE_NAME.full_name],
@@ -51,7 +69,7 @@ async def run(settings: Settings) -> None:
             servicer, server
         ),
         ROLES,
-        tasks=[consumer.run, mailer.run, Retention.of(db, settings.retention, inbox=inbox).run],
+        tasks=[consumer.run, mailer.run, job.run, retention.run],
         on_stop=db.close,
     )
 

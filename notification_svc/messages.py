@@ -1,9 +1,12 @@
-"""Domain objects <-> protobuf messages: reservation and member-standing events in,
-notifications out."""
+"""Domain objects <-> protobuf messages: reservation, member-standing and studio-settings
+events in, notifications out."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TypeAlias
+
+from google.protobuf.message import Message
 
 from notification_svc.domain import (
     EmailState,
@@ -14,6 +17,7 @@ from notification_svc.domain import (
     StandingChange,
     StandingFact,
 )
+from notification_svc.reminders import DEFAULT_LEAD, Booking, StudioLead
 from yoga.notification.v1 import notification_pb2
 from yoga.reservation.v1 import events_pb2, reservation_pb2
 from yoga.yogaclass.v1 import events_pb2 as class_events
@@ -27,6 +31,7 @@ ReservationEvent: TypeAlias = (
     | events_pb2.ReservationExpired
     | events_pb2.ReservationAttended
     | events_pb2.ReservationNoShow
+    | events_pb2.ReservationRescheduled
 )
 StandingEvent: TypeAlias = class_events.MemberBlocked | class_events.BlockLifted
 
@@ -42,6 +47,8 @@ KIND = {
     Kind.NO_SHOW: notification_pb2.NOTIFICATION_KIND_NO_SHOW,
     Kind.BLOCKED: notification_pb2.NOTIFICATION_KIND_BLOCKED,
     Kind.BLOCK_LIFTED: notification_pb2.NOTIFICATION_KIND_BLOCK_LIFTED,
+    Kind.RESCHEDULED: notification_pb2.NOTIFICATION_KIND_RESCHEDULED,
+    Kind.REMINDER: notification_pb2.NOTIFICATION_KIND_REMINDER,
 }
 
 EMAIL_STATE = {
@@ -52,6 +59,11 @@ EMAIL_STATE = {
 }
 
 _REASON_PREFIX = "RESERVATION_REASON_"
+
+
+def _time(message: Message, name: str) -> datetime | None:
+    """A Timestamp field as a UTC datetime; None when it is unset."""
+    return from_timestamp(getattr(message, name)) if message.HasField(name) else None
 
 
 def reason_name(value: int) -> str:
@@ -72,17 +84,52 @@ def fact(event_id: str, outcome: Outcome, event: ReservationEvent) -> Reservatio
         class_id=r.class_id,
         user_id=r.user_id,
         class_title=r.class_title,
-        class_start_time=from_timestamp(r.class_start_time)
-        if r.HasField("class_start_time")
-        else None,
+        class_start_time=_time(r, "class_start_time"),
         reason=reason_name(r.reason),
         user_email=event.user_email,
         class_time_zone=r.class_time_zone,
         promoted=r.promoted,
         waitlist_position=max(r.waitlist_position, 0),
         waitlist_ticket=max(r.waitlist_ticket, 0),
-        check_in_time=from_timestamp(r.check_in_time) if r.HasField("check_in_time") else None,
+        check_in_time=_time(r, "check_in_time"),
+        previous_start_time=_time(event, "previous_start_time")
+        if isinstance(event, events_pb2.ReservationRescheduled)
+        else None,
     )
+
+
+def booking(
+    fact: ReservationFact, event: ReservationEvent, email: str, received: datetime
+) -> Booking:
+    """What the event says of the booking's reminder. `received` stands in for the
+    reservation's update_time only when an event carries none."""
+    r = event.reservation
+    return Booking(
+        reservation_id=fact.reservation_id,
+        user_id=fact.user_id,
+        class_id=fact.class_id,
+        class_title=fact.class_title,
+        class_start_time=fact.class_start_time,
+        class_time_zone=fact.class_time_zone,
+        email=email,
+        # A move keeps the reservation as it was: only a confirmed one is reminded.
+        confirmed=fact.outcome is Outcome.CONFIRMED
+        or (
+            fact.outcome is Outcome.RESCHEDULED
+            and r.status == reservation_pb2.RESERVATION_STATUS_CONFIRMED
+        ),
+        version=max(r.version, 0),
+        changed_at=_time(r, "update_time") or received,
+        reason=(fact.reason or fact.outcome.value)[:32],
+        moved=fact.outcome is Outcome.RESCHEDULED,
+    )
+
+
+def studio_lead(event: class_events.StudioSettingsChanged) -> StudioLead:
+    """The lead the settings name; an unset one is the studio's default (24 h)."""
+    s = event.settings
+    lead = s.reminder_lead.ToTimedelta() if s.HasField("reminder_lead") else DEFAULT_LEAD
+    return StudioLead(max(lead, timedelta(0)), max(s.version, 0))
 
 
 def standing_fact(event_id: str, change: StandingChange, event: StandingEvent) -> StandingFact:
@@ -92,7 +139,7 @@ def standing_fact(event_id: str, change: StandingChange, event: StandingEvent) -
         change=change,
         user_id=s.user_id,
         strikes=max(s.strikes, 0),
-        blocked_until=from_timestamp(s.blocked_until) if s.HasField("blocked_until") else None,
+        blocked_until=_time(s, "blocked_until"),
     )
 
 
@@ -108,6 +155,7 @@ def to_proto(n: Notification) -> notification_pb2.Notification:
         body=n.body,
         email_state=EMAIL_STATE[n.email_state],
         create_time=to_timestamp(n.create_time),
+        class_time_zone=n.class_time_zone,
     )
     if n.class_start_time is not None:
         message.class_start_time.CopyFrom(to_timestamp(n.class_start_time))

@@ -1,6 +1,7 @@
-"""notification_svc's use cases: record a notification for a reservation fact (in the event
-consumer's unit of work), list a member's notifications, and the mailer's steps (what is due,
-claim one, record how its sending went). The only code of the service that opens a
+"""notification_svc's use cases: record a notification for a reservation fact and keep its
+reminder (in the event consumer's unit of work), keep the studio's reminder lead, list a
+member's notifications, the reminder job's batch, and the mailer's steps (what is due, claim
+one, record how its sending went). The only code of the service that opens a
 transaction; the rules are in domain.py, the statements in storage.py."""
 
 from __future__ import annotations
@@ -10,8 +11,19 @@ import uuid
 from datetime import datetime
 
 from notification_svc.domain import Notification
+from notification_svc.reminders import (
+    Booking,
+    Reminder,
+    ReminderState,
+    StudioLead,
+    at_due,
+    lead_of,
+    on_event,
+    reminder_notification,
+    with_lead,
+)
 from notification_svc.storage import NotificationStore
-from yoga_common.uow import Transactions, Unit
+from yoga_common.uow import Transactions, Unit, races
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +71,56 @@ class NotificationService:
 
     async def finish(self, n: Notification, claim_id: str) -> bool:
         return await self._tx.run(lambda uow: uow.store.finish(n, claim_id))
+
+    async def send_due_reminders(self, now: datetime, limit: int) -> list[Reminder]:
+        return await self._tx.run(lambda uow: send_due_reminders(uow, now, limit))
+
+
+def remind(uow: Unit[NotificationStore], booking: Booking, now: datetime) -> Reminder | None:
+    """Applies a reservation event to its reminder (scheduled, moved, cancelled): the written
+    reminder, or None when the event changed nothing."""
+    store = uow.store
+    if not booking.confirmed and store.reminder(booking.reservation_id) is None:
+        return None  # never confirmed: nothing to stop (most events of the topic)
+    # Read first, and held: a new lead waits for this transaction, or this one for it.
+    lead = lead_of(store.studio_lead(share=True))
+    for _ in races("reminder", booking.reservation_id):
+        current = store.reminder(booking.reservation_id)
+        after = on_event(current, booking, lead, now)
+        if after is None:
+            return None
+        if store.save_reminder(after, current):
+            return after
+    raise AssertionError("unreachable")
+
+
+def hear_lead(uow: Unit[NotificationStore], lead: StudioLead, changed_at: datetime) -> int:
+    """Keeps the studio's new reminder lead (unless a newer one is held) and moves the due
+    times of the reminders of classes still to come; returns how many it moved."""
+    store = uow.store
+    before = lead_of(store.studio_lead())
+    if not store.save_studio_lead(lead, changed_at) or lead.lead == before:
+        return 0  # an older version, or another setting changed
+    moved = 0
+    for r in store.reconsidered_reminders(changed_at):
+        after = with_lead(r, lead.lead, changed_at)
+        if after is not None and store.update_reminder(after, r.state):
+            moved += 1
+    if moved:
+        log.info("reminders moved to the studio's new lead", extra={"moved": moved})
+    return moved
+
+
+def send_due_reminders(uow: Unit[NotificationStore], now: datetime, limit: int) -> list[Reminder]:
+    """One batch of the reminder job, in one transaction: each due reminder becomes its
+    notification (email PENDING for the mailer) and SENT, or DROPPED when its class has
+    already started. The rows stay locked until the commit, so a second replica's job skips
+    them, and a crash before the commit leaves them SCHEDULED with no notification."""
+    done = []
+    for r in uow.store.claim_due_reminders(now, limit):
+        after = at_due(r, now)
+        if after.state is ReminderState.SENT:
+            record(uow, reminder_notification(after, now))
+        if uow.store.update_reminder(after, ReminderState.SCHEDULED):
+            done.append(after)
+    return done

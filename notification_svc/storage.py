@@ -1,5 +1,6 @@
-"""Everything notification_svc keeps: notifications (with their email delivery state) and the
-inbox of applied events. `NotificationStore` works inside the caller's transaction (a unit of
+"""Everything notification_svc keeps: notifications (with their email delivery state), the
+reminders to send before classes, the studio's reminder lead as last heard, and the inbox of
+applied events. `NotificationStore` works inside the caller's transaction (a unit of
 work): queries and atomic primitives, no rules.
 
 One notification per event and recipient: the inbox drops a redelivered event, and a unique
@@ -9,10 +10,12 @@ mailer (or a restarted one) picks it up while the email is on its way."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Connection,
@@ -32,12 +35,14 @@ from sqlalchemy import (
 )
 
 from notification_svc.domain import EmailState, Kind, Notification
+from notification_svc.reminders import RECONSIDERED, Reminder, ReminderState, StudioLead
 from yoga_common.db import UtcDateTime, events_written, insert_new
 from yoga_common.outbox import inbox_table
 
 metadata = MetaData()
 
 _PENDING = text("email_state = 'PENDING'")
+_SCHEDULED = text("state = 'SCHEDULED'")
 
 notifications = Table(
     "notifications",
@@ -61,10 +66,12 @@ notifications = Table(
     Column("claim_id", String(36)),
     Column("create_time", UtcDateTime, nullable=False),
     Column("sent_time", UtcDateTime),
+    Column("class_time_zone", String(64), nullable=False, server_default=""),
     UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
     CheckConstraint(
         "kind IN ('BOOKED', 'REJECTED', 'CANCELLED', 'CLASS_CANCELLED', 'WAITLISTED',"
-        " 'PROMOTED', 'WAITLIST_EXPIRED', 'ATTENDED', 'NO_SHOW', 'BLOCKED', 'BLOCK_LIFTED')",
+        " 'PROMOTED', 'WAITLIST_EXPIRED', 'ATTENDED', 'NO_SHOW', 'BLOCKED', 'BLOCK_LIFTED',"
+        " 'RESCHEDULED', 'REMINDER')",
         name="ck_notifications_kind",
     ),
     CheckConstraint(
@@ -84,6 +91,53 @@ notifications = Table(
         postgresql_where=_PENDING,
     ),
 )
+
+# One reminder per reservation (reminders.py); due times live here, not in timers.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("class_id", String(64), nullable=False),
+    Column("class_title", String(200), nullable=False),
+    Column("class_start_time", UtcDateTime, nullable=False),
+    Column("class_time_zone", String(64), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("state", String(9), nullable=False),
+    Column("reason", String(32), nullable=False, server_default=""),
+    # The reservation version last applied: an older event changes nothing.
+    Column("version", BigInteger, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "state IN ('SCHEDULED', 'SENT', 'CANCELLED', 'DROPPED', 'SKIPPED')",
+        name="ck_reminders_state",
+    ),
+    CheckConstraint("version >= 0", name="ck_reminders_version"),
+    # The job's scan: waiting reminders in due order.
+    Index(
+        "ix_reminders_due",
+        "due_at",
+        "reservation_id",
+        sqlite_where=_SCHEDULED,
+        postgresql_where=_SCHEDULED,
+    ),
+    # Retention, and a change of the studio's lead (the classes still to come).
+    Index("ix_reminders_class_start", "class_start_time"),
+)
+
+# The studio's reminder lead as last heard (StudioSettingsChanged): one row at most.
+studio_lead = Table(
+    "studio_lead",
+    metadata,
+    Column("studio", String(16), primary_key=True),
+    Column("lead_seconds", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    CheckConstraint("lead_seconds >= 0", name="ck_studio_lead_seconds"),
+)
+STUDIO = "studio"
 
 inbox = inbox_table(metadata)
 
@@ -108,7 +162,20 @@ def _to_domain(row: Row[Any]) -> Notification:
         last_error=m["last_error"],
         create_time=m["create_time"],
         sent_time=m["sent_time"],
+        class_time_zone=m["class_time_zone"],
     )
+
+
+def _reminder(row: Row[Any]) -> Reminder:
+    # The table's columns are the reminder's fields.
+    m = row._mapping
+    return Reminder(**{**m, "state": ReminderState(m["state"])})
+
+
+def _reminder_columns(r: Reminder) -> dict[str, Any]:
+    columns = {**asdict(r), "state": r.state.value}
+    del columns["reservation_id"]
+    return columns
 
 
 def _delivery_columns(n: Notification) -> dict[str, Any]:
@@ -138,6 +205,7 @@ class NotificationStore:
                 class_id=n.class_id,
                 class_title=n.class_title,
                 class_start_time=n.class_start_time,
+                class_time_zone=n.class_time_zone,
                 subject=n.subject,
                 body=n.body,
                 email=n.email,
@@ -213,5 +281,96 @@ class NotificationStore:
                 c.claim_id == claim_id,
             )
             .values(claim_id=None, **_delivery_columns(n))
+        )
+        return done.rowcount == 1
+
+    # --- reminders ---------------------------------------------------------------------------
+
+    def reminder(self, reservation_id: str) -> Reminder | None:
+        query = select(reminders).where(reminders.c.reservation_id == reservation_id)
+        row = self._conn.execute(query).first()
+        return _reminder(row) if row else None
+
+    def save_reminder(self, r: Reminder, read: Reminder | None) -> bool:
+        """Writes the reminder: a new row when there was none (`read` is None), else the row
+        only while it still holds the version and state read; False when something changed it
+        meanwhile (another event, the job sending it)."""
+        c = reminders.c
+        if read is None:
+            return insert_new(
+                self._conn,
+                insert(reminders).values(reservation_id=r.reservation_id, **_reminder_columns(r)),
+            )
+        done = self._conn.execute(
+            update(reminders)
+            .where(
+                c.reservation_id == r.reservation_id,
+                c.version == read.version,
+                c.state == read.state.value,
+            )
+            .values(**_reminder_columns(r))
+        )
+        return done.rowcount == 1
+
+    def reconsidered_reminders(self, after: datetime) -> list[Reminder]:
+        """Reminders a change of the studio's lead may move: of classes starting after
+        `after`, waiting or skipped."""
+        c = reminders.c
+        query = select(reminders).where(
+            c.class_start_time > after, c.state.in_([s.value for s in RECONSIDERED])
+        )
+        return [_reminder(row) for row in self._conn.execute(query)]
+
+    def update_reminder(self, r: Reminder, state: ReminderState) -> bool:
+        """Moves a reminder on from `state` (due time, state, reason); False if it was no
+        longer in `state`."""
+        c = reminders.c
+        done = self._conn.execute(
+            update(reminders)
+            .where(c.reservation_id == r.reservation_id, c.state == state.value)
+            .values(
+                due_at=r.due_at, state=r.state.value, reason=r.reason, update_time=r.update_time
+            )
+        )
+        return done.rowcount == 1
+
+    def claim_due_reminders(self, now: datetime, limit: int) -> list[Reminder]:
+        """SCHEDULED reminders due at `now`, in due order, locked for this transaction; on
+        PostgreSQL rows another replica's job holds are skipped, not waited for (SQLite has
+        one writer at a time, and the clause is not rendered there)."""
+        c = reminders.c
+        query = (
+            select(reminders)
+            .where(c.state == ReminderState.SCHEDULED.value, c.due_at <= now)
+            .order_by(c.due_at, c.reservation_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_reminder(row) for row in self._conn.execute(query)]
+
+    def studio_lead(self, share: bool = False) -> StudioLead | None:
+        """The lead held. `share` keeps it from changing until this transaction ends (on
+        PostgreSQL: FOR SHARE), so a reminder scheduled with it cannot miss a new lead's
+        recomputation running beside it."""
+        query = select(studio_lead).where(studio_lead.c.studio == STUDIO)
+        if share:
+            query = query.with_for_update(read=True)
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return StudioLead(timedelta(seconds=row.lead_seconds), row.version)
+
+    def save_studio_lead(self, lead: StudioLead, now: datetime) -> bool:
+        """Keeps `lead` unless a newer version is held already: True if it was kept."""
+        c = studio_lead.c
+        values = {
+            "lead_seconds": int(lead.lead.total_seconds()),
+            "version": lead.version,
+            "update_time": now,
+        }
+        if insert_new(self._conn, insert(studio_lead).values(studio=STUDIO, **values)):
+            return True
+        done = self._conn.execute(
+            update(studio_lead).where(c.studio == STUDIO, c.version < lead.version).values(**values)
         )
         return done.rowcount == 1

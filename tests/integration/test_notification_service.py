@@ -273,7 +273,7 @@ def test_each_event_makes_one_notification_of_its_kind(db: Database) -> None:
         "13": Kind.CANCELLED,
         "14": Kind.CLASS_CANCELLED,
     }
-    assert found["11"].subject == "Booked: Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)"
+    assert found["11"].subject == "Booked: Morning Vinyasa on Tue 1 Jan 18:00 KST"
     assert "the class is full" in found["12"].body
     # Addresses: from the event, else from the directory, else none (SKIPPED).
     assert {u: (n.email, n.email_state) for u, n in found.items()} == {
@@ -362,7 +362,7 @@ async def test_the_mailer_delivers_each_notification_once(db: Database, smtp: Sm
     [message] = smtp.received()
     [n11] = [n for n in all_notifications(db) if n.user_id == "11"]
     assert message["To"] == "m11@example.com"
-    assert message["Subject"] == "Booked: Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)"
+    assert message["Subject"] == "Booked: Morning Vinyasa on Tue 1 Jan 18:00 KST"
     assert message["Message-ID"] == f"<{n11.notification_id}@yoga.example>"
     assert "Yoga Studio" in message["From"]
     assert n11.email_state is EmailState.SENT
@@ -567,7 +567,7 @@ async def test_members_list_their_own_notifications_newest_first(running: Runnin
         assert {n.user_id for n in seen} == {uid("11")}
         assert {n.kind for n in seen} == {notification_pb2.NOTIFICATION_KIND_BOOKED}
         assert len({n.notification_id for n in seen}) == 5
-        assert seen[0].subject == "Booked: Class 4 on 2030-01-01 18:00 (Asia/Seoul)"
+        assert seen[0].subject == "Booked: Class 4 on Tue 1 Jan 18:00 KST"
 
 
 async def test_members_cannot_read_anothers_and_staff_can(running: Running) -> None:

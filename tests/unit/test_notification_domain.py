@@ -26,7 +26,6 @@ from notification_svc.domain import (
     notification_id,
     recipient,
     usable_address,
-    when,
 )
 from notification_svc.mailer import compose, is_permanent, message_id
 from yoga.notification.v1 import notification_pb2
@@ -133,18 +132,25 @@ def test_an_event_without_start_time_has_none() -> None:
 # --- texts -----------------------------------------------------------------------------------
 
 
-def test_times_are_shown_in_the_studio_zone_and_named() -> None:
-    assert when(START, "Asia/Seoul") == "2030-01-01 18:00 (Asia/Seoul)"
-    assert when(START, "UTC") == "2030-01-01 09:00 (UTC)"
-    assert when(START, "") == "2030-01-01 09:00 (UTC)"
-    assert when(START, "Not/AZone") == "2030-01-01 09:00 (UTC)"
-    assert when(None, "Asia/Seoul") == ""
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Asia/Seoul", "Tue 1 Jan 18:00 KST"),
+        ("Europe/Berlin", "Tue 1 Jan 10:00 CET"),
+        ("UTC", "Tue 1 Jan 09:00 UTC"),
+        ("", "Tue 1 Jan 09:00 UTC"),
+        ("Not/AZone", "Tue 1 Jan 09:00 UTC"),
+    ],
+)
+def test_times_are_local_to_the_class_with_the_zones_abbreviation(zone: str, shown: str) -> None:
+    subject, _ = describe(Kind.BOOKED, "Flow", START, "", zone)
+    assert subject == f"Booked: Flow on {shown}"
 
 
 @pytest.mark.parametrize(
     ("kind", "reason", "subject", "in_body"),
     [
-        (Kind.BOOKED, "", "Booked: Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)", "booked"),
+        (Kind.BOOKED, "", "Booked: Morning Vinyasa on Tue 1 Jan 18:00 KST", "booked"),
         (Kind.REJECTED, "CLASS_FULL", "Not booked: Morning Vinyasa on", "the class is full"),
         (Kind.REJECTED, "CLASS_STARTED", "Not booked:", "already started"),
         (Kind.CANCELLED, "CANCELLED_BY_USER", "Cancelled: Morning Vinyasa on", "is cancelled"),
@@ -155,7 +161,7 @@ def test_messages_say_what_happened(kind: Kind, reason: str, subject: str, in_bo
     got_subject, body = describe(kind, "Morning Vinyasa", START, reason, "Asia/Seoul")
     assert got_subject.startswith(subject)
     assert in_body in body
-    assert "Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)" in body
+    assert "Morning Vinyasa on Tue 1 Jan 18:00 KST" in body
 
 
 def test_a_class_without_title_or_time_still_reads_well() -> None:
@@ -320,9 +326,10 @@ def test_an_email_shows_the_class_in_its_own_zone() -> None:
     """An Asia/Seoul class read "09:00 (UTC)" in its email (issue 12 §5): the event now carries
     the class's zone, and it wins over the service's default."""
     seoul = new_notification(a_fact(class_time_zone="Asia/Seoul"), {}, "UTC", NOW)
-    assert seoul.subject == "Booked: Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)"
+    assert seoul.subject == "Booked: Morning Vinyasa on Tue 1 Jan 18:00 KST"
     older_event = new_notification(a_fact(), {}, "UTC", NOW)
-    assert older_event.subject.endswith("09:00 (UTC)")
+    assert older_event.subject.endswith("09:00 UTC")
+    assert (seoul.class_time_zone, older_event.class_time_zone) == ("Asia/Seoul", "UTC")
 
 
 def test_the_zone_travels_from_the_reservation_event() -> None:

@@ -35,7 +35,7 @@ from yoga_common.timestamps import to_timestamp
 R = reservation_pb2
 NOW = datetime(2029, 12, 30, 8, 0, tzinfo=UTC)
 START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)  # 18:00 in Seoul
-LEAD = "Morning Vinyasa on 2030-01-01 18:00 (Asia/Seoul)"
+LEAD = "Morning Vinyasa on Tue 1 Jan 18:00 KST"
 
 
 def a_fact(outcome: Outcome, **kw: object) -> ReservationFact:
@@ -105,7 +105,8 @@ def test_every_event_of_issue_14_has_a_handler() -> None:
         class_events.BlockLifted,
     ]:
         assert event_type.DESCRIPTOR.full_name in found
-    assert len(found) == len(OUTCOMES) + len(STANDING_CHANGES) == 9
+    # Issue 15: ReservationRescheduled, and StudioSettingsChanged for the reminder lead.
+    assert len(found) == len(OUTCOMES) + len(STANDING_CHANGES) + 1 == 11
     # The yogaclass topic's other events are not notifications.
     assert class_events.SeatPromoted.DESCRIPTOR.full_name not in found
 
@@ -196,7 +197,7 @@ def test_attended_says_when_in_the_studio_zone() -> None:
     checked = datetime(2030, 1, 1, 8, 52, tzinfo=UTC)  # 17:52 in Seoul
     kind, subject, body = text_of(Outcome.ATTENDED, check_in_time=checked)
     assert (kind, subject) == (Kind.ATTENDED, f"Checked in: {LEAD}")
-    assert body == f"You checked in to {LEAD} at 17:52. Enjoy your practice!"
+    assert body == f"You checked in to {LEAD} at 17:52 KST. Enjoy your practice!"
     assert text_of(Outcome.ATTENDED)[2] == f"You checked in to {LEAD}. Enjoy your practice!"
 
 
@@ -208,7 +209,7 @@ def test_a_no_show_counts_as_a_strike() -> None:
 
 def test_the_default_zone_when_the_class_names_none() -> None:
     n = new_notification(a_fact(Outcome.WAITLISTED, class_time_zone=""), {}, "UTC", NOW)
-    assert "2030-01-01 09:00 (UTC)" in n.subject
+    assert "Tue 1 Jan 09:00 UTC" in n.subject
 
 
 def test_describe_keeps_its_old_texts() -> None:
@@ -231,9 +232,9 @@ def a_standing(change: StandingChange, **kw: object) -> StandingFact:
 def test_blocked_says_until_when_in_the_studio_zone() -> None:
     n = standing_notification(a_standing(StandingChange.BLOCKED), {}, "Asia/Seoul", NOW)
     assert n.kind is Kind.BLOCKED
-    assert n.subject == "Online booking paused until 2030-01-09 00:00 (Asia/Seoul)"
+    assert n.subject == "Online booking paused until Wed 9 Jan 00:00 KST"
     assert "You have 3 strikes" in n.body
-    assert "cannot book classes online until 2030-01-09 00:00 (Asia/Seoul)" in n.body
+    assert "cannot book classes online until Wed 9 Jan 00:00 KST" in n.body
     one = standing_notification(a_standing(StandingChange.BLOCKED, strikes=1), {}, "UTC", NOW)
     assert "You have 1 strike " in one.body
 
