@@ -20,11 +20,12 @@ each is named by (series_id, occurrence_date) once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import takewhile
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
@@ -129,22 +130,26 @@ class Draft:
 # --- parsing -----------------------------------------------------------------------------
 
 
-def parse_date(text: str) -> date | None:
-    if not _DATE.fullmatch(text):
+T = TypeVar("T")
+
+
+def _strict(text: str, form: re.Pattern[str], parse: Callable[[str], T]) -> T | None:
+    """`parse(text)` if the text has exactly the form (fromisoformat alone also takes
+    "20270301" or "07"), else None."""
+    if not form.fullmatch(text):
         return None
     try:
-        return date.fromisoformat(text)
+        return parse(text)
     except ValueError:
         return None
+
+
+def parse_date(text: str) -> date | None:
+    return _strict(text, _DATE, date.fromisoformat)
 
 
 def parse_time(text: str) -> time | None:
-    if not _TIME.fullmatch(text):
-        return None
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        return None
+    return _strict(text, _TIME, time.fromisoformat)
 
 
 def _parts(text: str) -> list[tuple[str, str]]:

@@ -9,9 +9,7 @@ or on two replicas at once, makes each class once, and neither fails."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,10 +23,8 @@ from yoga_common.uow import Transactions, races
 from yogaclass_svc import domain, series
 from yogaclass_svc.domain import MUTABLE_FIELDS, ClassStatus, ClassUpdated, YogaClass
 from yogaclass_svc.series import Pattern, Series, SeriesCancelled, SeriesCreated, SeriesUpdated
-from yogaclass_svc.service import Work, cancel_class, promote
+from yogaclass_svc.service import Work, cancel_class, every, promote
 from yogaclass_svc.storage import ClassStore
-
-log = logging.getLogger(__name__)
 
 OCCURRENCES = Counter(
     "yoga_series_occurrences_total", "Occurrences of series made as classes (the horizon)."
@@ -267,16 +263,7 @@ class SeriesService:
         return made
 
     async def materialize_loop(self, interval: float) -> None:
-        while True:
-            try:
-                made = await self.materialize_due()
-                if made:
-                    log.info("series occurrences made", extra={"classes": made})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("series materializer pass failed; trying again")
-            await asyncio.sleep(interval)
+        await every(interval, self.materialize_due, "series occurrences made", "classes")
 
 
 def _replayed(

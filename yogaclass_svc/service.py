@@ -8,7 +8,7 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -161,16 +161,24 @@ class ClassService:
         return expired
 
     async def queue_loop(self, interval: float) -> None:
-        while True:
-            try:
-                expired = await self.close_queues()
-                if expired:
-                    log.info("waitlists closed", extra={"expired": expired})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("waitlist cutoff pass failed; trying again")
-            await asyncio.sleep(interval)
+        await every(interval, self.close_queues, "waitlists closed", "expired")
+
+
+async def every(
+    interval: float, one_pass: Callable[[], Awaitable[int]], done: str, what: str
+) -> None:
+    """A background job: `one_pass` every `interval` seconds, logging `done` with how many
+    (`what`) when it did something; a failed pass is logged and the next one tries again."""
+    while True:
+        try:
+            count = await one_pass()
+            if count:
+                log.info(done, extra={what: count})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a pass failed; trying again", done)
+        await asyncio.sleep(interval)
 
 
 def cancel_class(uow: Work, class_id: str, now: datetime) -> YogaClass:
