@@ -593,6 +593,29 @@ async def test_a_series_made_through_json_is_made_once(c: Clients) -> None:
     ]
     assert all(x["seriesId"] == series_id for x in page["yogaClasses"])
 
+    # This and following through JSON: the mask and the date in the query, as the README does.
+    second = (start + timedelta(days=7)).isoformat()
+    edit = await asyncio.to_thread(
+        admin.ok,
+        "PATCH",
+        f"/v1/series/{series_id}?updateMask=startTime,title&fromDate={second}",
+        {"startTime": "18:00", "title": "Evening Flow"},
+    )
+    assert edit["classesUpdated"] == 2
+    assert edit["previous"]["seriesId"] == series_id
+    assert edit["previous"]["endDate"] == start.isoformat()
+    new_id = edit["series"]["seriesId"]
+    assert edit["series"]["previousSeriesId"] == series_id
+    moved = await asyncio.to_thread(member.ok, "GET", f"/v1/classes?seriesId={new_id}")
+    assert [x["title"] for x in moved["yogaClasses"]] == ["Evening Flow"] * 2
+    for x in moved["yogaClasses"]:
+        at = datetime.fromisoformat(x["startTime"].replace("Z", "+00:00")).astimezone(SEOUL)
+        assert at.strftime("%H:%M") == "18:00"
+    listed_series = await asyncio.to_thread(
+        member.ok, "GET", "/v1/series?instructor=Jiwoo&pageSize=100"
+    )
+    assert {series_id, new_id} <= {x["seriesId"] for x in listed_series["series"]}
+
 
 def counts(stack: Stack) -> tuple[Any, ...]:
     return (
