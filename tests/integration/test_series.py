@@ -617,6 +617,35 @@ async def test_a_series_made_through_json_is_made_once(c: Clients) -> None:
     assert {series_id, new_id} <= {x["seriesId"] for x in listed_series["series"]}
 
 
+async def test_the_reminder_lead_is_a_setting_its_event_carries(c: Clients) -> None:
+    before = await c.classes.GetStudioSettings(
+        ypb.GetStudioSettingsRequest(), metadata=c.stack.as_user("11")
+    )
+    assert before.settings.series_horizon.ToTimedelta() == timedelta(days=56)
+    changed = await c.classes.UpdateStudioSettings(
+        ypb.UpdateStudioSettingsRequest(
+            settings=ypb.StudioSettings(reminder_lead=seconds(2 * 3600)),
+            update_mask=FieldMask(paths=["reminder_lead"]),
+        ),
+        metadata=c.stack.as_admin(),
+    )
+    assert changed.settings.reminder_lead.ToTimedelta() == 2 * HOUR
+    found = rows(
+        c.stack,
+        "yogaclass",
+        "SELECT payload FROM outbox WHERE event_type = :t ORDER BY id DESC",
+        t=yev.StudioSettingsChanged.DESCRIPTOR.full_name,
+    )
+    event = yev.StudioSettingsChanged.FromString(bytes(found[0][0]))
+    assert list(event.changed_fields) == ["reminder_lead"]
+    assert event.settings.reminder_lead.ToTimedelta() == 2 * HOUR
+    assert event.settings.series_horizon.ToTimedelta() == timedelta(days=56)
+    await c.classes.UpdateStudioSettings(
+        ypb.UpdateStudioSettingsRequest(settings=ypb.StudioSettings(reminder_lead=seconds(86400))),
+        metadata=c.stack.as_admin(),
+    )
+
+
 def counts(stack: Stack) -> tuple[Any, ...]:
     return (
         rows(stack, "yogaclass", "SELECT count(*) FROM series")[0][0],

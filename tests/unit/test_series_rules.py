@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from yoga_common.errors import Code, ServiceError
 from yogaclass_svc import series
 from yogaclass_svc.series import Draft, Series, SeriesStatus
+from yogaclass_svc.studio import StudioRules, StudioSettings, change_settings, validate_rules
 
 NOW = datetime(2027, 1, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -307,3 +308,37 @@ def test_a_cancel_ends_the_series_once() -> None:
     assert whole is not None
     assert whole.status is SeriesStatus.CANCELLED
     assert by_date(whole) == {}
+
+
+# --- the studio's settings for the timetable ------------------------------------------------
+
+
+def test_the_reminder_lead_and_the_horizon_have_defaults_and_limits() -> None:
+    rules = StudioRules()
+    assert (rules.reminder_lead, rules.series_horizon) == (timedelta(hours=24), timedelta(days=56))
+    ok = [
+        {"reminder_lead": timedelta(0)},
+        {"reminder_lead": timedelta(days=7)},
+        {"series_horizon": timedelta(days=1)},
+        {"series_horizon": timedelta(days=182)},
+    ]
+    for changes in ok:
+        validate_rules(replace(rules, **changes))  # type: ignore[arg-type]
+    bad = [
+        ({"reminder_lead": timedelta(days=7, seconds=1)}, "settings.reminder_lead"),
+        ({"reminder_lead": -HOUR}, "settings.reminder_lead"),
+        ({"series_horizon": timedelta(days=183)}, "settings.series_horizon"),
+        ({"series_horizon": timedelta(hours=23)}, "settings.series_horizon"),
+        ({"series_horizon": timedelta(0)}, "settings.series_horizon"),
+    ]
+    for changes, field in bad:
+        with pytest.raises(ServiceError) as err:
+            validate_rules(replace(rules, **changes))  # type: ignore[arg-type]
+        assert [v.field for v in err.value.violations] == [field]
+
+
+def test_a_settings_change_names_the_new_fields() -> None:
+    changed, event = change_settings(StudioSettings(), {"series_horizon": timedelta(days=28)}, NOW)
+    assert event is not None
+    assert event.changed == ("series_horizon",)
+    assert changed.rules.series_horizon == timedelta(days=28)
