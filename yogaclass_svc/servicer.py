@@ -374,9 +374,12 @@ def _check_from_date(v: Violations, text: str) -> None:
 
 
 def _series_duration(msg: yogaclass_pb2.ClassSeries, name: str, v: Violations) -> timedelta | None:
+    """A duration the series sets (None: unset). An unusable one is a violation, and a stand-in
+    the domain accepts takes its place, so the field is named once."""
     if not msg.HasField(name):
         return None
-    return check_duration(v, series.PREFIX + name, getattr(msg, name))
+    span = check_duration(v, series.PREFIX + name, getattr(msg, name))
+    return span if span is not None or name != "duration" else timedelta(hours=1)
 
 
 def _draft(msg: yogaclass_pb2.ClassSeries, v: Violations) -> series.Draft:
@@ -403,9 +406,9 @@ def _series_change(msg: yogaclass_pb2.ClassSeries, path: str, v: Violations) -> 
         v.check(found is not None, "series.start_time", "must be a 24-hour time like 07:00")
         return found
     if path in _SERIES_MESSAGES:
-        span = _series_duration(msg, path, v)  # cancellation_window unset: the studio's
-        v.check(span is not None or path != "duration", "series.duration", "is required")
-        return span
+        # An unset cancellation_window goes back to the studio's; a duration must be given.
+        v.check(msg.HasField(path) or path != "duration", "series.duration", "is required")
+        return _series_duration(msg, path, v)
     return getattr(msg, path)
 
 

@@ -660,6 +660,7 @@ BAD = [
     ({"recurrence": "RRULE:FREQ=WEEKLY;BYDAY=MO"}, "series.recurrence"),
     ({"recurrence": "RRULE:FREQ=WEEKLY;UNTIL=20200101"}, "series.recurrence"),
     ({"duration": seconds(0)}, "series.duration"),
+    ({"duration": seconds(-60)}, "series.duration"),
     ({"start_date": "1 March"}, "series.start_date"),
     ({"start_time": "7"}, "series.start_time"),
 ]
