@@ -268,6 +268,7 @@ def validate(d: Draft, now: datetime, v: Violations | None = None) -> Pattern:
     start_date, start_time = parse_date(d.start_date), parse_time(d.start_time)
     v.check(start_date is not None, PREFIX + "start_date", "must be a date like 2027-03-01")
     v.check(start_time is not None, PREFIX + "start_time", "must be a 24-hour time like 07:00")
+    in_range = False
     if start_date is not None and today is not None:
         v.check(start_date >= today, PREFIX + "start_date", "must not be in the past")
         v.check(
@@ -275,7 +276,9 @@ def validate(d: Draft, now: datetime, v: Violations | None = None) -> Pattern:
             PREFIX + "start_date",
             "must be within 2 years from today",
         )
-    if start_date is not None and start_time is not None and today is not None:
+        in_range = today <= start_date <= today + MAX_START_AHEAD
+    # The rule is only read from a start in range: near year 9999 its end would not fit a date.
+    if in_range and start_date is not None and start_time is not None and today is not None:
         _check_rule(d.recurrence, datetime.combine(start_date, start_time), today, v)
     v.raise_if_any()
     assert start_date is not None and start_time is not None and d.duration is not None

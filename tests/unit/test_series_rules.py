@@ -192,6 +192,8 @@ def refused(**changes: object) -> list[str]:
         ({"start_date": "2027-3-1"}, "series.start_date"),
         ({"start_date": "2027-02-30"}, "series.start_date"),
         ({"start_date": "2026-12-01"}, "series.start_date"),
+        ({"start_date": "9999-12-31"}, "series.start_date"),
+        ({"start_date": "0001-01-01", "start_time": "00:00"}, "series.start_date"),
         ({"start_time": "7:00"}, "series.start_time"),
         ({"start_time": "24:00"}, "series.start_time"),
         ({"duration": timedelta()}, "series.duration"),
