@@ -17,3 +17,5 @@ class Settings(ServiceSettings):
     events_topic: str = system.YOGACLASS_EVENTS
     # How often classes past their waitlist cutoff are looked for (their waiting end EXPIRED).
     waitlist_cutoff_interval_seconds: float = 30.0
+    # How often series are looked at for occurrences the horizon has reached (issue 15).
+    series_interval_seconds: float = 300.0

@@ -13,7 +13,7 @@ always equals the number of HELD claims of the class and `waiting` the number of
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,13 +93,18 @@ class YogaClass:
     version: int
     # Members in the class's queue now.
     waiting: int = 0
+    # An occurrence of a series (series.py): the series and its local date, which name it
+    # once; detached once edited on its own (series edits pass it by).
+    series_id: str = ""
+    occurrence_date: date | None = None
+    detached: bool = False
 
     @property
     def free_seats(self) -> int:
         return self.details.capacity - self.booked
 
 
-def _valid_zone(name: str) -> bool:
+def valid_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -130,7 +135,7 @@ def validate_details(details: ClassDetails, now: datetime, v: Violations | None 
         "yoga_class.cancellation_window",
         "must be between 0 and 7 days",
     )
-    v.check(_valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
+    v.check(valid_zone(details.time_zone), "yoga_class.time_zone", "must be an IANA time zone")
     v.check(details.start_time > now, "yoga_class.start_time", "must be in the future")
     v.check(
         details.start_time <= now + MAX_AHEAD,
@@ -256,9 +261,25 @@ ClassEvent = (
 )
 
 
-def new_class(class_id: str, details: ClassDetails, now: datetime) -> tuple[YogaClass, ClassEvent]:
+def new_class(
+    class_id: str,
+    details: ClassDetails,
+    now: datetime,
+    series_id: str = "",
+    occurrence_date: date | None = None,
+) -> tuple[YogaClass, ClassEvent]:
     validate_details(details, now)
-    created = YogaClass(class_id, details, 0, ClassStatus.SCHEDULED, now, now, 1)
+    created = YogaClass(
+        class_id,
+        details,
+        0,
+        ClassStatus.SCHEDULED,
+        now,
+        now,
+        1,
+        series_id=series_id,
+        occurrence_date=occurrence_date,
+    )
     return created, ClassCreated(created)
 
 
@@ -274,6 +295,10 @@ def change_class(
     current: YogaClass, changes: dict[str, Any], now: datetime
 ) -> tuple[YogaClass, ClassEvent]:
     target = apply_changes(current, changes, now)
+    if current.series_id:
+        # Edited on its own, the occurrence leaves its series' pattern: a later edit of the
+        # series passes it by (a cancel of the series still cancels it).
+        target = replace(target, detached=True)
     return target, ClassUpdated(target, tuple(sorted(changes)))
 
 

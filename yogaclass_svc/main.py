@@ -13,6 +13,7 @@ from yoga_common.timestamps import utcnow
 from yoga_common.uow import Outbox, Transactions
 from yogaclass_svc import consumers, messages
 from yogaclass_svc.config import SERVICE, Settings
+from yogaclass_svc.series_service import SeriesService
 from yogaclass_svc.service import ClassService
 from yogaclass_svc.servicer import ROLES, SERVICE_NAME, YogaClassServicer
 from yogaclass_svc.storage import ClassStore, inbox, outbox
@@ -25,7 +26,8 @@ async def run(settings: Settings) -> None:
     db = open_database(settings, MIGRATIONS)
     tx = Transactions(db, ClassStore, Outbox(outbox, settings.events_topic, messages.outbox_event))
     classes = ClassService(tx, utcnow)
-    servicer = YogaClassServicer(classes, StudioService(tx, utcnow))
+    timetable = SeriesService(tx, utcnow)
+    servicer = YogaClassServicer(classes, StudioService(tx, utcnow), timetable)
     relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     consumer = EventConsumer(
         SERVICE.consumer_group, tx, inbox, SERVICE.consumes, consumers.build(utcnow), settings.kafka
@@ -41,6 +43,7 @@ async def run(settings: Settings) -> None:
             consumer.run,
             retention.run,
             lambda: classes.queue_loop(settings.waitlist_cutoff_interval_seconds),
+            lambda: timetable.materialize_loop(settings.series_interval_seconds),
         ],
         on_stop=db.close,
     )

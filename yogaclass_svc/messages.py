@@ -22,6 +22,14 @@ from yogaclass_svc.domain import (
     WaitlistSkipped,
     YogaClass,
 )
+from yogaclass_svc.series import (
+    Series,
+    SeriesCancelled,
+    SeriesCreated,
+    SeriesEvent,
+    SeriesStatus,
+    SeriesUpdated,
+)
 from yogaclass_svc.studio import (
     BlockLifted,
     MemberBlocked,
@@ -73,6 +81,9 @@ def to_proto(c: YogaClass) -> yogaclass_pb2.YogaClass:
         version=c.version,
         waitlist_capacity=c.details.waitlist_capacity,
         waiting=c.waiting,
+        series_id=c.series_id,
+        occurrence_date=c.occurrence_date.isoformat() if c.occurrence_date else "",
+        detached=c.detached,
     )
     if c.details.cancellation_window is not None:
         message.cancellation_window.FromTimedelta(c.details.cancellation_window)
@@ -144,6 +155,8 @@ def settings_to_proto(s: StudioSettings) -> yogaclass_pb2.StudioSettings:
         block_duration=_duration(r.block_duration),
         booking_limit=r.booking_limit,
         version=s.version,
+        reminder_lead=_duration(r.reminder_lead),
+        series_horizon=_duration(r.series_horizon),
     )
     if s.update_time is not None:
         msg.update_time.CopyFrom(to_timestamp(s.update_time))
@@ -182,8 +195,65 @@ def studio_event(e: StudioEvent) -> tuple[str, Message]:
     raise TypeError(f"not a studio event: {e!r}")
 
 
+# --- series (issue 15) ------------------------------------------------------------------
+
+_SERIES_STATUS = {
+    SeriesStatus.ACTIVE: yogaclass_pb2.SERIES_STATUS_ACTIVE,
+    SeriesStatus.CANCELLED: yogaclass_pb2.SERIES_STATUS_CANCELLED,
+}
+
+
+def series_to_proto(s: Series) -> yogaclass_pb2.ClassSeries:
+    p = s.pattern
+    msg = yogaclass_pb2.ClassSeries(
+        series_id=s.series_id,
+        title=p.title,
+        instructor=p.instructor,
+        capacity=p.capacity,
+        waitlist_capacity=p.waitlist_capacity,
+        time_zone=p.time_zone,
+        start_date=p.start_date.isoformat(),
+        start_time=p.start_time.isoformat("minutes"),
+        duration=_duration(p.duration),
+        recurrence=f"RRULE:{p.recurrence}",
+        status=_SERIES_STATUS[s.status],
+        cancelled_from=s.cancelled_from.isoformat() if s.cancelled_from else "",
+        previous_series_id=s.previous_series_id,
+        materialized_until=to_timestamp(s.materialized_until),
+        end_date=s.end_date.isoformat(),
+        create_time=to_timestamp(s.create_time),
+        update_time=to_timestamp(s.update_time),
+        version=s.version,
+    )
+    if p.cancellation_window is not None:
+        msg.cancellation_window.CopyFrom(_duration(p.cancellation_window))
+    return msg
+
+
+def series_event(e: SeriesEvent) -> tuple[str, Message]:
+    """A series event as published on the class topic, keyed by series_id."""
+    match e:
+        case SeriesCreated(series=s):
+            return s.series_id, events_pb2.SeriesCreated(series=series_to_proto(s))
+        case SeriesUpdated(series=s, previous=previous, changed=changed, from_date=start):
+            message = events_pb2.SeriesUpdated(
+                series=series_to_proto(s), changed_fields=list(changed), from_date=str(start)
+            )
+            if previous is not None:
+                message.previous.CopyFrom(series_to_proto(previous))
+            return s.series_id, message
+        case SeriesCancelled(series=s, from_date=start):
+            return s.series_id, events_pb2.SeriesCancelled(
+                series=series_to_proto(s), from_date=str(start)
+            )
+    raise TypeError(f"not a series event: {e!r}")
+
+
 def outbox_event(e: object) -> tuple[str, Message]:
-    """Every event yogaclass_svc publishes (the outbox's encoder): a class's, or the studio's."""
+    """Every event yogaclass_svc publishes (the outbox's encoder): a class's, a series', or
+    the studio's."""
     if isinstance(e, StudioSettingsChanged | MemberBlocked | BlockLifted):
         return studio_event(e)
+    if isinstance(e, SeriesCreated | SeriesUpdated | SeriesCancelled):
+        return series_event(e)
     return event(e)  # type: ignore[arg-type]

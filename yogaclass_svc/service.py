@@ -8,7 +8,7 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -89,8 +89,12 @@ class ClassService:
         end: datetime | None,
         limit: int,
         after: tuple[datetime, str] | None,
+        series_id: str = "",
+        instructor: str = "",
     ) -> list[YogaClass]:
-        return await self._tx.read(lambda store: store.page(start, end, limit, after))
+        return await self._tx.read(
+            lambda store: store.page(start, end, limit, after, series_id, instructor)
+        )
 
     async def update(self, class_id: str, changes: dict[str, Any]) -> YogaClass:
         now = self._now()
@@ -111,18 +115,7 @@ class ClassService:
     async def cancel(self, class_id: str) -> YogaClass:
         now = self._now()
 
-        def work(uow: Work) -> YogaClass:
-            for _ in races("class", class_id):
-                current = _existing(uow.store, class_id)
-                target, event = domain.cancel_class(current, now)
-                if event is None:
-                    return current
-                if uow.store.replace(target, current.version):
-                    uow.emit(event)
-                    return _existing(uow.store, class_id)
-            raise AssertionError("unreachable")
-
-        return await self._tx.run(work)
+        return await self._tx.run(lambda uow: cancel_class(uow, class_id, now))
 
     async def reserve_seat(
         self,
@@ -168,16 +161,39 @@ class ClassService:
         return expired
 
     async def queue_loop(self, interval: float) -> None:
-        while True:
-            try:
-                expired = await self.close_queues()
-                if expired:
-                    log.info("waitlists closed", extra={"expired": expired})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("waitlist cutoff pass failed; trying again")
-            await asyncio.sleep(interval)
+        await every(interval, self.close_queues, "waitlists closed", "expired")
+
+
+async def every(
+    interval: float, one_pass: Callable[[], Awaitable[int]], done: str, what: str
+) -> None:
+    """A background job: `one_pass` every `interval` seconds, logging `done` with how many
+    (`what`) when it did something; a failed pass is logged and the next one tries again."""
+    while True:
+        try:
+            count = await one_pass()
+            if count:
+                log.info(done, extra={what: count})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a pass failed; trying again", done)
+        await asyncio.sleep(interval)
+
+
+def cancel_class(uow: Work, class_id: str, now: datetime) -> YogaClass:
+    """DeleteClass, and each occurrence a CancelSeries cancels: the class CANCELLED and
+    ClassCancelled emitted (reservation_svc cancels its reservations by the studio); a
+    cancelled class is left as it is."""
+    for _ in races("class", class_id):
+        current = _existing(uow.store, class_id)
+        target, event = domain.cancel_class(current, now)
+        if event is None:
+            return current
+        if uow.store.replace(target, current.version):
+            uow.emit(event)
+            return _existing(uow.store, class_id)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,22 @@ from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_duration, check_id, check_time, fingerprint
 from yoga_common.timestamps import utcnow
-from yogaclass_svc.domain import MAX_AHEAD, MUTABLE_FIELDS, ClassDetails, validate_details
-from yogaclass_svc.messages import seat_response, settings_to_proto, standing_to_proto, to_proto
+from yogaclass_svc import series
+from yogaclass_svc.domain import (
+    MAX_AHEAD,
+    MAX_TITLE,
+    MUTABLE_FIELDS,
+    ClassDetails,
+    validate_details,
+)
+from yogaclass_svc.messages import (
+    seat_response,
+    series_to_proto,
+    settings_to_proto,
+    standing_to_proto,
+    to_proto,
+)
+from yogaclass_svc.series_service import SeriesService
 from yogaclass_svc.service import ClassService
 from yogaclass_svc.studio import (
     DEFAULT_RULES,
@@ -125,9 +139,12 @@ def _change(msg: yogaclass_pb2.YogaClass, path: str, v: Violations) -> Any:
 
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
-    def __init__(self, service: ClassService, studio: StudioService) -> None:
+    def __init__(
+        self, service: ClassService, studio: StudioService, timetable: SeriesService
+    ) -> None:
         self._service = service
         self._studio = studio
+        self._series = timetable
 
     async def CreateClass(
         self, request: yogaclass_pb2.CreateClassRequest, context: Context
@@ -164,11 +181,16 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
             else None
         )
         end = check_time(v, "end_time", request.end_time) if request.HasField("end_time") else None
+        check_id(v, "series_id", request.series_id, required=False)
+        v.check(len(request.instructor) <= MAX_TITLE, "instructor", "too long")
         paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
+        series_id, instructor = request.series_id, request.instructor
         page, token = await pagination.keyset_page(
             paging,
-            lambda limit, after: self._service.page(start, end, limit, after),
+            lambda limit, after: self._service.page(
+                start, end, limit, after, series_id, instructor
+            ),
             lambda c: (c.details.start_time, c.class_id),
         )
         return yogaclass_pb2.ListClassesResponse(
@@ -262,6 +284,169 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v.raise_if_any()
         standing = await self._studio.lift_block(request.user_id)
         return yogaclass_pb2.LiftBlockResponse(standing=standing_to_proto(standing))
+
+    # --- series (issue 15) ---------------------------------------------------------------
+
+    async def CreateSeries(
+        self, request: yogaclass_pb2.CreateSeriesRequest, context: Context
+    ) -> yogaclass_pb2.CreateSeriesResponse:
+        v = Violations()
+        v.check(request.HasField("series"), "series", "is required")
+        check_id(v, "request_id", request.request_id, required=False)
+        if not request.HasField("series"):
+            v.raise_if_any()
+        pattern = series.validate(_draft(request.series, v), utcnow(), v)
+        created, made = await self._series.create(
+            pattern, request.request_id, fingerprint(request.series)
+        )
+        return yogaclass_pb2.CreateSeriesResponse(
+            series=series_to_proto(created), classes_created=made
+        )
+
+    async def GetSeries(
+        self, request: yogaclass_pb2.GetSeriesRequest, context: Context
+    ) -> yogaclass_pb2.GetSeriesResponse:
+        v = Violations()
+        check_id(v, "series_id", request.series_id)
+        v.raise_if_any()
+        found = await self._series.get(request.series_id)
+        return yogaclass_pb2.GetSeriesResponse(series=series_to_proto(found))
+
+    async def ListSeries(
+        self, request: yogaclass_pb2.ListSeriesRequest, context: Context
+    ) -> yogaclass_pb2.ListSeriesResponse:
+        v = Violations()
+        v.check(len(request.instructor) <= MAX_TITLE, "instructor", "too long")
+        paging = pagination.keyset_paging(v, request.page_size, request.page_token)
+        v.raise_if_any()
+        page, token = await pagination.keyset_page(
+            paging,
+            lambda limit, after: self._series.page(request.instructor, limit, after),
+            lambda s: (s.create_time, s.series_id),
+        )
+        return yogaclass_pb2.ListSeriesResponse(
+            series=[series_to_proto(s) for s in page], next_page_token=token
+        )
+
+    async def UpdateSeries(
+        self, request: yogaclass_pb2.UpdateSeriesRequest, context: Context
+    ) -> yogaclass_pb2.UpdateSeriesResponse:
+        v = Violations()
+        v.check(request.HasField("series"), "series", "is required")
+        check_id(v, "series.series_id", request.series.series_id)
+        check_id(v, "request_id", request.request_id, required=False)
+        _check_from_date(v, request.from_date)
+        v.raise_if_any()
+        changes = _series_changes(request, v)
+        edit = await self._series.update(
+            request.series.series_id,
+            changes,
+            request.from_date,
+            request.request_id,
+            fingerprint(request),
+        )
+        answer = yogaclass_pb2.UpdateSeriesResponse(
+            series=series_to_proto(edit.series), classes_updated=edit.classes_updated
+        )
+        if edit.previous is not None:
+            answer.previous.CopyFrom(series_to_proto(edit.previous))
+        return answer
+
+    async def CancelSeries(
+        self, request: yogaclass_pb2.CancelSeriesRequest, context: Context
+    ) -> yogaclass_pb2.CancelSeriesResponse:
+        v = Violations()
+        check_id(v, "series_id", request.series_id)
+        _check_from_date(v, request.from_date)
+        v.raise_if_any()
+        cancelled, count = await self._series.cancel(request.series_id, request.from_date)
+        return yogaclass_pb2.CancelSeriesResponse(
+            series=series_to_proto(cancelled), classes_cancelled=count
+        )
+
+
+def _check_from_date(v: Violations, text: str) -> None:
+    v.check(
+        not text or series.parse_date(text) is not None,
+        "from_date",
+        "must be a date like 2027-03-01",
+    )
+
+
+def _series_duration(msg: yogaclass_pb2.ClassSeries, name: str, v: Violations) -> timedelta | None:
+    """A duration the series sets (None: unset). An unusable one is a violation, and a stand-in
+    the domain accepts takes its place, so the field is named once."""
+    if not msg.HasField(name):
+        return None
+    span = check_duration(v, series.PREFIX + name, getattr(msg, name))
+    return span if span is not None or name != "duration" else timedelta(hours=1)
+
+
+def _draft(msg: yogaclass_pb2.ClassSeries, v: Violations) -> series.Draft:
+    return series.Draft(
+        title=msg.title,
+        instructor=msg.instructor,
+        capacity=msg.capacity,
+        waitlist_capacity=msg.waitlist_capacity,
+        cancellation_window=_series_duration(msg, "cancellation_window", v),
+        time_zone=msg.time_zone,
+        start_date=msg.start_date,
+        start_time=msg.start_time,
+        duration=_series_duration(msg, "duration", v),
+        recurrence=msg.recurrence,
+    )
+
+
+_SERIES_MESSAGES = ("duration", "cancellation_window")
+
+
+def _series_change(msg: yogaclass_pb2.ClassSeries, path: str, v: Violations) -> Any:
+    if path == "start_time":
+        found = series.parse_time(msg.start_time)
+        v.check(found is not None, "series.start_time", "must be a 24-hour time like 07:00")
+        return found
+    if path in _SERIES_MESSAGES:
+        # An unset cancellation_window goes back to the studio's; a duration must be given.
+        v.check(msg.HasField(path) or path != "duration", "series.duration", "is required")
+        return _series_duration(msg, path, v)
+    return getattr(msg, path)
+
+
+def _series_changes(request: yogaclass_pb2.UpdateSeriesRequest, v: Violations) -> dict[str, Any]:
+    """The fields an edit changes (its mask, or with none the fields the request sets), as
+    Pattern values. A field of the series an edit cannot change is named."""
+    msg = request.series
+    known = {f.name for f in msg.DESCRIPTOR.fields} - {"series_id"}
+    paths = list(dict.fromkeys(request.update_mask.paths))
+    if paths == ["*"]:
+        paths = list(series.EDITABLE)
+    elif not paths:
+        paths = [
+            f.name
+            for f, _ in msg.ListFields()
+            if f.name in known and (f.name in series.EDITABLE or f.name not in _OUTPUT_ONLY)
+        ]
+        v.check(bool(paths), "update_mask", "nothing to change")
+    for path in paths:
+        if path not in series.EDITABLE:
+            name = series.PREFIX + path if path in known else "update_mask.paths"
+            v.add(name, f"{path!r} cannot be changed by an edit")
+    changes = {p: _series_change(msg, p, v) for p in paths if p in series.EDITABLE}
+    v.raise_if_any()
+    return changes
+
+
+# Set by a client that sends back a series it read: passed by when no mask names them.
+_OUTPUT_ONLY = (
+    "status",
+    "cancelled_from",
+    "previous_series_id",
+    "materialized_until",
+    "end_date",
+    "create_time",
+    "update_time",
+    "version",
+)
 
 
 def _is_set_setting(msg: yogaclass_pb2.StudioSettings, name: str) -> bool:

@@ -10,22 +10,27 @@ after it, so two concurrent releases can never promote the same member."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
+    Date,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     MetaData,
     Row,
     String,
     Table,
+    UniqueConstraint,
     bindparam,
+    false,
     func,
     insert,
     select,
@@ -36,6 +41,7 @@ from sqlalchemy import (
 from yoga_common.db import UtcDateTime, insert_new
 from yoga_common.outbox import inbox_table, outbox_table
 from yogaclass_svc.domain import Claim, ClaimState, ClassDetails, ClassStatus, YogaClass
+from yogaclass_svc.series import Pattern, Series, SeriesStatus
 from yogaclass_svc.studio import Standing, StrikeKind, StudioRules, StudioSettings
 from yogaclass_svc.waitlist import Waiting
 
@@ -63,12 +69,26 @@ classes = Table(
     Column("version", BigInteger, nullable=False),
     Column("request_id", String(128), unique=True),
     Column("request_hash", String(64)),
+    # An occurrence of a series (issue 15): its series and local date name it once, so a
+    # materializer run twice, or on two replicas, makes it once.
+    Column(
+        "series_id", String(36), ForeignKey("series.series_id", name="fk_classes_series_id_series")
+    ),
+    Column("occurrence_date", Date),
+    Column("detached", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("series_id", "occurrence_date", name="uq_classes_occurrence"),
+    CheckConstraint(
+        "(series_id IS NULL) = (occurrence_date IS NULL)", name="ck_classes_occurrence"
+    ),
     CheckConstraint("booked >= 0 AND booked <= capacity", name="ck_classes_seats"),
     CheckConstraint("capacity > 0", name="ck_classes_capacity"),
     CheckConstraint("waiting >= 0 AND waiting <= waitlist_capacity", name="ck_classes_waitlist"),
     CheckConstraint("end_time > start_time", name="ck_classes_times"),
     CheckConstraint("status IN ('SCHEDULED', 'CANCELLED')", name="ck_classes_status"),
     Index("ix_classes_start", "start_time", "class_id"),
+    # ListClasses by series and by instructor, in the list's order.
+    Index("ix_classes_series", "series_id", "start_time", "class_id"),
+    Index("ix_classes_instructor", "instructor", "start_time", "class_id"),
 )
 
 seat_claims = Table(
@@ -117,6 +137,9 @@ def _to_domain(row: Row[Any]) -> YogaClass:
         create_time=m["create_time"],
         update_time=m["update_time"],
         version=m["version"],
+        series_id=m["series_id"] or "",
+        occurrence_date=m["occurrence_date"],
+        detached=m["detached"],
     )
 
 
@@ -133,6 +156,22 @@ def _details_columns(details: ClassDetails) -> dict[str, Any]:
         if details.cancellation_window is None
         else int(details.cancellation_window.total_seconds()),
     }
+
+
+def _insert_class(c: YogaClass, request_id: str = "", request_hash: str = "") -> Insert:
+    return insert(classes).values(
+        class_id=c.class_id,
+        **_details_columns(c.details),
+        booked=c.booked,
+        status=c.status.value,
+        create_time=c.create_time,
+        update_time=c.update_time,
+        version=c.version,
+        request_id=request_id or None,
+        request_hash=request_hash or None,
+        series_id=c.series_id or None,
+        occurrence_date=c.occurrence_date,
+    )
 
 
 _BY_ID = select(classes).where(classes.c.class_id == bindparam("class_id"))
@@ -155,19 +194,7 @@ class ClassStore:
         return (_to_domain(row), row._mapping["request_hash"]) if row else None
 
     def add(self, c: YogaClass, request_id: str, request_hash: str) -> None:
-        self._conn.execute(
-            insert(classes).values(
-                class_id=c.class_id,
-                **_details_columns(c.details),
-                booked=c.booked,
-                status=c.status.value,
-                create_time=c.create_time,
-                update_time=c.update_time,
-                version=c.version,
-                request_id=request_id or None,
-                request_hash=request_hash,
-            )
-        )
+        self._conn.execute(_insert_class(c, request_id, request_hash))
 
     def replace(self, target: YogaClass, expected_version: int) -> bool:
         """Writes `target` if the class is still at `expected_version` and its seats taken
@@ -186,6 +213,8 @@ class ClassStore:
                 status=target.status.value,
                 update_time=target.update_time,
                 version=target.version,
+                series_id=target.series_id or None,
+                detached=target.detached,
             )
         )
         return result.rowcount == 1
@@ -196,9 +225,15 @@ class ClassStore:
         end: datetime | None,
         limit: int,
         after: tuple[datetime, str] | None,
+        series_id: str = "",
+        instructor: str = "",
     ) -> list[YogaClass]:
         c = classes.c
         query = select(classes).order_by(c.start_time, c.class_id).limit(limit)
+        if series_id:
+            query = query.where(c.series_id == series_id)
+        if instructor:
+            query = query.where(c.instructor == instructor)
         if start is not None:
             query = query.where(c.start_time >= start)
         if end is not None:
@@ -358,6 +393,120 @@ class ClassStore:
         )
         return moved.rowcount == 1
 
+    # --- series (issue 15) ----------------------------------------------------------------
+    # The table is below (section "series" at the end of this module).
+
+    def add_series(self, s: Series, request_id: str = "", request_hash: str = "") -> None:
+        self._conn.execute(
+            insert(series).values(
+                series_id=s.series_id,
+                **_series_columns(s),
+                create_time=s.create_time,
+                request_id=request_id or None,
+                request_hash=request_hash or None,
+            )
+        )
+
+    def series_by_request(self, request_id: str) -> tuple[Series, str] | None:
+        row = self._conn.execute(select(series).where(series.c.request_id == request_id)).first()
+        return (_series_to_domain(row), row._mapping["request_hash"]) if row else None
+
+    def get_series(self, series_id: str) -> Series | None:
+        row = self._conn.execute(_SERIES, {"series_id": series_id}).first()
+        return _series_to_domain(row) if row else None
+
+    def lock_series(self, series_id: str, skip_locked: bool = False) -> Series | None:
+        """The series, its row locked until the transaction ends (PostgreSQL; SQLite's one
+        writer holds the database). With `skip_locked`, None when another transaction holds
+        it: a second materializer passes it by instead of waiting."""
+        query = _SERIES.with_for_update(skip_locked=skip_locked)
+        row = self._conn.execute(query, {"series_id": series_id}).first()
+        return _series_to_domain(row) if row else None
+
+    def save_series(self, s: Series) -> None:
+        """Writes a series locked by this transaction (lock_series)."""
+        self._conn.execute(
+            update(series).where(series.c.series_id == s.series_id).values(**_series_columns(s))
+        )
+
+    def series_page(
+        self, instructor: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Series]:
+        sc = series.c
+        query = select(series).order_by(sc.create_time, sc.series_id).limit(limit)
+        if instructor:
+            query = query.where(sc.instructor == instructor)
+        if after is not None:
+            query = query.where(tuple_(sc.create_time, sc.series_id) > after)
+        return [_series_to_domain(row) for row in self._conn.execute(query)]
+
+    def series_due(self, bound: datetime, limit: int) -> list[str]:
+        """Series with an occurrence not made yet that starts at or before `bound`."""
+        sc = series.c
+        rows = self._conn.execute(
+            select(sc.series_id).where(sc.next_due <= bound).order_by(sc.next_due).limit(limit)
+        )
+        return [r.series_id for r in rows]
+
+    def occurrence_dates(self, series_id: str, since: date) -> set[date]:
+        """The local dates of the series' occurrences that exist as classes, from `since`."""
+        c = classes.c
+        rows = self._conn.execute(
+            select(c.occurrence_date).where(c.series_id == series_id, c.occurrence_date >= since)
+        )
+        return {r.occurrence_date for r in rows}
+
+    def add_occurrence(self, c: YogaClass) -> bool:
+        """False if the occurrence exists already (the unique key: another run made it)."""
+        return insert_new(self._conn, _insert_class(c))
+
+    def occurrences_from(self, series_id: str, since: date) -> list[YogaClass]:
+        """The series' classes on or after the local date `since`, in date order."""
+        c = classes.c
+        rows = self._conn.execute(
+            select(classes)
+            .where(c.series_id == series_id, c.occurrence_date >= since)
+            .order_by(c.occurrence_date)
+        )
+        return [_to_domain(row) for row in rows]
+
+    def move_occurrence(self, class_id: str, series_id: str) -> None:
+        """The class becomes an occurrence of another series (a split), its date kept."""
+        c = classes.c
+        self._conn.execute(
+            update(classes).where(c.class_id == class_id).values(series_id=series_id)
+        )
+
+    def series_edit(self, request_id: str) -> tuple[str, str, str, int] | None:
+        """A stored edit: (request hash, series id, previous id, classes updated)."""
+        e = series_edits.c
+        row = self._conn.execute(
+            select(e.request_hash, e.series_id, e.previous_id, e.classes_updated).where(
+                e.request_id == request_id
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2] or "", row[3])
+
+    def add_series_edit(
+        self,
+        request_id: str,
+        request_hash: str,
+        series_id: str,
+        previous_id: str,
+        classes_updated: int,
+        now: datetime,
+    ) -> None:
+        self._conn.execute(
+            insert(series_edits).values(
+                request_id=request_id,
+                request_hash=request_hash,
+                series_id=series_id,
+                previous_id=previous_id or None,
+                classes_updated=classes_updated,
+                create_time=now,
+            )
+        )
+
     # --- studio settings and member standing (issue 14) ----------------------------------
     # Tables below the class (section "studio" at the end of this module).
 
@@ -466,6 +615,9 @@ studio_settings = Table(
     Column("strike_period_seconds", BigInteger, nullable=False),
     Column("block_duration_seconds", BigInteger, nullable=False),
     Column("booking_limit", Integer, nullable=False),
+    # Issue 15; the defaults fill a row stored before them (24 h, 56 days).
+    Column("reminder_lead_seconds", BigInteger, nullable=False, server_default="86400"),
+    Column("series_horizon_seconds", BigInteger, nullable=False, server_default="4838400"),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", BigInteger, nullable=False),
     CheckConstraint("id = 1", name="ck_studio_settings_one_row"),
@@ -511,6 +663,8 @@ def _rules_columns(rules: StudioRules) -> dict[str, Any]:
         "strike_period_seconds": _seconds(rules.strike_period),
         "block_duration_seconds": _seconds(rules.block_duration),
         "booking_limit": rules.booking_limit,
+        "reminder_lead_seconds": _seconds(rules.reminder_lead),
+        "series_horizon_seconds": _seconds(rules.series_horizon),
     }
 
 
@@ -525,6 +679,8 @@ def _settings_to_domain(row: Row[Any]) -> StudioSettings:
         strike_period=timedelta(seconds=m["strike_period_seconds"]),
         block_duration=timedelta(seconds=m["block_duration_seconds"]),
         booking_limit=m["booking_limit"],
+        reminder_lead=timedelta(seconds=m["reminder_lead_seconds"]),
+        series_horizon=timedelta(seconds=m["series_horizon_seconds"]),
     )
     return StudioSettings(rules, m["update_time"], m["version"])
 
@@ -536,3 +692,112 @@ def _standing_to_domain(row: Row[Any]) -> Standing:
 
 # The events this service consumes and has applied (yogaclass_svc/consumers.py).
 inbox = inbox_table(metadata)
+
+
+# --- series (issue 15) --------------------------------------------------------------------
+# A weekly pattern per row; its occurrences are rows of `classes` (series_id,
+# occurrence_date). `next_due` is the start of its first occurrence not made yet (NULL: none
+# left), so the materializer's due scan seeks one index.
+
+series = Table(
+    "series",
+    metadata,
+    Column("series_id", String(36), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("instructor", String(200), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("waitlist_capacity", Integer, nullable=False),
+    Column("cancellation_window_s", Integer),
+    Column("time_zone", String(64), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("start_time", String(5), nullable=False),
+    Column("duration_s", Integer, nullable=False),
+    Column("recurrence", String(500), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cancelled_from", Date),
+    Column("previous_series_id", String(36)),
+    Column("materialized_until", UtcDateTime, nullable=False),
+    Column("next_due", UtcDateTime),
+    Column("end_date", Date, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("request_id", String(128), unique=True),
+    Column("request_hash", String(64)),
+    CheckConstraint("capacity > 0", name="ck_series_capacity"),
+    CheckConstraint("duration_s > 0", name="ck_series_duration"),
+    CheckConstraint("status IN ('ACTIVE', 'CANCELLED')", name="ck_series_status"),
+    CheckConstraint("end_date >= start_date", name="ck_series_dates"),
+    Index("ix_series_due", "next_due"),
+    # ListSeries, all and by instructor, in the list's order.
+    Index("ix_series_created", "create_time", "series_id"),
+    Index("ix_series_instructor", "instructor", "create_time", "series_id"),
+)
+
+# UpdateSeries' idempotency keys: a retried edit answers as the first did.
+series_edits = Table(
+    "series_edits",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("series_id", String(36), nullable=False),
+    Column("previous_id", String(36)),
+    Column("classes_updated", Integer, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
+_SERIES = select(series).where(series.c.series_id == bindparam("series_id"))
+
+
+def _series_columns(s: Series) -> dict[str, Any]:
+    p = s.pattern
+    return {
+        "title": p.title,
+        "instructor": p.instructor,
+        "capacity": p.capacity,
+        "waitlist_capacity": p.waitlist_capacity,
+        "cancellation_window_s": None
+        if p.cancellation_window is None
+        else _seconds(p.cancellation_window),
+        "time_zone": p.time_zone,
+        "start_date": p.start_date,
+        "start_time": p.start_time.isoformat("minutes"),
+        "duration_s": _seconds(p.duration),
+        "recurrence": p.recurrence,
+        "status": s.status.value,
+        "cancelled_from": s.cancelled_from,
+        "previous_series_id": s.previous_series_id or None,
+        "materialized_until": s.materialized_until,
+        "next_due": s.next_due,
+        "end_date": s.end_date,
+        "update_time": s.update_time,
+        "version": s.version,
+    }
+
+
+def _series_to_domain(row: Row[Any]) -> Series:
+    m = row._mapping
+    window = m["cancellation_window_s"]
+    return Series(
+        series_id=m["series_id"],
+        pattern=Pattern(
+            title=m["title"],
+            instructor=m["instructor"],
+            capacity=m["capacity"],
+            waitlist_capacity=m["waitlist_capacity"],
+            cancellation_window=None if window is None else timedelta(seconds=window),
+            time_zone=m["time_zone"],
+            start_date=m["start_date"],
+            start_time=time.fromisoformat(m["start_time"]),
+            duration=timedelta(seconds=m["duration_s"]),
+            recurrence=m["recurrence"],
+        ),
+        status=SeriesStatus(m["status"]),
+        cancelled_from=m["cancelled_from"],
+        previous_series_id=m["previous_series_id"] or "",
+        materialized_until=m["materialized_until"],
+        end_date=m["end_date"],
+        create_time=m["create_time"],
+        update_time=m["update_time"],
+        version=m["version"],
+    )

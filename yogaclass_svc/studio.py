@@ -34,6 +34,12 @@ MAX_AROUND_CLASS = timedelta(days=1)
 # Strike period and block duration, when strikes are on.
 MIN_STRIKE_SPAN = timedelta(days=1)
 MAX_STRIKE_SPAN = timedelta(days=365)
+# Reminders: at most a week before a class (0: none).
+MAX_REMINDER_LEAD = timedelta(days=7)
+# Series' rolling horizon: at least a day, at most 26 weeks of classes made ahead (each
+# occurrence is a row, and a timetable further out is rarely certain).
+MIN_HORIZON = timedelta(days=1)
+MAX_HORIZON = timedelta(days=182)
 
 DURATION_FIELDS = (
     "waitlist_cutoff",
@@ -42,6 +48,8 @@ DURATION_FIELDS = (
     "no_show_grace",
     "strike_period",
     "block_duration",
+    "reminder_lead",
+    "series_horizon",
 )
 LIMIT_FIELDS = ("strike_limit", "booking_limit")
 MUTABLE_SETTINGS = (
@@ -53,6 +61,8 @@ MUTABLE_SETTINGS = (
     "strike_period",
     "block_duration",
     "booking_limit",
+    "reminder_lead",
+    "series_horizon",
 )
 # Field names as a request names them (UpdateStudioSettingsRequest.settings).
 FIELD_PREFIX = "settings."
@@ -76,6 +86,10 @@ class StudioRules:
     block_duration: timedelta = timedelta(days=7)
     # Upcoming bookings a member may hold; 0: no limit.
     booking_limit: int = 0
+    # A reminder goes to each confirmed booking this long before its class; 0: none.
+    reminder_lead: timedelta = timedelta(hours=24)
+    # Series' occurrences exist as bookable classes this far ahead.
+    series_horizon: timedelta = timedelta(days=56)
 
     @property
     def strikes_on(self) -> bool:
@@ -123,6 +137,8 @@ def validate_rules(rules: StudioRules, v: Violations | None = None) -> None:
     lower = MIN_STRIKE_SPAN if rules.strikes_on else timedelta()
     _check_duration(v, "strike_period", rules.strike_period, MAX_STRIKE_SPAN, lower)
     _check_duration(v, "block_duration", rules.block_duration, MAX_STRIKE_SPAN, lower)
+    _check_duration(v, "reminder_lead", rules.reminder_lead, MAX_REMINDER_LEAD)
+    _check_duration(v, "series_horizon", rules.series_horizon, MAX_HORIZON, MIN_HORIZON)
     for name in LIMIT_FIELDS:
         v.check(
             0 <= getattr(rules, name) <= MAX_LIMIT,

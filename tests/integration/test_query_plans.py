@@ -80,6 +80,40 @@ CASES: dict[str, tuple[str, Callable[[Connection], Any]]] = {
         "yogaclass",
         lambda c: ClassStore(c).page(AT, AT + 7 * DAY, 21, AFTER),
     ),
+    "ListClasses by series, the first page": (
+        "yogaclass",
+        lambda c: ClassStore(c).page(None, None, 21, None, series_id="s-1"),
+    ),
+    "ListClasses by series, a window and a later page": (
+        "yogaclass",
+        lambda c: ClassStore(c).page(AT, AT + 7 * DAY, 21, AFTER, series_id="s-1"),
+    ),
+    "ListClasses by instructor, the first page": (
+        "yogaclass",
+        lambda c: ClassStore(c).page(None, None, 21, None, instructor="Mina"),
+    ),
+    "ListClasses by instructor, a window and a later page": (
+        "yogaclass",
+        lambda c: ClassStore(c).page(AT, AT + 7 * DAY, 21, AFTER, instructor="Mina"),
+    ),
+    "series materializer: series due": (
+        "yogaclass",
+        lambda c: ClassStore(c).series_due(AT, 100),
+    ),
+    "series materializer: a series' occurrences made": (
+        "yogaclass",
+        lambda c: ClassStore(c).occurrence_dates("s-1", AT.date()),
+    ),
+    "UpdateSeries and CancelSeries: a series' classes from a date": (
+        "yogaclass",
+        lambda c: ClassStore(c).occurrences_from("s-1", AT.date()),
+    ),
+    "ListSeries, the first page": ("yogaclass", lambda c: ClassStore(c).series_page("", 21, None)),
+    "ListSeries, a later page": ("yogaclass", lambda c: ClassStore(c).series_page("", 21, AFTER)),
+    "ListSeries by instructor, a later page": (
+        "yogaclass",
+        lambda c: ClassStore(c).series_page("Mina", 21, AFTER),
+    ),
     "GetMemberStanding: a member's strikes": (
         "yogaclass",
         lambda c: ClassStore(c).count_strikes("11", AT - 30 * DAY),
@@ -232,7 +266,8 @@ GROWN = {
 
 
 # Further growing tables of a service, filled and ANALYZEd the same way: a reminder per
-# booking, nearly all of them done (sent, cancelled, skipped), a few still waiting.
+# booking, nearly all of them done (sent, cancelled, skipped), a few still waiting; the series
+# of yogaclass_svc, most of them made long ago and fully materialized (next_due NULL), a few due.
 MORE_GROWN = {
     "notification": [
         (
@@ -246,6 +281,22 @@ MORE_GROWN = {
                  CASE WHEN i % 1000 = 0 THEN 'SCHEDULED' WHEN i % 10 = 0 THEN 'CANCELLED'
                    ELSE 'SENT' END,
                  2, timestamp '2028-01-01', timestamp '2028-01-01'
+               FROM generate_series(1, :rows) AS i""",
+        )
+    ],
+    "yogaclass": [
+        (
+            "series",
+            """INSERT INTO series (series_id, title, instructor, capacity, waitlist_capacity,
+                 time_zone, start_date, start_time, duration_s, recurrence, status,
+                 materialized_until, next_due, end_date, create_time, update_time, version)
+               SELECT 's-' || lpad(i::text, 6, '0'), 'Flow',
+                 CASE WHEN i % 4 = 0 THEN 'Mina' ELSE 'Jiwoo' || (i % 50) END, 20, 0,
+                 'Asia/Seoul', date '2029-01-01', '07:00', 3600, 'FREQ=WEEKLY;COUNT=10',
+                 'ACTIVE', timestamp '2029-01-01' + i * interval '1 hour',
+                 CASE WHEN i % 500 = 0 THEN timestamp '2029-01-01' + i * interval '1 hour' END,
+                 date '2029-03-05', timestamp '2028-01-01' + i * interval '1 hour',
+                 timestamp '2028-01-01', 1
                FROM generate_series(1, :rows) AS i""",
         )
     ],
