@@ -48,7 +48,7 @@ from yoga_common.db import Database
 from yoga_common.errors import Code, ServiceError
 from yoga_common.events import headers
 from yoga_common.settings import AuthSettings
-from yoga_common.timestamps import from_timestamp, utcnow
+from yoga_common.timestamps import from_timestamp, to_timestamp, utcnow
 from yoga_common.topics import YOGACLASS_EVENTS
 from yoga_common.uow import Outbox, Transactions
 from yogaclass_svc import messages, series
@@ -343,25 +343,37 @@ async def test_cancel_from_a_date_cancels_each_occurrence_once(
 # --- the API, through a real system ----------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """The system's SMTP server: what members were emailed."""
+    box = Mailbox(free_port())
+    box.start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def system(
-    request: pytest.FixtureRequest, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    auth: AuthSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+    mailbox: Mailbox,
 ) -> Iterator[Stack]:
-    mailbox = Mailbox(free_port())
-    mailbox.start()
-    try:
-        with system_under_test(
-            request.param,
-            auth,
-            tmp_path_factory.mktemp(f"series-{request.param}"),
-            ALL,
-            smtp_port=mailbox.port,
-            gateway=True,
-            common_env={"YOGACLASS_SERIES_INTERVAL_SECONDS": "0.5"},
-        ) as running:
-            yield running
-    finally:
-        mailbox.stop()
+    with system_under_test(
+        request.param,
+        auth,
+        tmp_path_factory.mktemp(f"series-{request.param}"),
+        ALL,
+        smtp_port=mailbox.port,
+        gateway=True,
+        common_env={
+            "YOGACLASS_SERIES_INTERVAL_SECONDS": "0.5",
+            "NOTIFICATION_REMINDER_INTERVAL_SECONDS": "0.5",
+        },
+    ) as running:
+        yield running
 
 
 @pytest.fixture
@@ -404,6 +416,14 @@ async def reservation(c: Clients, reservation_id: str) -> rpb.Reservation:
         rpb.GetReservationRequest(reservation_id=reservation_id), metadata=c.stack.as_admin()
     )
     return answer.reservation
+
+
+async def notes(c: Clients, user: str, kind: int) -> list[npb.Notification]:
+    answer = await c.notifications.ListNotifications(
+        npb.ListNotificationsRequest(user_id=c.stack.user_id(user), page_size=100),
+        metadata=c.stack.as_admin(),
+    )
+    return [n for n in answer.notifications if n.kind == kind]
 
 
 async def kinds(c: Clients, user: str) -> list[str]:
@@ -513,9 +533,16 @@ async def test_a_series_through_grpc_and_json_books_moves_and_cancels(c: Clients
 
     async def rescheduled() -> bool:
         found = await reservation(c, booked.reservation.reservation_id)
-        return found.class_start_time == new_start
+        return found.class_start_time == new_start and "NOTIFICATION_KIND_RESCHEDULED" in (
+            await kinds(c, "series-1")
+        )
 
     await eventually(rescheduled, within=30)
+    # The member was told once, in the studio's time: from 07:00 KST to 09:30 KST.
+    told_of_move = await notes(c, "series-1", npb.NOTIFICATION_KIND_RESCHEDULED)
+    assert len(told_of_move) == 1
+    assert told_of_move[0].class_time_zone == "Asia/Seoul"
+    assert "07:00 KST" in told_of_move[0].body and "09:30 KST" in told_of_move[0].body
 
     # Cancel the new series from the fourth, through JSON: the booked member's reservation is
     # cancelled by the studio and they are told once; the detached one is cancelled too.
@@ -555,6 +582,8 @@ async def test_a_series_through_grpc_and_json_books_moves_and_cancels(c: Clients
         rows(c.stack, "reservation", "SELECT * FROM reservations ORDER BY reservation_id"),
         rows(c.stack, "notification", "SELECT * FROM notifications ORDER BY notification_id"),
     ) == settled
+    assert len(await notes(c, "series-1", npb.NOTIFICATION_KIND_RESCHEDULED)) == 1
+    assert len(await notes(c, "series-1", npb.NOTIFICATION_KIND_CLASS_CANCELLED)) == 1
 
     # Both series are listed, the instructor's filter included.
     listed_series = await c.classes.ListSeries(
@@ -644,6 +673,99 @@ async def test_the_reminder_lead_is_a_setting_its_event_carries(c: Clients) -> N
         ypb.UpdateStudioSettingsRequest(settings=ypb.StudioSettings(reminder_lead=seconds(86400))),
         metadata=c.stack.as_admin(),
     )
+
+
+async def test_a_seoul_booking_gets_one_reminder_in_kst_and_a_cancelled_one_none(
+    c: Clients, mailbox: Mailbox
+) -> None:
+    """The whole way: booked through reservation_svc, scheduled from its event, sent by the
+    job and the mailer to the SMTP server, in Seoul time."""
+    staff = c.stack.as_admin()
+    now = utcnow()
+    start = (now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    title = f"Reminded {uuid.uuid4().hex[:6]}"
+    created = await c.classes.CreateClass(
+        ypb.CreateClassRequest(
+            yoga_class=ypb.YogaClass(
+                title=title,
+                instructor="Mina",
+                start_time=to_timestamp(start),
+                end_time=to_timestamp(start + HOUR),
+                time_zone="Asia/Seoul",
+                capacity=5,
+            )
+        ),
+        metadata=staff,
+    )
+    class_id = created.yoga_class.class_id
+    # The reminder comes due about 25 s after these bookings are made.
+    lead = int((start - now).total_seconds()) - 25
+    await c.classes.UpdateStudioSettings(
+        ypb.UpdateStudioSettingsRequest(
+            settings=ypb.StudioSettings(reminder_lead=seconds(lead)),
+            update_mask=FieldMask(paths=["reminder_lead"]),
+        ),
+        metadata=staff,
+    )
+    try:
+        await eventually(
+            lambda: asyncio.to_thread(
+                lambda: (
+                    rows(c.stack, "notification", "SELECT lead_seconds FROM studio_lead")
+                    == [(lead,)]
+                )
+            ),
+            within=30,
+        )
+        booked = {}
+        for user in ("remind-1", "remind-2"):
+            answer = await c.reservations.CreateReservation(
+                rpb.CreateReservationRequest(class_id=class_id, request_id=str(uuid.uuid4())),
+                metadata=c.stack.as_user(user),
+                timeout=60,
+            )
+            assert answer.reservation.status == rpb.RESERVATION_STATUS_CONFIRMED
+            booked[user] = answer.reservation.reservation_id
+        await c.reservations.CancelReservation(
+            rpb.CancelReservationRequest(reservation_id=booked["remind-2"]),
+            metadata=c.stack.as_user("remind-2"),
+        )
+
+        def reminders_sent() -> list[str]:
+            return [
+                subject
+                for _, subject, _ in list(mailbox.received)
+                if subject.startswith("Reminder:") and title in subject
+            ]
+
+        async def reminded() -> bool:
+            return bool(await asyncio.to_thread(reminders_sent))
+
+        await eventually(reminded, within=60)
+        local = start.astimezone(SEOUL)
+        assert reminders_sent() == [
+            f"Reminder: {title} on {local:%a} {local.day} {local:%b %H:%M} KST"
+        ]
+        states = await asyncio.to_thread(
+            rows,
+            c.stack,
+            "notification",
+            "SELECT reservation_id, state FROM reminders WHERE class_id = :c ORDER BY 1",
+            c=class_id,
+        )
+        assert sorted(states) == sorted(
+            [(booked["remind-1"], "SENT"), (booked["remind-2"], "CANCELLED")]
+        )
+        assert len(await notes(c, "remind-1", npb.NOTIFICATION_KIND_REMINDER)) == 1
+        assert await notes(c, "remind-2", npb.NOTIFICATION_KIND_REMINDER) == []
+    finally:
+        await c.classes.UpdateStudioSettings(
+            ypb.UpdateStudioSettingsRequest(
+                settings=ypb.StudioSettings(reminder_lead=seconds(86400)),
+                update_mask=FieldMask(paths=["reminder_lead"]),
+            ),
+            metadata=staff,
+        )
 
 
 def counts(stack: Stack) -> tuple[Any, ...]:
