@@ -276,10 +276,12 @@ def test_dashboard_names_only_metrics_the_services_export() -> None:
     import re
 
     import notification_svc.mailer
+    import notification_svc.reminder_job
     import reservation_svc.service
     import yogaclass_svc.service
 
-    assert notification_svc.mailer and reservation_svc.service and yogaclass_svc.service
+    assert notification_svc.mailer and notification_svc.reminder_job
+    assert reservation_svc.service and yogaclass_svc.service
     exported = {
         sample_name
         for family in REGISTRY.collect()
