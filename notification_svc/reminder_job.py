@@ -7,7 +7,6 @@ notifications' commit."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from notification_svc.reminders import Reminder
+from yoga_common.jobs import every
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,7 @@ class ReminderJob:
                 return handled
 
     async def run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self.send_due()
-                failures = 0
-                await asyncio.sleep(self._interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures += 1
-                log.exception("reminder pass failed; trying again")
-                await asyncio.sleep(min(self._interval * 2**failures, 300.0))
+        async def one_pass() -> int:
+            return len(await self.send_due())
+
+        await every(self._interval, one_pass, "reminders handled", "reminders")

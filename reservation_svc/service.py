@@ -37,6 +37,7 @@ from reservation_svc.domain import (
 )
 from reservation_svc.storage import ReservationStore
 from yoga_common.errors import not_found, unavailable
+from yoga_common.jobs import every
 from yoga_common.uow import Transactions, Unit, races
 
 log = logging.getLogger(__name__)
@@ -314,21 +315,13 @@ class ReservationService:
                 return marked
 
     async def no_show_loop(self, interval: float, batch: int = 100) -> None:
-        while True:
-            try:
-                marked = await self.sweep_no_shows(batch)
-                if marked:
-                    log.info("no-show sweep", extra={"marked": marked})
-            except asyncio.CancelledError:
-                raise
-            except StudioUnavailable as err:
-                log.warning(
-                    "studio settings unavailable; no-show sweep skips a pass",
-                    extra={"error": str(err)},
-                )
-            except Exception:
-                log.exception("no-show sweep failed; trying again")
-            await asyncio.sleep(interval)
+        await every(
+            interval,
+            functools.partial(self.sweep_no_shows, batch),
+            "no-show sweep",
+            "marked",
+            quiet=(StudioUnavailable,),
+        )
 
     async def recovery_loop(
         self, grace: timedelta, interval: float, max_interval: float = 60.0

@@ -19,11 +19,12 @@ from typing import Any
 from prometheus_client import Counter
 
 from yoga_common.errors import invalid_field, not_found
+from yoga_common.jobs import every
 from yoga_common.uow import Transactions, races
 from yogaclass_svc import domain, series
 from yogaclass_svc.domain import MUTABLE_FIELDS, ClassStatus, ClassUpdated, YogaClass
 from yogaclass_svc.series import Pattern, Series, SeriesCancelled, SeriesCreated, SeriesUpdated
-from yogaclass_svc.service import Work, cancel_class, every, promote
+from yogaclass_svc.service import Work, cancel_class, promote
 from yogaclass_svc.storage import ClassStore
 
 OCCURRENCES = Counter(

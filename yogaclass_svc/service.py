@@ -4,11 +4,10 @@ storage.py, the protobuf mapping in the servicer."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from yoga_common.errors import not_found
+from yoga_common.jobs import every
 from yoga_common.uow import Transactions, Unit, races
 from yogaclass_svc import domain, waitlist
 from yogaclass_svc.domain import (
@@ -162,23 +162,6 @@ class ClassService:
 
     async def queue_loop(self, interval: float) -> None:
         await every(interval, self.close_queues, "waitlists closed", "expired")
-
-
-async def every(
-    interval: float, one_pass: Callable[[], Awaitable[int]], done: str, what: str
-) -> None:
-    """A background job: `one_pass` every `interval` seconds, logging `done` with how many
-    (`what`) when it did something; a failed pass is logged and the next one tries again."""
-    while True:
-        try:
-            count = await one_pass()
-            if count:
-                log.info(done, extra={what: count})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s: a pass failed; trying again", done)
-        await asyncio.sleep(interval)
 
 
 def cancel_class(uow: Work, class_id: str, now: datetime) -> YogaClass:
