@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from notification_svc.domain import RetryPolicy
 from yoga_common import system
+from yoga_common.localtime import known_zone
 from yoga_common.settings import ServiceSettings
 
 SERVICE = system.service("notification")
@@ -43,10 +42,8 @@ class Settings(ServiceSettings):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"{value!r} is not an IANA time zone") from err
+        if not known_zone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone")
         return value
 
     @model_validator(mode="after")

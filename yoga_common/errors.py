@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -96,6 +97,19 @@ class Violations:
     def check(self, ok: bool, name: str, description: str) -> None:
         if not ok:
             self.add(name, description)
+
+    def text(self, name: str, value: str, limit: int, required: bool = False) -> None:
+        """A person's text (a title, a name, a filter on one): present when required, at most
+        `limit` characters, and no control characters, which no title holds and PostgreSQL
+        cannot store (NUL)."""
+        if required:
+            self.check(bool(value.strip()), name, "is required")
+        self.check(len(value) <= limit, name, f"at most {limit} characters")
+        self.check(
+            not any(unicodedata.category(c) == "Cc" for c in value),
+            name,
+            "has control characters",
+        )
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -4,17 +4,27 @@ the zone's name; only text for people (emails, notifications, my page) goes thro
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def known_zone(name: str) -> bool:
+    """An IANA zone's name the zone database has. Asked of the database's list, not of
+    ZoneInfo(name): that opens a file by the name, and a caller's "Asia" (a folder), a path or
+    5,000 characters raise OS errors of every kind instead of "unknown zone"."""
+    return name in _zones()
 
 
 def zone_or_utc(name: str) -> ZoneInfo:
     """The zone named, or UTC for "" and for a name this machine's database lacks (an event
     from a newer producer must still be readable)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(name if known_zone(name) else "UTC")
 
 
 def in_zone(at: datetime, time_zone: str) -> datetime:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yoga_common.errors import Violations, failed_precondition, invalid_field
+from yoga_common.localtime import known_zone
 from yogaclass_svc.waitlist import MAX_WAITLIST, Skip
 
 MAX_TITLE = 200
@@ -105,20 +105,15 @@ class YogaClass:
 
 
 def valid_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return known_zone(name)
 
 
 def validate_details(details: ClassDetails, now: datetime, v: Violations | None = None) -> None:
     """Every violation at once (added to `v`'s, if given). A class, new or edited, must start
     in the future."""
     v = v if v is not None else Violations()
-    v.check(bool(details.title.strip()), "yoga_class.title", "is required")
-    v.check(len(details.title) <= MAX_TITLE, "yoga_class.title", f"at most {MAX_TITLE} characters")
-    v.check(len(details.instructor) <= MAX_TITLE, "yoga_class.instructor", "too long")
+    v.text("yoga_class.title", details.title, MAX_TITLE, required=True)
+    v.text("yoga_class.instructor", details.instructor, MAX_TITLE)
     v.check(
         1 <= details.capacity <= MAX_CAPACITY,
         "yoga_class.capacity",

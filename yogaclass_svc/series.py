@@ -228,9 +228,8 @@ def rule_of(p: Pattern) -> Rule:
 
 
 def _check_fields(d: Draft, v: Violations) -> None:
-    v.check(bool(d.title.strip()), PREFIX + "title", "is required")
-    v.check(len(d.title) <= MAX_TITLE, PREFIX + "title", f"at most {MAX_TITLE} characters")
-    v.check(len(d.instructor) <= MAX_TITLE, PREFIX + "instructor", "too long")
+    v.text(PREFIX + "title", d.title, MAX_TITLE, required=True)
+    v.text(PREFIX + "instructor", d.instructor, MAX_TITLE)
     v.check(
         1 <= d.capacity <= MAX_CAPACITY,
         PREFIX + "capacity",

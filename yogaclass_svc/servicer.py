@@ -182,7 +182,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         )
         end = check_time(v, "end_time", request.end_time) if request.HasField("end_time") else None
         check_id(v, "series_id", request.series_id, required=False)
-        v.check(len(request.instructor) <= MAX_TITLE, "instructor", "too long")
+        v.text("instructor", request.instructor, MAX_TITLE)
         paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         series_id, instructor = request.series_id, request.instructor
@@ -316,7 +316,7 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         self, request: yogaclass_pb2.ListSeriesRequest, context: Context
     ) -> yogaclass_pb2.ListSeriesResponse:
         v = Violations()
-        v.check(len(request.instructor) <= MAX_TITLE, "instructor", "too long")
+        v.text("instructor", request.instructor, MAX_TITLE)
         paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         page, token = await pagination.keyset_page(
