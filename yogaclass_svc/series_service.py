@@ -13,7 +13,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -48,12 +48,15 @@ def _existing(store: ClassStore, series_id: str, lock: bool = False) -> Series:
     return found
 
 
-def materialize(uow: Work, s: Series, now: datetime) -> tuple[Series, list[object]]:
-    """The series' occurrences within the studio's horizon made as classes (those that do not
-    exist yet), and its materialized_until moved on. Returns the series after, and the
-    ClassCreated events to emit."""
+def materialize(
+    uow: Work, s: Series, now: datetime, horizon: timedelta | None = None
+) -> tuple[Series, list[object]]:
+    """The series' occurrences within the studio's horizon (read here unless the caller has
+    it) made as classes (those that do not exist yet), and its materialized_until moved on.
+    Returns the series after, and the ClassCreated events to emit."""
     store = uow.store
-    horizon = store.studio_rules().series_horizon
+    if horizon is None:
+        horizon = store.studio_rules().series_horizon
     due = series.due(s, now, horizon)
     existing = store.occurrence_dates(s.series_id, due[0].occurrence_date) if due else set()
     made: list[object] = []
@@ -87,7 +90,7 @@ def materialize_one(uow: Work, series_id: str, now: datetime) -> int:
     next_due = s.next_due
     if next_due is None or next_due > now + horizon:
         return 0  # made while this replica waited for its turn
-    _, made = materialize(uow, s, now)
+    _, made = materialize(uow, s, now, horizon)
     uow.emit(*made)
     return len(made)
 
