@@ -257,6 +257,8 @@ def int64_formats(doc: dict[str, Any], descriptors: Descriptors) -> None:
 
 
 def field_mask_parameters(doc: dict[str, Any]) -> None:
+    """The plugin says `format: field-mask` only; the gateway reads a FieldMask in the query as
+    proto3 JSON writes it (the proto comments name the fields in snake_case)."""
     for _, _, op in operations(doc):
         for param in op.get("parameters", []):
             if param["schema"].get("format") == "field-mask":
