@@ -5,12 +5,20 @@ export interface AppConfig {
   issuer: string;
   /** The public client of the web app at the issuer. */
   clientId: string;
+  /** The studio's IANA time zone: the timetable's weeks and times are in it. */
+  timeZone: string;
 }
+
+export const DEFAULT_TIME_ZONE = "Asia/Seoul";
 
 export async function loadConfig(fetcher: typeof fetch = fetch): Promise<AppConfig> {
   const answer = await fetcher("/config.json", { cache: "no-cache" });
   if (!answer.ok) throw new Error(`/config.json: HTTP ${answer.status}`);
   const config = (await answer.json()) as Partial<AppConfig>;
   if (!config.issuer || !config.clientId) throw new Error("/config.json lacks issuer or clientId");
-  return { issuer: config.issuer, clientId: config.clientId };
+  return {
+    issuer: config.issuer,
+    clientId: config.clientId,
+    timeZone: config.timeZone || DEFAULT_TIME_ZONE,
+  };
 }

@@ -3,7 +3,7 @@ import { createApi } from "./api/client";
 import App from "./App.vue";
 import { createAuth } from "./auth";
 import { loadConfig } from "./config";
-import { API, AUTH } from "./context";
+import { API, AUTH, CONFIG } from "./context";
 import { currentLocale, i18n } from "./i18n";
 import { createAppRouter } from "./router";
 import "./styles.css";
@@ -18,7 +18,7 @@ async function start(): Promise<void> {
     // The session ended at the provider (or the token was refused): sign in and come back.
     onUnauthenticated: () => void auth.signIn(router.currentRoute.value.fullPath, currentLocale()),
   });
-  createApp(App).provide(AUTH, auth).provide(API, api).use(i18n).use(router).mount("#app");
+  createApp(App).provide(AUTH, auth).provide(API, api).provide(CONFIG, config).use(i18n).use(router).mount("#app");
 }
 
 void start();
