@@ -365,11 +365,9 @@ def test_the_web_app_gets_what_is_neither_api_nor_grpc_without_a_token() -> None
     opts = gateway_config.GatewayOptions(web_target="web.example.svc:8080")
     config = gateway_config.build_config(8088, TARGETS, opts=opts)
     by_name = {route["name"]: route for route in routes(config)}
-    names = list(by_name)
-    assert names[-4:] == ["unknown gRPC method", "openapi document", "json before transcoding",
-                          "web app"]  # fmt: skip
-    openapi, json_route, web = by_name["openapi document"], by_name["json before transcoding"], \
-        by_name["web app"]  # fmt: skip
+    last = ["unknown gRPC method", "openapi document", "json before transcoding", "web app"]
+    assert list(by_name)[-4:] == last
+    openapi, json_route, web = (by_name[name] for name in last[1:])
     assert openapi["match"]["path"] == "/v1/openapi.json"
     method = openapi["match"]["headers"][0]
     assert method["name"] == ":method"

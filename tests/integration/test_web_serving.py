@@ -12,6 +12,7 @@ import gzip
 import http.client
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,31 @@ SCRIPT = "/assets/index-4f2a9c1b.js"
 STYLE = "/assets/index-77d0e3aa.css"
 IMAGE = "/assets/logo-0c9e11f2.svg"
 YEAR = "public, max-age=31536000, immutable"
+PROBE = "/assets/probe-1a2b3c4d.js"
+# Runs in the browser: reads /config.json, then asks the identity provider and another origin
+# (no-cors: only the Content-Security-Policy can refuse), each answer a data attribute of <html>.
+PROBE_SCRIPT = """
+const mark = (name, value) => { document.documentElement.dataset[name] = value; };
+const reach = (url) => fetch(url, { mode: "no-cors" }).then(() => "allowed", () => "blocked");
+fetch("/config.json")
+  .then((answer) => answer.json())
+  .then(async (config) => {
+    mark("issuer", config.issuer);
+    mark("provider", await reach(config.issuer + "/.well-known/openid-configuration"));
+    mark("elsewhere", await reach(new URL(location.href).searchParams.get("elsewhere")));
+  });
+"""
+CHROMIUM = [
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def build_fixture_app(dist: Path) -> None:
@@ -64,6 +90,12 @@ def build_fixture_app(dist: Path) -> None:
     }
     document = OPENAPI.read_text() if OPENAPI.exists() else json.dumps(fixture)
     (dist / "v1" / "openapi.json").write_text(document)
+    # A page for the browser: what its script may fetch, and an inline script that must not run.
+    (dist / "probe.html").write_text(
+        '<!doctype html>\n<html><head><script src="' + PROBE + '"></script></head><body>'
+        '<script>document.body.dataset.inline = "ran";</script></body></html>\n'
+    )
+    (dist / PROBE[1:]).write_text(PROBE_SCRIPT)
 
 
 @dataclass
@@ -192,6 +224,33 @@ def test_security_headers_name_only_the_app_and_the_identity_provider(site: Site
         assert answer.header("x-content-type-options") == "nosniff", path
         assert answer.header("referrer-policy") == "no-referrer", path
         assert answer.header("x-frame-options") == "DENY", path
+
+
+def test_a_browser_keeps_to_the_policy(site: Site) -> None:
+    """Debian's Chromium loads a page through the gateway: the page's own script runs and
+    reaches /config.json and the identity provider; another origin (nginx's own port) and the
+    inline script are refused."""
+    assert site.stack.nginx is not None
+    elsewhere = f"{site.stack.nginx.url}/healthz"
+    done = subprocess.run(
+        [
+            *CHROMIUM,
+            "--virtual-time-budget=10000",
+            "--enable-logging=stderr",
+            "--dump-dom",
+            f"http://127.0.0.1:{site.port}/probe.html?elsewhere={elsewhere}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = done.stdout.split(">", 2)[1]  # <html ...> with the data attributes
+    assert f'data-issuer="{site.stack.auth.issuer}"' in html, done.stdout
+    assert 'data-provider="allowed"' in html, done.stdout
+    assert 'data-elsewhere="blocked"' in html, done.stdout
+    assert 'data-inline="ran"' not in done.stdout
+    assert "violates the following Content Security Policy directive" in done.stderr
 
 
 def test_config_json_names_the_issuer_and_the_web_client(site: Site) -> None:
