@@ -207,7 +207,7 @@ def serve(
         shares = ", ".join(f"{name} {s:.1f} s" for name, s in started.seconds.items())
         print(
             f"up in {took:.1f} s (tools {tools_ready:.1f} s, Kafka {kafka_ready:.1f} s "
-            f"with the web app's build {web_ready:.1f} s, "
+            f"(the web app's build meanwhile: {web_ready:.1f} s), "
             f"services and gateway {services_ready:.1f} s after it; shared servers started "
             f"side by side: {shares or 'none'})",
             flush=True,

@@ -10,7 +10,7 @@
 #           changed since the last build (or web/dist/index.html is gone), nothing otherwise.
 #           The inputs: every file under web/ that git does not ignore (node_modules, dist and
 #           generated files are ignored), and gen/openapi/ (the API's types come from it). Their
-#           content hash is the stamp. npm's output goes to var/web/npm.log. While
+#           content hash is the stamp. npm's output goes to var/web-build/npm.log. While
 #           web/package.json does not exist (the app is not there yet) it says so on stderr,
 #           prints nothing and succeeds.
 #   dist    prints web/dist's absolute path if it holds a build (else fails); builds nothing.
@@ -19,12 +19,14 @@
 #   YOGA_CACHE      downloads cache (default ~/.cache/yoga): npm's cache is $YOGA_CACHE/npm,
 #                   outside the repository
 #   YOGA_WEB_DIR    the app's folder (default <repo>/web; the tests point it at a fixture)
-#   YOGA_WEB_STATE  where the stamps, the lock and npm's log go (default <repo>/var/web)
+#   YOGA_WEB_STATE  where the stamps, the lock and npm's log go (default <repo>/var/web-build)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WEB=${YOGA_WEB_DIR:-$ROOT/web}
-STATE=${YOGA_WEB_STATE:-$ROOT/var/web}
+STATE=${YOGA_WEB_STATE:-$ROOT/var/web-build}
+# The API's OpenAPI document, where the app's `gen:api` script reads it (../gen/openapi).
+OPENAPI=$WEB/../gen/openapi
 export npm_config_cache=${npm_config_cache:-${YOGA_CACHE:-$HOME/.cache/yoga}/npm}
 # No questions, no advertising, no report sent anywhere.
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
@@ -62,7 +64,7 @@ cmd_deps() {
 
 # The content hash of the files the build reads, one line: git's view of the app folder
 # (tracked files and new ones, not the ignored: node_modules, dist, generated types), or every
-# file but node_modules and dist outside a git checkout; and gen/openapi/.
+# file but node_modules and dist outside a git checkout; and gen/openapi/ beside the app.
 inputs_hash() {
   {
     if git -C "$WEB" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -75,9 +77,9 @@ inputs_hash() {
       # A tracked file deleted in the working tree is listed but gone: it counts as gone.
       if [[ -f $WEB/$file ]]; then printf '%s\0' "web/$file"; sha256sum <"$WEB/$file"; fi
     done
-    if [[ -d $ROOT/gen/openapi ]]; then
-      find "$ROOT/gen/openapi" -type f -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' file; do
-        printf '%s\0' "${file#"$ROOT"/}"
+    if [[ -d $OPENAPI ]]; then
+      find "$OPENAPI" -type f -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' file; do
+        printf '%s\0' "gen/openapi/${file#"$OPENAPI"/}"
         sha256sum <"$file"
       done
     fi

@@ -126,6 +126,20 @@ def test_a_changed_or_new_source_builds_again_without_installing(app: App) -> No
     assert app.npm_calls() == ["run build"]
 
 
+def test_a_changed_openapi_document_builds_again(app: App) -> None:
+    """The app's types come from gen/openapi/ beside it (its `gen:api` script)."""
+    document = app.folder.parent / "gen" / "openapi" / "yoga.openapi.json"
+    document.parent.mkdir(parents=True)
+    document.write_text('{"openapi": "3.0.3"}\n')
+    built(app)
+    app.npm_calls()
+    document.write_text('{"openapi": "3.0.3", "paths": {}}\n')
+    built(app)
+    assert app.npm_calls() == ["run build"]
+    built(app)
+    assert app.npm_calls() == []
+
+
 def test_what_git_ignores_does_not_count(app: App) -> None:
     built(app)
     app.npm_calls()
