@@ -27,6 +27,8 @@ NGINX = Path("/usr/sbin/nginx")
 # The web app's OpenID Connect client at the provider (keycloak/studio-realm.json): public,
 # authorization code with PKCE.
 CLIENT_ID = "yoga-web"
+# The studio's zone when a deployment names none (the chart: services.web.timeZone).
+STUDIO_TIME_ZONE = "Asia/Seoul"
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 # A placeholder is filled as it is: nothing that could end a directive or open a new one.
 UNSAFE = re.compile(r"[\s;{}'\"\\$#]")
@@ -41,9 +43,12 @@ def idp_origin(issuer: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def site_config(issuer: str, client_id: str = CLIENT_ID) -> dict[str, str]:
-    """What the app reads at boot from `/config.json`: where to sign in, as which client."""
-    return {"issuer": issuer, "clientId": client_id}
+def site_config(
+    issuer: str, client_id: str = CLIENT_ID, time_zone: str = STUDIO_TIME_ZONE
+) -> dict[str, str]:
+    """What the app reads at boot from `/config.json`: where to sign in, as which client, and
+    the studio's time zone (the timetable's weeks and the staff's wall-clock inputs are in it)."""
+    return {"issuer": issuer, "clientId": client_id, "timeZone": time_zone}
 
 
 def placeholders(

@@ -26,6 +26,7 @@ keycloak=$!
 # then the app itself, built once here when its sources changed (the stacks serve web/dist).
 scripts/web.sh deps
 scripts/web.sh build >/dev/null
+scripts/web.sh test
 scripts/postgres.sh start
 scripts/kafka.sh start
 wait "$keycloak" || { echo "test.sh: Keycloak did not start" >&2; exit 1; }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The web app's tooling (web/: Vue 3, Vite, TypeScript; served by nginx behind the gateway).
 #
-# Usage: scripts/web.sh deps|build|dist
-#   deps    installs Debian's nginx-light (the static server of `make run` and the tests) and
-#           chromium (the browser tests) when either is missing: apt, as root. Idempotent.
+# Usage: scripts/web.sh deps|build|test|dist
+#   deps    installs Debian's nginx-light (the static server of `make run` and the tests), fonts-noto-cjk and
+#           chromium (the browser tests) when one is missing: apt, as root. Idempotent.
 #   build   brings web/dist up to date and prints its absolute path (the only line on stdout):
 #           `npm ci` when web/package.json or web/package-lock.json changed since the last
 #           install (or web/node_modules is gone), `npm run build` when any input of the build
@@ -13,6 +13,7 @@
 #           content hash is the stamp. npm's output goes to var/web-build/npm.log. While
 #           web/package.json does not exist (the app is not there yet) it says so on stderr,
 #           prints nothing and succeeds.
+#   test    builds (as above), then runs the app's Vitest tests (`npm test`).
 #   dist    prints web/dist's absolute path if it holds a build (else fails); builds nothing.
 #
 # Env:
@@ -38,8 +39,11 @@ cmd_deps() {
   local missing=()
   [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # Korean text: without a CJK font chromium draws boxes (the Korean screenshots, and what
+  # Lighthouse and axe see of the page's layout).
+  [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || missing+=(fonts-noto-cjk)
   if (( ${#missing[@]} == 0 )); then
-    log "nginx and chromium are installed"
+    log "nginx, chromium and a Korean font are installed"
     return
   fi
   [[ $EUID -eq 0 ]] || die "${missing[*]} missing and not root: apt-get install ${missing[*]}"
@@ -60,6 +64,8 @@ cmd_deps() {
   (( status == 0 )) || die "apt-get install ${missing[*]} failed"
   [[ -x /usr/sbin/nginx ]] || die "no /usr/sbin/nginx after installing nginx-light"
   command -v chromium >/dev/null 2>&1 || die "no chromium after installing it"
+  [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] ||
+    die "no Noto Sans CJK after installing fonts-noto-cjk"
 }
 
 # The content hash of the files the build reads, one line: git's view of the app folder
@@ -134,6 +140,12 @@ cmd_build() {
   (cd "$WEB/dist" && pwd)
 }
 
+# The app's unit and component tests (Vitest, jsdom), on the installed node_modules.
+cmd_test() {
+  cmd_build >/dev/null
+  (cd "$WEB" && npm test --silent)
+}
+
 cmd_dist() {
   [[ -f $WEB/dist/index.html ]] || die "$WEB/dist holds no build: run scripts/web.sh build"
   (cd "$WEB/dist" && pwd)
@@ -143,5 +155,6 @@ case "${1:-}" in
   deps) cmd_deps ;;
   build) cmd_build ;;
   dist) cmd_dist ;;
-  *) echo "usage: scripts/web.sh deps|build|dist" >&2; exit 2 ;;
+  test) cmd_test ;;
+  *) echo "usage: scripts/web.sh deps|build|test|dist" >&2; exit 2 ;;
 esac

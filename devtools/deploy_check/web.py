@@ -52,7 +52,8 @@ def parity_problems(objs: Sequence[Obj], values: dict[str, Any]) -> list[str]:
         problems.append(
             "web nginx.conf differs from devtools/nginx.py:\n" + "\n".join(list(diff)[:20])
         )
-    expected = nginx.site_config(values["auth"]["issuer"], values["services"]["web"]["clientId"])
+    web = values["services"]["web"]
+    expected = nginx.site_config(values["auth"]["issuer"], web["clientId"], web["timeZone"])
     try:
         found = json.loads(config_map["data"].get("config.json", ""))
     except json.JSONDecodeError as err:

@@ -110,6 +110,7 @@ def test_chart_and_python_render_the_same_nginx_config(rendered: list[Obj]) -> N
     assert json.loads(config_map["data"]["config.json"]) == {
         "issuer": "https://id.example.com/realms/studio",
         "clientId": "yoga-web",
+        "timeZone": "Asia/Seoul",
     }
     assert "connect-src 'self' https://id.example.com;" in config_map["data"]["nginx.conf"]
 

@@ -258,7 +258,11 @@ def test_config_json_names_the_issuer_and_the_web_client(site: Site) -> None:
     assert answer.status == 200, answer
     assert answer.header("content-type").startswith("application/json")
     assert answer.header("cache-control") == "no-cache"
-    assert json.loads(answer.text) == {"issuer": site.stack.auth.issuer, "clientId": "yoga-web"}
+    assert json.loads(answer.text) == {
+        "issuer": site.stack.auth.issuer,
+        "clientId": "yoga-web",
+        "timeZone": "Asia/Seoul",
+    }
 
 
 def test_the_openapi_document_needs_no_token(site: Site) -> None:

@@ -66,8 +66,12 @@ def test_a_value_nginx_would_misread_is_refused(root: str) -> None:
         )
 
 
-def test_the_site_config_names_the_issuer_and_the_web_client() -> None:
+def test_the_site_config_names_the_issuer_the_web_client_and_the_studio_zone() -> None:
     assert nginx.site_config("https://id.example.com/realms/studio") == {
         "issuer": "https://id.example.com/realms/studio",
         "clientId": "yoga-web",
+        "timeZone": "Asia/Seoul",
     }
+    assert nginx.site_config("https://id.example.com", time_zone="Europe/Berlin")["timeZone"] == (
+        "Europe/Berlin"
+    )
