@@ -1,7 +1,7 @@
 """The committed OpenAPI document (gen/openapi/yoga.openapi.json) against the descriptor set the
 gateway transcodes with (envoy/yoga.pb): one operation per `google.api.http` rule, nothing of
 the internal methods, a valid OpenAPI 3 document, and requests as the gateway reads them.
-tests/integration/test_openapi.py holds the gateway's real answers to it."""
+tests/integration/test_openapi_gateway.py holds the gateway's real answers to it."""
 
 from __future__ import annotations
 
