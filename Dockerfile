@@ -1,8 +1,16 @@
 # One image for the four services: `docker run IMAGE yogaclass_svc` (or reservation_svc,
-# notification_svc, mypage_svc). Runtime only: the development stack, its SMTP sink, the tests
-# and the bench stay out (tests/unit/test_runtime_packages.py holds it so).
+# notification_svc, mypage_svc). Runtime only: the development stack, its SMTP sink, the tests,
+# the bench and the web app stay out (tests/unit/test_runtime_packages.py holds it so).
 # Runs as a non-root user on a read-only root filesystem: it writes only to /tmp and /data.
+# It is the last stage, the default target.
+#
+# The web app has an image of its own, the target `web` (`docker build --target web .`): the
+# assets built from web/ (stage web-build, Node) on nginx (nginx-unprivileged: uid 101, port
+# 8080, writes only to /tmp). The Helm chart mounts its configuration (nginx.conf from
+# nginx/nginx.conf.tmpl, config.json) at /etc/yoga-web.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.28.0-alpine
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
@@ -19,6 +27,28 @@ print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependenc
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir pip==26.3 \
  && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+
+FROM ${NODE_IMAGE} AS web-build
+ENV npm_config_fund=false \
+    npm_config_audit=false \
+    npm_config_update_notifier=false
+WORKDIR /build/web
+# The lockfile first: the installed packages are a layer of their own, rebuilt only when it changes.
+COPY web/package.json web/package-lock.json ./
+RUN npm ci
+COPY web/ ./
+# The API's types are generated from the OpenAPI document at build time (`npm run build`).
+COPY gen/openapi/ /build/gen/openapi/
+RUN npm run build
+
+FROM ${NGINX_IMAGE} AS web
+LABEL org.opencontainers.image.title="yoga-studio-web" \
+      org.opencontainers.image.description="Yoga-studio web app (Vue) on nginx"
+COPY --from=web-build /build/web/dist /usr/share/nginx/html
+USER 101:101
+EXPOSE 8080
+# The configuration is the deployment's (the chart's ConfigMap web-config); errors on stderr.
+CMD ["nginx", "-e", "stderr", "-c", "/etc/yoga-web/nginx.conf"]
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="yoga-studio" \

@@ -44,12 +44,41 @@ KEYCLOAK_JWKS_PATH = "/protocol/openid-connect/certs"
 # The CA bundle Envoy checks the issuer's certificate with when the JWKS URI is https: the
 # system's (Debian and Ubuntu, the envoyproxy/envoy image included).
 SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+# Where the `web` cluster points when no static server runs: nothing listens on port 1.
+NO_WEB = "127.0.0.1:1"
+# Every JSON route (google.api.http rule) lies under it: the gateway sends the rest to the web app.
+API_PREFIX = "/v1/"
 
 # Target name (as in `make run` and the tests) -> the gRPC service it serves.
 SERVICES: dict[str, ServiceDescriptor] = {
     name: descriptor_pool.Default().FindServiceByName(service.grpc_service)
     for name, service in system.SERVICES.items()
 }
+
+
+def http_rule_paths() -> list[str]:
+    """The path template of every `google.api.http` rule (additional bindings included): the
+    gateway sends only API_PREFIX to the transcoder, the rest to the web app."""
+    found: list[str] = []
+    for service in SERVICES.values():
+        for method in service.methods:
+            options = method.GetOptions()
+            rules = [v for f, v in options.ListFields() if f.full_name == "google.api.http"]
+            for rule in rules:
+                found += _rule_paths(rule)
+    return found
+
+
+def _rule_paths(rule: Any) -> list[str]:
+    """The paths of one google.api.HttpRule and its additional bindings."""
+    found: list[str] = []
+    for each in (rule, *rule.additional_bindings):
+        pattern = each.WhichOneof("pattern")
+        if pattern == "custom":
+            found.append(each.custom.path)
+        elif pattern:
+            found.append(getattr(each, pattern))
+    return found
 
 
 def internal_methods() -> list[str]:
@@ -90,6 +119,10 @@ class GatewayOptions:
     timeout_seconds: float = 15.0
     cors_origins_regex: str = CORS_ORIGINS
     access_log: bool = True
+    # host:port of the web app's static server (nginx, devtools/nginx.py): `GET /v1/openapi.json`
+    # and every path neither under /v1/ nor gRPC go there, without a token. By default nowhere:
+    # those paths answer 503 (a stack without the web app).
+    web_target: str = NO_WEB
 
 
 # -- filling the placeholders ---------------------------------------------------------------------
@@ -217,6 +250,9 @@ def placeholders(
         host, port = _split_target(name, targets[name])
         values[host_placeholder(name)] = _q(host)
         values[port_placeholder(name)] = str(port)
+    web_host, web_port = _split_target("web", opts.web_target)
+    values["WEB_HOST"] = _q(web_host)
+    values["WEB_PORT"] = str(web_port)
     return values
 
 
@@ -357,9 +393,16 @@ def with_generated_blocks(text: str) -> str:
 
 
 def template_problems(path: Path = TEMPLATE) -> list[str]:
-    """What `--check-template` reports: generated blocks that differ from the protos."""
+    """What `--check-template` reports: generated blocks that differ from the protos, and an
+    HTTP rule outside API_PREFIX (the gateway would send it to the web app, not the transcoder)."""
     text = path.read_text()
     where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    outside = [p for p in http_rule_paths() if not p.startswith(API_PREFIX)]
+    if outside:
+        return [
+            f"{where}: the gateway transcodes only paths under {API_PREFIX}; "
+            f"these HTTP rules are not: {outside}"
+        ]
     try:
         expected = with_generated_blocks(text)
     except ValueError as err:
@@ -396,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jwks-cache-seconds", type=float, default=60.0, help="how long Envoy keeps the keys"
     )
+    parser.add_argument(
+        "--web",
+        default=f"127.0.0.1:{system.WEB_PORT}",
+        help="host:port of the web app's static server (nginx)",
+    )
     parser.add_argument("--descriptor", type=Path, default=DESCRIPTOR)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -425,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         audience=args.audience,
         jwks_uri=args.jwks_uri,
         jwks_cache_seconds=args.jwks_cache_seconds,
+        web_target=args.web,
     )
     sys.stdout.write(render_config(args.port, targets, args.descriptor, args.admin_port, opts))
     return 0

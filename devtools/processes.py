@@ -29,7 +29,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The registry's fixed ports lie in Linux's ephemeral range: a free port handed to a test or
 # the bench must not be one that `make run` or the shared servers are about to listen on.
 RESERVED = frozenset(
-    {system.GATEWAY_PORT, system.SMTP_SINK_PORT, system.POSTGRES_PORT}
+    {system.GATEWAY_PORT, system.WEB_PORT, system.SMTP_SINK_PORT, system.POSTGRES_PORT}
     | {system.KAFKA_PORT, system.KAFKA_CONTROLLER_PORT}
     | {s.port for s in system.SERVICES.values()}
     | {s.metrics_port for s in system.SERVICES.values()}

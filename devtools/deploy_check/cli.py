@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 
 from devtools import gateway_config
-from devtools.deploy_check import gateway, helm, rules, schemas, wiring
+from devtools.deploy_check import gateway, helm, rules, schemas, web, wiring
 from devtools.deploy_check.objects import Obj
 from devtools.deploy_check.tools import CheckError, hadolint_problems, helm_binary
 
@@ -26,6 +26,7 @@ def check_case(
     problems += rules.project_problems(objs)
     problems += gateway.parity_problems(objs, helm.chart_values(case), helm.NAMESPACE)
     problems += gateway.envoy_problems(objs, case.name)
+    problems += web.parity_problems(objs, helm.chart_values(case))
     return objs, [f"[{case.name}] {p}" for p in problems]
 
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         step("hadolint Dockerfile", hadolint_problems())
         step("envoy/envoy.yaml.tmpl matches protos/", gateway_config.template_problems())
-        step("the chart's gateway files link to envoy/", gateway.link_problems())
+        step("the chart's gateway and web files link to envoy/ and nginx/", gateway.link_problems())
         step("values.schema.json is closed", helm.values_schema_problems())
         step(
             "values.yaml matches yoga_common/system.py", wiring.values_problems(helm.chart_values())

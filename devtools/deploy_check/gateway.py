@@ -13,17 +13,21 @@ from typing import Any
 
 import yaml
 
-from devtools import gateway_config
+from devtools import gateway_config, nginx
 from devtools.deploy_check.helm import CHART
 from devtools.deploy_check.objects import Obj, name_of, of_kind
 from devtools.deploy_check.tools import ROOT, run, tool
 
 GATEWAY_FILES = CHART / "files" / "gateway"
-# What the chart links to: the one template and the one descriptor set.
+# What the chart links to: the one template and the one descriptor set of the gateway, the one
+# template of the web app's nginx.
 LINKS = {
     GATEWAY_FILES / "envoy.yaml.tmpl": gateway_config.TEMPLATE,
     GATEWAY_FILES / "yoga.pb": gateway_config.DESCRIPTOR,
+    CHART / "files" / "web" / "nginx.conf.tmpl": nginx.TEMPLATE,
 }
+# The clusters of the gateway that point at the chart's own Services.
+IN_CHART = (*gateway_config.SERVICES, "web")
 # The chart's own addition to the configuration: a listener for the kubelet's probes.
 HEALTH_LISTENER = "health"
 # Where the chart's pod mounts the gateway's files, and the admin port it gives Envoy.
@@ -53,8 +57,8 @@ def gateway_config_map(objs: Sequence[Obj]) -> tuple[Obj, dict[str, Any]] | None
 
 
 def gateway_problems(objs: Sequence[Obj]) -> list[str]:
-    """The gateway's service clusters point at rendered Services and their gRPC ports (the
-    `identity` cluster points outside the chart, at the token issuer)."""
+    """The gateway's service clusters and its `web` cluster point at rendered Services and
+    their ports (the `identity` cluster points outside the chart, at the token issuer)."""
     found = gateway_config_map(objs)
     if found is None:
         return []
@@ -66,7 +70,7 @@ def gateway_problems(objs: Sequence[Obj]) -> list[str]:
         for s in of_kind(objs, "Service")
     }
     for cluster in config["static_resources"]["clusters"]:
-        if cluster["name"] not in gateway_config.SERVICES:
+        if cluster["name"] not in IN_CHART:
             continue
         for group in cluster.get("load_assignment", {}).get("endpoints", []):
             for endpoint in group.get("lb_endpoints", []):
@@ -87,14 +91,15 @@ def _seconds(duration: str) -> float:
 
 def python_config(values: dict[str, Any], namespace: str) -> dict[str, Any]:
     """What devtools/gateway_config.py renders for the chart's values: the addresses of the
-    Services, the pod's paths and ports, the issuer, audience, keys' URI and limits of the
-    values."""
+    Services (the web app's too), the pod's paths and ports, the issuer, audience, keys' URI
+    and limits of the values."""
     gateway = values["services"]["gateway"]
     prefix = values["namePrefix"]
-    targets = {
-        name: f"{prefix}{name}.{namespace}.svc.cluster.local:{values['services'][name]['port']}"
-        for name in gateway_config.SERVICES
-    }
+
+    def target(name: str) -> str:
+        return f"{prefix}{name}.{namespace}.svc.cluster.local:{values['services'][name]['port']}"
+
+    targets = {name: target(name) for name in gateway_config.SERVICES}
     opts = gateway_config.GatewayOptions(
         listen_host="0.0.0.0",
         issuer=values["auth"]["issuer"],
@@ -105,6 +110,7 @@ def python_config(values: dict[str, Any], namespace: str) -> dict[str, Any]:
         max_response_bytes=gateway["maxResponseBytes"],
         timeout_seconds=_seconds(gateway["routeTimeout"]),
         cors_origins_regex=gateway["corsOriginsRegex"],
+        web_target=target("web"),
     )
     return gateway_config.build_config(
         gateway["port"],

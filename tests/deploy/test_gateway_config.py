@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from devtools import envoy, gateway_config
-from devtools.deploy_check import gateway, helm
+from devtools.deploy_check import gateway, helm, web
 from devtools.deploy_check.tools import CheckError
 from yoga_common import errors
 
@@ -46,7 +46,10 @@ def test_chart_and_python_render_the_same_config(rendered: list[Obj]) -> None:
         for name in gateway_config.SERVICES
     }
     opts = gateway_config.GatewayOptions(
-        listen_host="0.0.0.0", issuer=values["auth"]["issuer"], audience=values["auth"]["audience"]
+        listen_host="0.0.0.0",
+        issuer=values["auth"]["issuer"],
+        audience=values["auth"]["audience"],
+        web_target=f"web.yoga.svc.cluster.local:{values['services']['web']['port']}",
     )
     text = gateway_config.render_config(
         values["services"]["gateway"]["port"],
@@ -114,6 +117,7 @@ def test_the_parity_check_holds_for_other_values(tmp_path: Path, auth: str) -> N
     objs = helm.helm_template(case)
     assert gateway.parity_problems(objs, helm.chart_values(case), helm.NAMESPACE) == []
     assert gateway.envoy_problems(objs, "odd") == []
+    assert web.parity_problems(objs, helm.chart_values(case)) == []
 
 
 def test_the_generated_blocks_match_the_protos() -> None:
@@ -333,3 +337,75 @@ def test_every_json_local_reply_carries_an_error_info() -> None:
     assert by_status[404]["details"][0]["reason"] == "ROUTE_NOT_FOUND"
     assert by_status[413]["details"][0]["reason"] == "REQUEST_TOO_LARGE"
     assert by_status[503]["details"][0]["reason"] == "UNAVAILABLE"
+
+
+# -- the web app on the same listener ------------------------------------------------------------
+
+
+def routes(config: Obj) -> list[Obj]:
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    found: list[Obj] = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    return found
+
+
+STATIC_OFF = {
+    f"envoy.filters.http.{name}": {
+        "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+        "disabled": True,
+    }
+    for name in ("jwt_authn", "buffer", "grpc_json_transcoder")
+}
+
+
+def test_the_web_app_gets_what_is_neither_api_nor_grpc_without_a_token() -> None:
+    """Route order: the services' gRPC prefixes, any other gRPC call refused, GET/HEAD
+    /v1/openapi.json to the web app, /v1/ to the transcoder, everything else to the web app.
+    The web app's routes turn jwt_authn, the buffer and the transcoder off; the API's keep
+    them (the filter-level rule still requires a token on every path)."""
+    opts = gateway_config.GatewayOptions(web_target="web.example.svc:8080")
+    config = gateway_config.build_config(8088, TARGETS, opts=opts)
+    by_name = {route["name"]: route for route in routes(config)}
+    last = ["unknown gRPC method", "openapi document", "json before transcoding", "web app"]
+    assert list(by_name)[-4:] == last
+    openapi, json_route, web = (by_name[name] for name in last[1:])
+    assert openapi["match"]["path"] == "/v1/openapi.json"
+    method = openapi["match"]["headers"][0]
+    assert method["name"] == ":method"
+    assert method["string_match"]["safe_regex"]["regex"] == "GET|HEAD"
+    assert json_route["match"] == {"prefix": gateway_config.API_PREFIX}
+    assert web["match"] == {"prefix": "/"}
+    for route in (openapi, web):
+        assert route["route"]["cluster"] == "web"
+        assert route["typed_per_filter_config"] == STATIC_OFF
+    for name, route in by_name.items():
+        if route not in (openapi, web):
+            per_filter = route.get("typed_per_filter_config", {})
+            assert "envoy.filters.http.jwt_authn" not in per_filter, name
+            assert "envoy.filters.http.grpc_json_transcoder" not in per_filter, name
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    jwt = next(f for f in hcm["typed_config"]["http_filters"] if f["name"].endswith("jwt_authn"))
+    assert jwt["typed_config"]["rules"] == [
+        {"match": {"prefix": "/"}, "requires": {"provider_name": "yoga"}}
+    ]
+    web_cluster = cluster(config, "web")
+    endpoint = web_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {
+        "address": "web.example.svc",
+        "port_value": 8080,
+    }
+    assert "typed_extension_protocol_options" not in web_cluster  # HTTP/1.1
+    # Without a web app the cluster points nowhere: those paths answer 503.
+    alone = cluster(gateway_config.build_config(8088, TARGETS), "web")
+    endpoint = alone["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 1}
+
+
+def test_every_http_rule_is_under_the_api_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only /v1/ reaches the transcoder: an HTTP rule elsewhere would be served the web app's
+    page; `make proto-check` (--check-template) says so."""
+    paths = gateway_config.http_rule_paths()
+    assert "/v1/classes/{class_id}" in paths
+    assert all(path.startswith(gateway_config.API_PREFIX) for path in paths)
+    monkeypatch.setattr(gateway_config, "http_rule_paths", lambda: [*paths, "/v2/classes"])
+    [problem] = gateway_config.template_problems()
+    assert "not: ['/v2/classes']" in problem

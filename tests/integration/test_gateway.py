@@ -334,6 +334,18 @@ def test_errors_are_json_with_grpc_codes(gw: Gateway) -> None:
     expect(gw.json("12").get(f"/v1/users/{gw.uid('11')}/mypage"), 403, 7, "PERMISSION_DENIED")
 
 
+def test_paths_outside_the_api_belong_to_the_web_app(gw: Gateway) -> None:
+    """Neither /v1/ nor gRPC: the web app's, without a token (tests/integration/
+    test_web_serving.py serves one). This stack runs none, so the gateway answers UNAVAILABLE,
+    not 401 or ROUTE_NOT_FOUND as before the web app."""
+    for path in ("/", "/timetable", "/assets/index-1.js", "/config.json"):
+        expect(gw.json().get(path), 503, 14, "UNAVAILABLE")
+    # The OpenAPI document too, but only for reading; anything else under /v1/ is the API's.
+    expect(gw.json().get("/v1/openapi.json"), 503, 14, "UNAVAILABLE")
+    expect(gw.json().post("/v1/openapi.json", {}), 401, 16, "UNAUTHENTICATED")
+    expect(gw.json("11").get("/v1/"), 404, 5, "ROUTE_NOT_FOUND")
+
+
 def test_a_token_only_in_the_query_string_is_not_accepted(gw: Gateway) -> None:
     """Forged, expired and foreign tokens: tests/integration/test_sign_in.py."""
     token = gw.stack.token("11")

@@ -37,7 +37,7 @@ ROOT = readme.ROOT
 SECTIONS = readme.sections(readme.README.read_text())
 # The registry's ports `make run` listens on (its broker is moved to free ones).
 PORTS = sorted(
-    {system.GATEWAY_PORT, system.SMTP_SINK_PORT}
+    {system.GATEWAY_PORT, system.WEB_PORT, system.SMTP_SINK_PORT}
     | {system.KEYCLOAK_PORT, system.KEYCLOAK_MANAGEMENT_PORT}
     | {s.port for s in system.SERVICES.values()}
     | {s.metrics_port for s in system.SERVICES.values()}

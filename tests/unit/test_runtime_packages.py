@@ -97,13 +97,30 @@ def test_the_image_copies_exactly_the_runtime_packages() -> None:
     assert not FORBIDDEN & {s.rstrip("/").split("/")[0] for s in sources}
 
 
+# The web app's sources: the build context of the web image (the Dockerfile's `web` target),
+# never copied into the services' image (above).
+WEB = "web"
+
+
 def test_the_build_context_holds_nothing_else() -> None:
-    allowed = [
-        line[1:].rstrip("/")
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
-        if line.startswith("!")
-    ]
-    assert sorted(allowed) == sorted(["pyproject.toml", GENERATED, *runtime_packages()])
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    allowed = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    assert sorted(allowed) == sorted(["pyproject.toml", GENERATED, WEB, *runtime_packages()])
+    # Of the app, its sources only: what npm installs and builds is made again in the image.
+    assert {"web/node_modules", "web/dist"} <= set(lines)
+
+
+def test_the_services_image_is_the_default_target_and_the_web_image_a_named_one() -> None:
+    """`docker build .` builds the last stage: the services. The web image is `--target web`
+    and takes the built assets from the Node stage, nothing of the Python packages."""
+    text = (ROOT / "Dockerfile").read_text()
+    stages = [line.split() for line in text.splitlines() if line.upper().startswith("FROM ")]
+    assert len(stages[-1]) == 2, f"the last stage is named: {stages[-1]}"
+    named = {words[3]: words[1] for words in stages if len(words) == 4}
+    assert named["web"] == "${NGINX_IMAGE}" and named["web-build"] == "${NODE_IMAGE}"
+    web_stage = text.split(" AS web\n", 1)[1].split("\nFROM ", 1)[0]
+    copies = [line for line in web_stage.splitlines() if line.startswith("COPY")]
+    assert copies == ["COPY --from=web-build /build/web/dist /usr/share/nginx/html"]
 
 
 def test_the_builder_installs_no_dev_extra() -> None:

@@ -62,13 +62,54 @@ version: {{ $root.Chart.AppVersion | quote }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
 
-{{/* The Python services (every entry but the gateway), as a list of keys in a stable order. */}}
+{{/* The Python services (every entry but the gateway and the web app), as a list of keys in a
+stable order. */}}
 {{- define "yoga.grpcServices" -}}
 {{- $names := list -}}
 {{- range $name, $svc := .Values.services -}}
-{{- if ne $name "gateway" -}}{{- $names = append $names $name -}}{{- end -}}
+{{- if not (has $name (list "gateway" "web")) -}}{{- $names = append $names $name -}}{{- end -}}
 {{- end -}}
 {{- toJson $names -}}
+{{- end -}}
+
+{{/* The web app's image (the Dockerfile's `web` target). */}}
+{{- define "yoga.webImage" -}}
+{{- $image := .Values.services.web.image -}}
+{{- printf "%s:%s" $image.repository ($image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* Where the web app's pod mounts its ConfigMap (nginx.conf, config.json), and serves from. */}}
+{{- define "yoga.webConfigDir" -}}/etc/yoga-web{{- end -}}
+{{- define "yoga.webRoot" -}}/usr/share/nginx/html{{- end -}}
+
+{{/* The web app's nginx configuration: nginx/nginx.conf.tmpl (files/web/nginx.conf.tmpl is a
+symlink to it) with its @NAME@ placeholders filled as devtools/nginx.py fills them: the pod's
+port, paths and /tmp, and the identity provider's origin (scheme://host[:port] of auth.issuer),
+which the Content-Security-Policy allows. A value nginx would misread, or a placeholder the chart
+does not fill, fails the render. */}}
+{{- define "yoga.nginxConfig" -}}
+{{- $issuer := urlParse .Values.auth.issuer -}}
+{{- $fill := dict
+  "LISTEN" (.Values.services.web.port | int | toString)
+  "WEB_ROOT" (include "yoga.webRoot" .)
+  "CONFIG_JSON" (printf "%s/config.json" (include "yoga.webConfigDir" .))
+  "TEMP_DIR" "/tmp"
+  "IDP_ORIGIN" (printf "%s://%s" $issuer.scheme $issuer.host) -}}
+{{- $text := .Files.Get "files/web/nginx.conf.tmpl" -}}
+{{- if not $text -}}
+{{- fail "files/web/nginx.conf.tmpl is missing: it is a symlink to nginx/nginx.conf.tmpl" -}}
+{{- end -}}
+{{- range $key, $value := $fill -}}
+{{- if or (not $value) (regexMatch "[\\s;{}'\"\\\\$#]" $value) -}}
+{{- fail (printf "nginx/nginx.conf.tmpl: %s %q is empty or holds a character nginx would misread" $key $value) -}}
+{{- end -}}
+{{- $text = replace (printf "@%s@" $key) $value $text -}}
+{{- end -}}
+{{- $left := regexFindAll "@[A-Z][A-Z0-9_]*@" $text -1 | uniq -}}
+{{- if $left -}}
+{{- fail (printf "nginx/nginx.conf.tmpl has placeholders the chart does not fill: %s" (join ", " $left)) -}}
+{{- end -}}
+{{- $text -}}
 {{- end -}}
 
 {{/* True when a Python service keeps its database in a SQLite file on a PVC. */}}
