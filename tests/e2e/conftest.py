@@ -19,7 +19,7 @@ import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -175,6 +175,7 @@ class Showcase:
     member_id: str
     classes: dict[str, str]
     booked: str
+    booked_start: datetime
     reservation_id: str
     waiting: str
     series_id: str
@@ -246,6 +247,7 @@ def showcase(app: E2E) -> Showcase:
         member_id,
         classes,
         booked,
+        at_studio(monday, 7),
         str(reservation["reservationId"]),
         waiting,
         str(series["series"]["seriesId"]),

@@ -277,15 +277,15 @@ def no_horizontal_scroll(page: Page) -> None:
     )
 
 
-def focused_testid(page: Page) -> str:
-    """The data-testid of the focused element or of its nearest ancestor that has one."""
-    return str(
+def has_focus_in(page: Page, testid: str) -> bool:
+    """Whether the focused element is the element `testid` or inside it."""
+    return bool(
         page.evaluate(
-            """() => {
+            """(testid) => {
                 const el = document.activeElement;
-                const owner = el && el.closest("[data-testid]");
-                return owner ? owner.getAttribute("data-testid") : "";
-            }"""
+                return !!(el && el.closest(`[data-testid="${testid}"]`));
+            }""",
+            testid,
         )
     )
 
@@ -294,7 +294,7 @@ def tab_to(page: Page, testid: str, presses: int = 80) -> None:
     """Presses Tab until the element `testid` (or something inside it) has the focus."""
     for _ in range(presses):
         page.keyboard.press("Tab")
-        if focused_testid(page) == testid:
+        if has_focus_in(page, testid):
             return
     raise AssertionError(f"Tab never reached {testid} in {presses} presses")
 
@@ -312,26 +312,52 @@ def status_word(locale: str, status: str) -> re.Pattern[str]:
     return pattern(locale, STATUS_KEY.format(status))
 
 
-def show_week_of(page: Page, class_id: str, weeks: int = 3) -> None:
-    """On the timetable (opened from the navigation), the week that holds the class: the
-    week's "next" button until its card shows."""
+def monday_of(moment: datetime) -> date:
+    """The Monday of the studio's week (Monday to Sunday in its zone) that holds `moment`."""
+    day = moment.astimezone(STUDIO_ZONE).date()
+    return day - timedelta(days=day.weekday())
+
+
+def parse_time(text: str) -> datetime:
+    """An API timestamp (RFC 3339, UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def weeks_ahead(start: datetime) -> int:
+    """How many weeks after this one (in the studio) the week of `start` is."""
+    return (monday_of(start) - monday_of(studio_now())).days // 7
+
+
+def moved_on(page: Page, action: Callable[[], None]) -> None:
+    """Does `action` and waits until the page's address changed."""
+    shown = page.url
+    action()
+    page.wait_for_url(lambda url: url != shown)
+
+
+def show_week_of(page: Page, class_id: str, start: datetime) -> None:
+    """On the timetable (opened from the navigation), the week of a class starting at
+    `start`: the week's "next" button as many times as it takes."""
     page.get_by_test_id("nav-timetable").click()
     expect(page.get_by_test_id("timetable")).to_be_visible()
-    card = page.get_by_test_id(f"class-card-{class_id}")
-    for _ in range(weeks):
-        label = page.get_by_test_id("week-label").inner_text()
-        try:
-            expect(card).to_be_visible(timeout=3_000)
-            return
-        except AssertionError:
-            page.get_by_test_id("week-next").click()
-            expect(page.get_by_test_id("week-label")).not_to_have_text(label)
-    expect(card).to_be_visible()
+    target = monday_of(start)
+    for _ in range(weeks_ahead(start)):
+        moved_on(page, lambda: page.get_by_test_id("week-next").click())
+    if target != monday_of(studio_now()):
+        expect(page).to_have_url(re.compile(f"week={target:%Y-%m-%d}"))
+    expect(page.get_by_test_id(f"class-card-{class_id}")).to_be_visible()
 
 
-def open_class(page: Page, class_id: str) -> None:
+def open_class(page: Page, class_id: str, start: datetime) -> None:
     """From the timetable to the class's own page, following its card."""
-    show_week_of(page, class_id)
-    page.get_by_test_id(f"class-card-{class_id}").click()
+    show_week_of(page, class_id, start)
+    page.get_by_test_id(f"class-card-{class_id}").get_by_role("link").click()
     page.wait_for_url(f"**/classes/{class_id}")
     expect(page.get_by_test_id("class-detail")).to_be_visible()
+
+
+def expect_status(target: Locator, locale: str, status: str, timeout: int = SETTLE_MS) -> None:
+    """`target` (a `my-status` or `entry-status`) shows reservation status `status`
+    ("CONFIRMED"), by its data-status and in the locale's word."""
+    expect(target).to_have_attribute("data-status", status, timeout=timeout)
+    expect(target).to_have_text(status_word(locale, status))

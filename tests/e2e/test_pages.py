@@ -46,7 +46,7 @@ class Tour:
     def wait(self, page: Page, show: Showcase) -> None:
         if self.name == "timetable":
             # The showcase's week is next week: its "next" button.
-            show_week_of(page, show.booked)
+            show_week_of(page, show.booked, show.booked_start)
         expect(page.get_by_test_id(self.ready.format(**vars(show))).first).to_be_visible()
 
 
