@@ -120,10 +120,22 @@ class E2E:
         """A member whose account exists at the provider (made through its admin API); the
         same Person for the same name within the run."""
         if name not in self.members:
-            email = f"e2e-{name}@example.com"
-            self.provider.ensure_user(name, MEMBER, email)
-            self.members[name] = Person(email, self.provider.password(email), name, "Dev")
+            email = f"e2e-{name.lower()}@example.com"
+            user_id = self.provider.ensure_user(name, MEMBER, email)
+            password = self.provider.password(email)
+            # Set again: an account an earlier run left at a long-lived provider keeps its
+            # password otherwise, whatever made it.
+            self.provider.admin(
+                "PUT",
+                f"users/{user_id}/reset-password",
+                {"type": "password", "value": password, "temporary": False},
+            )
+            self.members[name] = Person(email, password, name, "Dev")
         return self.members[name]
+
+    def member_api(self, person: Person) -> JsonClient:
+        """The JSON API as a member made by `member()` (a token of the password grant)."""
+        return self.api(self.provider.token(person.first_name, MEMBER, person.email))
 
     def create_class(self, body: dict[str, Any]) -> str:
         created = self.admin().ok("POST", "/v1/classes", body)
@@ -205,9 +217,9 @@ def showcase(app: E2E) -> Showcase:
         body = class_json(title, start, capacity=capacity, waitlist=waitlist, instructor=teacher)
         classes[f"{title} {offset}"] = app.create_class(body)
     member = app.member("Seoyeon")
-    as_member = app.api(app.provider.token("Seoyeon", MEMBER, member.email))
+    as_member = app.member_api(member)
     member_id = app.provider.user_id("Seoyeon", MEMBER, member.email)
-    other = app.api(app.provider.token("Daniel", MEMBER, "e2e-daniel@example.com"))
+    other = app.member_api(app.member("Daniel"))
     booked, waiting = classes["Morning Vinyasa 0"], classes["Power Yoga 2"]
     # Daniel holds the only seat of Power Yoga; Seoyeon waits for it.
     for client, class_id in (

@@ -102,9 +102,10 @@ def test_every_page_is_accessible_fits_the_screen_and_is_photographed(
         if device == "phone":
             no_horizontal_scroll(page)
         for violation in axe(page):
+            where = ", ".join(str(n["target"]) for n in violation["nodes"][:3])
             line = (
                 f"{tour.name}: {violation['impact']} {violation['id']} "
-                f"({len(violation['nodes'])}x): {violation['help']}"
+                f"({len(violation['nodes'])}x: {where}): {violation['help']}"
             )
             (blocking if violation["impact"] in BLOCKING else lesser).append(line)
         page.screenshot(path=SHOTS / f"{tour.name}-{locale}-{device}.png", animations="disabled")
