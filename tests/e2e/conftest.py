@@ -26,6 +26,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     ViewportSize,
@@ -45,6 +46,7 @@ from tests.e2e.support import (
     at_studio,
     class_json,
     figure,
+    monday_of,
     notification_kinds,
     poll,
     register_at_provider,
@@ -193,8 +195,9 @@ class Showcase:
     series_id: str
 
 
-# Next week's timetable, Monday first (in the studio's zone): far enough ahead to be bookable
-# and outside every cancellation window, whatever day the tests run.
+# A week of the timetable, Monday first (in the studio's zone), three weeks ahead: bookable,
+# outside every cancellation window, and a week of its own (the other tests' classes are at
+# most 8 days ahead), so that its pictures show only these.
 SHOWCASE = (
     (0, 7, 0, "Morning Vinyasa", "Jiwoo", 12, 0),
     (0, 19, 30, "Yin Yoga", "Minji", 10, 0),
@@ -209,8 +212,7 @@ SHOWCASE = (
 
 @pytest.fixture(scope="package")
 def showcase(app: E2E) -> Showcase:
-    today = studio_now().date()
-    monday = today + timedelta(days=7 - today.weekday())
+    monday = monday_of(studio_now()) + timedelta(weeks=3)
     classes: dict[str, str] = {}
     for offset, hour, minute, title, teacher, capacity, waitlist in SHOWCASE:
         start = at_studio(monday + timedelta(days=offset), hour, minute)
@@ -281,6 +283,9 @@ class Ui:
 
     app: E2E
     contexts: list[BrowserContext] = field(default_factory=list)
+    # What went wrong inside the app's pages: uncaught errors, and console errors (among them
+    # what the Content-Security-Policy refused).
+    problems: list[str] = field(default_factory=list)
 
     def page(
         self,
@@ -304,12 +309,24 @@ class Ui:
         )
         self.contexts.append(context)
         page = context.new_page()
+        self.watch(page)
         page.goto(self.app.origin + "/")
         if person is not None:
             if person.state is None:
                 self.sign_in(page, person)
             expect(signed_in(page)).to_be_visible()
         return page
+
+    def watch(self, page: Page) -> None:
+        def error(found: Exception) -> None:
+            self.problems.append(f"{page.url}: uncaught {found}")
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error" and page.url.startswith(self.app.origin):
+                self.problems.append(f"{page.url}: console: {message.text}")
+
+        page.on("pageerror", error)
+        page.on("console", console)
 
     def sign_in(self, page: Page, person: Person) -> None:
         """Signs in from the app's start page (the welcome's button), as a person would."""
@@ -358,6 +375,8 @@ def ui(app: E2E, request: pytest.FixtureRequest) -> Generator[Ui]:
     failed = bool(report and report.failed)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
     opened.close(failed_test=safe if failed else "")
+    # A test that passed on pages throwing errors (or refused by their own policy) did not.
+    assert failed or not opened.problems, "\n".join(opened.problems)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

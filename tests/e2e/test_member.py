@@ -38,7 +38,14 @@ from tests.e2e.support import (
 from tests.integration.gateway_support import JsonClient
 
 # Within this many seconds of the cancel's answer, the member next in the queue must see the
-# seat as theirs (the figure). The test waits longer before it fails (see below).
+# seat as theirs (the figure). The class page reads the class and the member's
+# reservation again every 2 s while it is visible, and the promotion reaches reservation_svc
+# through Kafka in about a tenth of a second: the delay is at most about 2.2 s (eight runs in a
+# row measured 0.02 to 2.15 s; it is either a poll that came just after or one 2 s later). So
+# the test holds the 3 s, with the rest as the margin for a busy moment of a 2-core
+# machine, but waits up to 10 s before it fails, so that a miss fails with its figure rather
+# than with a timeout. The answer's moment is taken when the test hears of it, a little after
+# the page did: the figure errs on the long side.
 REFRESH_BUDGET_S = 3.0
 REFRESH_WAIT_MS = 10_000
 
@@ -127,11 +134,12 @@ def test_members_sign_up_book_the_last_seat_wait_and_see_the_promotion_live(
     # Waits longer than the budget, so a slow moment of a busy machine shows as a figure
     # above 3 s in the failure, not as a timeout without one.
     expect_status(page2.get_by_test_id("my-status"), "ko", "CONFIRMED", REFRESH_WAIT_MS)
+    # The observer is still there, so the document is the same: nothing reloaded the page.
     seen_at = page2.evaluate("window.__statusSeenAt")
+    assert isinstance(seen_at, (int, float)), "the page was reloaded"
     delay = (seen_at - answered_at) / 1000
     figure("promotion seen after the cancel's answer (s)", round(delay, 2))
     assert delay <= REFRESH_BUDGET_S, f"the promotion showed {delay:.2f} s after the cancel"
-    assert page2.evaluate("performance.getEntriesByType('navigation').length") == 1
 
     # The API agrees: one cancelled, one promoted.
     first_id, second_id = subject_of(page1), subject_of(page2)
