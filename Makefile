@@ -21,13 +21,14 @@ lint: venv
 	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc \
 	  devtools bench
 
-## Regenerates gen/ from protos/.
+## Regenerates gen/ (the Python code and the OpenAPI document) and envoy/yoga.pb from protos/.
 protos: venv
 	scripts/gen_protos.sh
 	scripts/build_descriptor.sh
+	scripts/gen_openapi.sh
 
-## Lint, build, `buf breaking`, and the files made from protos/ (gen/, envoy/yoga.pb and the
-## generated blocks of envoy/envoy.yaml.tmpl) not drifted from them.
+## Lint, build, `buf breaking`, and the files made from protos/ (gen/ with the OpenAPI document,
+## envoy/yoga.pb and the generated blocks of envoy/envoy.yaml.tmpl) not drifted from them.
 ## `buf breaking` compares the working tree (uncommitted changes included) with the last commit
 ## of main this tree builds on: on a branch, where it forked from main (merge-base), so main's
 ## newer commits never count as "removed"; on main itself (CI's fresh clone of main, or a
@@ -45,6 +46,7 @@ proto-check: venv
 	.venv/bin/buf breaking --against "$$(git rev-parse --path-format=absolute --git-common-dir)#ref=$$base"
 	scripts/gen_protos.sh --check
 	scripts/build_descriptor.sh --check
+	scripts/gen_openapi.sh --check
 	$(PY) -m devtools.gateway_config --check-template
 
 ## Dockerfile (hadolint), Helm chart (lint, render every ci/*.yaml), manifests against the

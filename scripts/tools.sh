@@ -10,6 +10,8 @@ declare -A TOOLS=(
   [grpcurl]=github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
   [ghz]=github.com/bojand/ghz/cmd/ghz@v0.120.0
   [hey]=github.com/rakyll/hey@v0.1.5
+  # gen/openapi's generator (scripts/gen_openapi.sh), a protoc plugin run by buf.
+  [protoc-gen-openapi]=github.com/google/gnostic/cmd/protoc-gen-openapi@v0.7.1
 )
 wanted=("$@")
 (( ${#wanted[@]} )) || wanted=("${!TOOLS[@]}")
