@@ -15,6 +15,7 @@ the tests fail, they never skip."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -148,6 +149,8 @@ class E2E:
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: `scripts/web.sh deps` installs Debian's")
+    # Only this run's failures.
+    shutil.rmtree(FAILURES, ignore_errors=True)
     with sync_playwright() as playwright:
         launched = launch(playwright)
         try:

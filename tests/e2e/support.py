@@ -291,7 +291,10 @@ def has_focus_in(page: Page, testid: str) -> bool:
 
 
 def tab_to(page: Page, testid: str, presses: int = 80) -> None:
-    """Presses Tab until the element `testid` (or something inside it) has the focus."""
+    """Presses Tab until the element `testid` (or something inside it) has the focus (no
+    press when it has it already)."""
+    if has_focus_in(page, testid):
+        return
     for _ in range(presses):
         page.keyboard.press("Tab")
         if has_focus_in(page, testid):
