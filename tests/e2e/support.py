@@ -11,14 +11,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from tests.integration.gateway_support import JsonClient, rfc3339
 
@@ -157,8 +157,9 @@ def with_locale(state: dict[str, Any] | None, origin: str, locale: str) -> dict[
 # --- the provider's pages --------------------------------------------------------------------
 
 
-def at_provider(page: Page, issuer: str) -> bool:
-    return page.url.startswith(issuer.split("/realms/")[0])
+def at_provider(url: str, issuer: str) -> bool:
+    """Whether `url` is one of the provider's pages."""
+    return url.startswith(issuer.split("/realms/")[0])
 
 
 def sign_in_at_provider(page: Page, person: Person) -> None:
@@ -219,10 +220,6 @@ def days_ahead(days: int, hour: int, minute: int = 0) -> datetime:
     return at_studio(studio_now().date() + timedelta(days=days), hour, minute)
 
 
-def in_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
 # --- the API, beside the UI ------------------------------------------------------------------
 
 
@@ -258,14 +255,6 @@ def notification_kinds(api: JsonClient) -> dict[str, str]:
 
 
 # --- pages -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Tracker:
-    """The pages of one test's browser contexts: closed at the end of the test; on a failure
-    each page's screenshot goes to var/e2e/failures/ first."""
-
-    contexts: list[BrowserContext] = field(default_factory=list)
 
 
 def no_horizontal_scroll(page: Page) -> None:

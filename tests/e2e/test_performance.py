@@ -14,7 +14,16 @@ from playwright.sync_api import expect
 
 from devtools.processes import free_port
 from tests.e2e.conftest import E2E, Showcase, Ui
-from tests.e2e.support import CHROMIUM, CHROMIUM_ARGS, ROOT, WEB, figure, monday_of, with_locale
+from tests.e2e.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    WEB,
+    figure,
+    monday_of,
+    sign_in_at_provider,
+    with_locale,
+)
 
 JS_BUDGET = 200 * 1024
 LIGHTHOUSE = WEB / "node_modules" / ".bin" / "lighthouse"
@@ -87,9 +96,7 @@ def test_lighthouse_scores_the_signed_in_timetable_90_or_more(
         page = profile.new_page()
         page.goto(app.origin + "/")
         page.get_by_test_id("welcome-sign-in").click()
-        page.locator("#username").fill(showcase.member.email)
-        page.locator("#password").fill(showcase.member.password)
-        page.locator("#kc-login").click()
+        sign_in_at_provider(page, showcase.member)
         expect(page.get_by_test_id("signed-in-as")).to_be_visible()
         page.close()
         report = tmp_path / "lighthouse.json"
