@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race screenshots clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -72,6 +72,11 @@ outages: venv
 ## The last-seat and waitlist race 20 times on each database (`make test` runs it 5 times).
 race: venv
 	@YOGA_TEST_RACE_RUNS=20 scripts/test.sh tests/integration/test_race.py
+
+## The browser tests (tests/e2e), their screenshots of every page (desktop and phone, Korean
+## and English) written to docs/screenshots/, the README's pictures, instead of var/screenshots/.
+screenshots: venv
+	@YOGA_SCREENSHOTS=docs scripts/test.sh tests/e2e
 
 ## What 10,000 bookings leave on disk, before and after the retention job (SQLite, as
 ## `make run`); the table goes to bench/results/growth.md. A measurement.

@@ -2,8 +2,9 @@
 # The web app's tooling (web/: Vue 3, Vite, TypeScript; served by nginx behind the gateway).
 #
 # Usage: scripts/web.sh deps|build|test|dist
-#   deps    installs Debian's nginx-light (the static server of `make run` and the tests), fonts-noto-cjk and
-#           chromium (the browser tests) when one is missing: apt, as root. Idempotent.
+#   deps    installs Debian's nginx-light (the static server of `make run` and the tests),
+#           chromium (the browser tests) and fonts-noto-cjk (Korean text in that browser) when
+#           one is missing: apt, as root. Idempotent.
 #   build   brings web/dist up to date and prints its absolute path (the only line on stdout):
 #           `npm ci` when web/package.json or web/package-lock.json changed since the last
 #           install (or web/node_modules is gone), `npm run build` when any input of the build
@@ -39,9 +40,9 @@ cmd_deps() {
   local missing=()
   [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-  # Korean text: without a CJK font chromium draws boxes (the Korean screenshots, and what
-  # Lighthouse and axe see of the page's layout).
-  [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || missing+=(fonts-noto-cjk)
+  # The app's first language is Korean: without a font that has Hangul, the browser tests'
+  # pages (and their screenshots) show empty boxes. fc-list comes with chromium's fontconfig.
+  fc-list :lang=ko 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
   if (( ${#missing[@]} == 0 )); then
     log "nginx, chromium and a Korean font are installed"
     return
@@ -64,8 +65,7 @@ cmd_deps() {
   (( status == 0 )) || die "apt-get install ${missing[*]} failed"
   [[ -x /usr/sbin/nginx ]] || die "no /usr/sbin/nginx after installing nginx-light"
   command -v chromium >/dev/null 2>&1 || die "no chromium after installing it"
-  [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] ||
-    die "no Noto Sans CJK after installing fonts-noto-cjk"
+  fc-list :lang=ko | grep -q . || die "no font with Korean after installing fonts-noto-cjk"
 }
 
 # The content hash of the files the build reads, one line: git's view of the app folder
