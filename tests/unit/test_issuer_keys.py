@@ -205,7 +205,10 @@ def test_the_member_is_the_tokens_subject_with_its_address_and_name(provider: Pr
 
 def test_a_cached_token_is_refused_once_it_expires(provider: Provider) -> None:
     check = verifier(provider)
-    exp = int(time.time()) + 1
+    # `exp` is whole seconds: + 1 could leave a few milliseconds (now at x.99), less than
+    # signing and checking take, so the first verify would already see it expired. + 2 leaves
+    # at least one second.
+    exp = int(time.time()) + 2
     token = provider.token("k1", exp=exp)
     assert check.verify(token).role == "member"
     time.sleep(max(0.0, exp - time.time()) + 0.05)
