@@ -65,7 +65,7 @@ bench-ab: venv
 	@$(PY) bench/ab.py --before "$(BEFORE)"
 
 ## The broker stopped and started 10 times during bookings, on both databases, under CPU
-## load (`make test` does it 3 times): every consumer catches up within 60 s each time.
+## load (`make test` does it twice): every consumer catches up within 60 s each time.
 outages: venv
 	@YOGA_TEST_OUTAGES=10 scripts/test.sh tests/integration/test_outages.py -s
 

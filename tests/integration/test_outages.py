@@ -8,7 +8,7 @@ that is starting can answer Metadata with no brokers; librdkafka then forgets ev
 never finds one again (yoga_common/stall.py), so the consumer stays outside its group and the
 relay's producer acknowledges nothing. Here such clients are replaced.
 
-`make test` restarts the broker 3 times per database; `make outages` 10 times
+`make test` restarts the broker twice per database; `make outages` 10 times
 (YOGA_TEST_OUTAGES)."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.integration.support import eventually
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga_common.settings import AuthSettings
 
-CYCLES = int(os.environ.get("YOGA_TEST_OUTAGES", "3"))
+CYCLES = int(os.environ.get("YOGA_TEST_OUTAGES", "2"))
 DOWN = 2.0  # seconds the broker stays down while bookings go on
 CATCH_UP = 60.0  # the bound: broker back -> outboxes empty and every group's lag 0
 CONSUMERS = ["reservation", "notification", "mypage"]
