@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.gateway_config import DESCRIPTOR, GatewayOptions, render_config
-from devtools.processes import Child, log_to
+from devtools.processes import Child, Listening, log_to
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -33,7 +33,7 @@ def validate(config_path: Path, binary: Path = ENVOY) -> None:
 
 
 @dataclass
-class EnvoyProcess(Child):
+class EnvoyProcess(Child, Listening):
     """Envoy as a child process: one worker (`--concurrency 1`; it did better than two on
     2 cores), its log (Envoy's own messages and the JSON access log) in `log_path`, ready when
     the admin endpoint answers `/ready`."""
@@ -43,14 +43,6 @@ class EnvoyProcess(Child):
     listen_port: int
     binary: Path = ENVOY
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.listen_port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.target}"
 
     @property
     def admin_address_path(self) -> Path:

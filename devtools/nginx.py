@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from devtools.processes import Child, log_to
+from devtools.processes import Child, Listening, log_to
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "nginx" / "nginx.conf.tmpl"
@@ -136,7 +136,7 @@ def validate(config_path: Path, binary: Path = NGINX) -> None:
 
 
 @dataclass
-class NginxProcess(Child):
+class NginxProcess(Child, Listening):
     """nginx as a child process (master and one worker, in the foreground), its error and
     access logs in `log_path`, ready when `/healthz` answers."""
 
@@ -145,14 +145,6 @@ class NginxProcess(Child):
     listen_port: int
     binary: Path = NGINX
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.listen_port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.target}"
 
     def start(self) -> None:
         if not self.binary.exists():

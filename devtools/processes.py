@@ -155,6 +155,20 @@ class Child:
         return tail(self.log_path, lines)
 
 
+class Listening:
+    """A child that serves HTTP on 127.0.0.1:`listen_port` (Envoy, nginx)."""
+
+    listen_port: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.listen_port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.target}"
+
+
 @dataclass
 class ChildProcess(Child):
     """`python -m <module> <args>` with the environment plus `env`, its output appended to

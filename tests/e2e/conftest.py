@@ -35,9 +35,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     FIGURES,
     ROOT,

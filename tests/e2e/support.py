@@ -6,7 +6,6 @@ page shows. Nothing here sleeps for a fixed time: every wait is on a condition."
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -24,18 +23,6 @@ from tests.integration.gateway_support import JsonClient, rfc3339
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-# Debian's chromium: Playwright's own browser downloads do not work here (and are never made).
-CHROMIUM = Path(os.environ.get("YOGA_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 LOCALES = ("ko", "en")

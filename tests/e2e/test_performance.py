@@ -12,11 +12,10 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS
 from devtools.processes import free_port
 from tests.e2e.conftest import E2E, Showcase, Ui
 from tests.e2e.support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
     WEB,
     figure,

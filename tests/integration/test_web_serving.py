@@ -21,6 +21,7 @@ import grpc
 import pytest
 
 from devtools import nginx
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS
 from devtools.stack import WEB
 from tests.integration.conftest import Stack, system_under_test
 from tests.integration.gateway_support import JsonClient
@@ -49,17 +50,6 @@ fetch("/config.json")
     mark("elsewhere", await reach(new URL(location.href).searchParams.get("elsewhere")));
   });
 """
-CHROMIUM = [
-    "chromium",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def build_fixture_app(dist: Path) -> None:
@@ -234,7 +224,8 @@ def test_a_browser_keeps_to_the_policy(site: Site) -> None:
     elsewhere = f"{site.stack.nginx.url}/healthz"
     done = subprocess.run(
         [
-            *CHROMIUM,
+            str(CHROMIUM),
+            *CHROMIUM_ARGS,
             "--virtual-time-budget=10000",
             "--enable-logging=stderr",
             "--dump-dom",
