@@ -40,7 +40,7 @@ function format(locale: string, options: Intl.DateTimeFormatOptions): Intl.DateT
   return found;
 }
 
-interface WallTime {
+export interface WallTime {
   year: number;
   month: number;
   day: number;
@@ -49,7 +49,8 @@ interface WallTime {
   second: number;
 }
 
-function wallTime(at: Date, zone: string): WallTime {
+/** The wall clock in `zone` at an instant (an unknown zone reads as UTC). */
+export function wallTime(at: Date, zone: string): WallTime {
   const parts = format("en-US", {
     timeZone: knownZone(zone),
     hourCycle: "h23",

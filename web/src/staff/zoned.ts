@@ -7,52 +7,13 @@
 // first occurrence: the same rule the server applies to series (Python's fold=0), so a class
 // typed here lands where the series' own occurrences would.
 
+import { knownZone, wallTime, zoneOffset, type WallTime } from "../time";
+
 const DAY = 86_400_000;
-
-const partsFormatters = new Map<string, Intl.DateTimeFormat>();
-
-function partsFormatter(zone: string): Intl.DateTimeFormat {
-  let f = partsFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    partsFormatters.set(zone, f);
-  }
-  return f;
-}
-
-export interface WallTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
 
 /** The wall clock in `zone` at the instant `ms` (milliseconds since the epoch). */
 export function wallTimeAt(ms: number, zone: string): WallTime {
-  const get: Record<string, number> = {};
-  for (const p of partsFormatter(zone).formatToParts(new Date(ms))) {
-    if (p.type !== "literal") get[p.type] = Number(p.value);
-  }
-  return {
-    year: get.year ?? 1970,
-    month: get.month ?? 1,
-    day: get.day ?? 1,
-    // Some engines write midnight as 24 even with h23.
-    hour: (get.hour ?? 0) % 24,
-    minute: get.minute ?? 0,
-    second: get.second ?? 0,
-  };
+  return wallTime(new Date(ms), zone);
 }
 
 function asUtc(w: WallTime): number {
@@ -61,19 +22,12 @@ function asUtc(w: WallTime): number {
 
 /** The zone's offset from UTC at the instant `ms`, in milliseconds (Seoul: +9 h). */
 export function offsetAt(ms: number, zone: string): number {
-  const whole = Math.floor(ms / 1000) * 1000;
-  return asUtc(wallTimeAt(whole, zone)) - whole;
+  return zoneOffset(new Date(ms), zone);
 }
 
 /** Whether the runtime knows `zone` as an IANA time zone. */
 export function isValidZone(zone: string): boolean {
-  if (!zone || zone.trim() !== zone) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
+  return zone !== "" && zone.trim() === zone && knownZone(zone) === zone;
 }
 
 /** The zone's name as the zone database spells it ("asia/seoul" → "Asia/Seoul"): Intl reads
