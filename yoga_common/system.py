@@ -102,7 +102,9 @@ SERVICES: dict[str, Service] = {
             metrics_port=9462,
             produces=RESERVATION_EVENTS,
             consumes=(YOGACLASS_EVENTS,),
-            calls={"yogaclass": ("ReserveSeat", "ReleaseSeat", "GetStudioSettings")},
+            calls={
+                "yogaclass": ("ReserveSeat", "ReserveSeats", "ReleaseSeat", "GetStudioSettings")
+            },
         ),
         Service(
             "notification",

@@ -6,19 +6,23 @@ transaction, and only after the commit runs what waits for it (metrics, logs) an
 relay. A transaction the database asks to retry is run again from the start, events and
 after-commit actions included, so nothing of a failed attempt survives.
 
-Several commands can share one unit of work (group commit): each runs inside `savepoint()`,
-so one that fails is undone alone, its events with it, and its neighbours still commit."""
+Several commands can share one transaction (group commit, `Transactions.run_batch`): each runs
+in its own savepoint with its own unit of work, so one that fails is undone alone, its events
+and after-commit actions with it, and its neighbours still commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 from yoga_common.db import Database
+from yoga_common.db import _is_transient as is_transient  # one rule for "try again"
 from yoga_common.errors import aborted
 from yoga_common.outbox import add_event
 
@@ -130,9 +134,71 @@ class Transactions(Generic[S]):
         """Runs `work` in one write transaction on a database thread."""
         return await self.db.in_thread(lambda: self.run_sync(work))
 
+    def run_batch_sync(
+        self,
+        works: Sequence[Callable[[UnitOfWork[S]], T]],
+        contexts: Sequence[contextvars.Context] | None = None,
+    ) -> list[T | Exception]:
+        """Runs every one of `works` in ONE transaction (group commit), each in its own
+        savepoint with its own unit of work: a work that raises is undone alone (its rows,
+        its events, its after-commit actions) and its exception is its result; its
+        neighbours commit. A transient database error (a deadlock, a busy database) is no
+        item's fault: the whole batch runs again from the start, as `run_sync` does.
+        `contexts[i]` (if given) is the context works[i] runs in, so its outbox rows and logs
+        carry its own request's trace, not the batch's."""
+        attempt: list[tuple[contextvars.Context | None, UnitOfWork[S]]] = []
+
+        def transaction(conn: Connection) -> list[T | Exception]:
+            store = self._store(conn)
+            attempt.clear()
+            results: list[T | Exception] = []
+            for n, work in enumerate(works):
+                uow = UnitOfWork(conn, store, self._outbox)
+                context = contexts[n] if contexts is not None else None
+                try:
+                    if context is not None:
+                        results.append(context.run(_in_savepoint, uow, work))
+                    else:
+                        results.append(_in_savepoint(uow, work))
+                except DBAPIError as err:
+                    if is_transient(err):
+                        raise  # the whole batch again: the database lost it, not the item
+                    results.append(err)
+                    continue
+                except Exception as err:
+                    results.append(err)
+                    continue
+                attempt.append((context, uow))
+            return results
+
+        results = self.db.run_sync(transaction)
+        for context, uow in attempt:
+            for action in uow.actions:
+                if context is not None:
+                    context.run(action)
+                else:
+                    action()
+        return results
+
+    async def run_batch(
+        self,
+        works: Sequence[Callable[[UnitOfWork[S]], T]],
+        contexts: Sequence[contextvars.Context] | None = None,
+    ) -> list[T | Exception]:
+        """`run_batch_sync` on a database thread."""
+        return await self.db.in_thread(lambda: self.run_batch_sync(works, contexts))
+
     async def read(self, work: Callable[[S], T]) -> T:
         """A read-only transaction: `work` gets the store only."""
         return await self.db.run(lambda conn: work(self._store(conn)), write=False)
+
+
+def _in_savepoint(uow: UnitOfWork[S], work: Callable[[UnitOfWork[S]], T]) -> T:
+    """One item of a batch: its work and its outbox rows, undone together if it raises."""
+    with uow.conn.begin_nested():
+        result = work(uow)
+        uow.flush()
+    return result
 
 
 def races(what: str, key: str) -> Iterator[int]:

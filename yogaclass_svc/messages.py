@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
+from google.rpc import code_pb2, status_pb2
 
 from yoga.yogaclass.v1 import events_pb2, yogaclass_pb2
+from yoga_common.errors import ServiceError
+from yoga_common.interceptors import to_status_proto
 from yoga_common.timestamps import as_utc, to_timestamp
 from yogaclass_svc.domain import (
     ClassCancelled,
@@ -39,6 +43,8 @@ from yogaclass_svc.studio import (
     StudioSettingsChanged,
 )
 from yogaclass_svc.waitlist import Skip
+
+log = logging.getLogger(__name__)
 
 _STATUS = {
     ClassStatus.SCHEDULED: yogaclass_pb2.CLASS_STATUS_SCHEDULED,
@@ -105,6 +111,19 @@ def seat_response(answer: SeatAnswer) -> yogaclass_pb2.ReserveSeatResponse:
     if answer.blocked_until is not None:
         response.blocked_until.CopyFrom(to_timestamp(as_utc(answer.blocked_until)))
     return response
+
+
+def seat_result(answer: SeatAnswer | Exception) -> yogaclass_pb2.ReserveSeatsResult:
+    """One item of ReserveSeats: its answer, or the status ReserveSeat would have failed with
+    (anything but a deliberate ServiceError is INTERNAL, as the interceptor answers it)."""
+    if isinstance(answer, ServiceError):
+        return yogaclass_pb2.ReserveSeatsResult(error=to_status_proto(answer))
+    if isinstance(answer, Exception):
+        log.error("seat item failed", exc_info=answer)
+        return yogaclass_pb2.ReserveSeatsResult(
+            error=status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+        )
+    return yogaclass_pb2.ReserveSeatsResult(seat=seat_response(answer))
 
 
 def event(e: ClassEvent) -> tuple[str, Message]:

@@ -128,10 +128,28 @@ class ClassService:
         now = self._now()
         request = SeatRequest(class_id, reservation_id, user_id, join_waitlist, override_limit)
         answer = await self._tx.run(lambda uow: reserve_seat(uow, request, now))
-        SEAT_ANSWERS.labels(answer.result.value.lower()).inc()
-        if answer.result is SeatResult.RESERVED:
-            SEATS_BOOKED.inc()
+        _count(answer)
         return answer
+
+    async def reserve_seats(self, requests: list[SeatRequest]) -> list[SeatAnswer | Exception]:
+        """ReserveSeat for many reservations in ONE transaction (group commit), each item in
+        its own savepoint with the same conditional seat update, answered on its own (its
+        answer, or the exception it alone failed with), in the order given. Items are taken
+        in class order, so two batches lock classes in the same order and cannot deadlock
+        on PostgreSQL."""
+        now = self._now()
+        rules = _RulesOnce()
+        order = sorted(range(len(requests)), key=lambda n: requests[n].class_id)
+        works = [
+            functools.partial(reserve_seat, request=requests[n], now=now, rules=rules)
+            for n in order
+        ]
+        done = await self._tx.run_batch(works)
+        for answer in done:
+            if not isinstance(answer, Exception):
+                _count(answer)
+        by_item = dict(zip(order, done, strict=True))
+        return [by_item[n] for n in range(len(requests))]
 
     async def release_seat(
         self, class_id: str, reservation_id: str
@@ -215,12 +233,37 @@ def _refusal_by_rules(
     return None
 
 
-def reserve_seat(uow: Work, request: SeatRequest, now: datetime) -> SeatAnswer:
-    # The studio's rules are read once per call: the seat path is the hot one.
-    rules = uow.store.studio_rules()
-    answer = _reserve(uow, request, rules, now)
+def _count(answer: SeatAnswer) -> None:
+    SEAT_ANSWERS.labels(answer.result.value.lower()).inc()
+    if answer.result is SeatResult.RESERVED:
+        SEATS_BOOKED.inc()
+
+
+class _RulesOnce:
+    """The studio's rules read once per transaction of a batch, not once per item (a retried
+    batch is a new transaction with a new store: it reads them again)."""
+
+    def __init__(self) -> None:
+        self._read: tuple[ClassStore, StudioRules] | None = None
+
+    def __call__(self, store: ClassStore) -> StudioRules:
+        if self._read is None or self._read[0] is not store:
+            self._read = (store, store.studio_rules())
+        return self._read[1]
+
+
+def reserve_seat(
+    uow: Work,
+    request: SeatRequest,
+    now: datetime,
+    rules: Callable[[ClassStore], StudioRules] | None = None,
+) -> SeatAnswer:
+    # The studio's rules are read once per call (per batch in a batch): the seat path is the
+    # hot one.
+    studio = rules(uow.store) if rules is not None else uow.store.studio_rules()
+    answer = _reserve(uow, request, studio, now)
     own = answer.yoga_class.details.cancellation_window if answer.yoga_class else None
-    window = own if own is not None else rules.cancellation_window
+    window = own if own is not None else studio.cancellation_window
     return replace(answer, cancellation_window=window)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import pagination
-from yoga_common.errors import ServiceError, Violations
+from yoga_common.errors import ServiceError, Violations, invalid_field
 from yoga_common.interceptors import Context, current_principal, role_table
 from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_duration, check_id, check_time, fingerprint
@@ -19,17 +19,19 @@ from yogaclass_svc.domain import (
     MAX_TITLE,
     MUTABLE_FIELDS,
     ClassDetails,
+    SeatAnswer,
     validate_details,
 )
 from yogaclass_svc.messages import (
     seat_response,
+    seat_result,
     series_to_proto,
     settings_to_proto,
     standing_to_proto,
     to_proto,
 )
 from yogaclass_svc.series_service import SeriesService
-from yogaclass_svc.service import ClassService
+from yogaclass_svc.service import ClassService, SeatRequest
 from yogaclass_svc.studio import (
     DEFAULT_RULES,
     DURATION_FIELDS,
@@ -39,6 +41,8 @@ from yogaclass_svc.studio import (
 )
 from yogaclass_svc.studio_service import StudioService
 
+# The most items one ReserveSeats carries (the proto says so): one transaction stays short.
+MAX_SEAT_BATCH = 1000
 SERVICE_NAME = yogaclass_pb2.DESCRIPTOR.services_by_name["YogaClassService"]
 ROLES = role_table(
     SERVICE_NAME,
@@ -61,6 +65,7 @@ ROLES = role_table(
         "UpdateSeries": {ADMIN},
         "CancelSeries": {ADMIN},
         "ReserveSeat": {SERVICE},
+        "ReserveSeats": {SERVICE},
         "ReleaseSeat": {SERVICE},
     },
 )
@@ -233,6 +238,43 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
             override_limit=request.override_limit,
         )
         return seat_response(answer)
+
+    async def ReserveSeats(
+        self, request: yogaclass_pb2.ReserveSeatsRequest, context: Context
+    ) -> yogaclass_pb2.ReserveSeatsResponse:
+        if len(request.items) > MAX_SEAT_BATCH:
+            raise invalid_field("items", f"at most {MAX_SEAT_BATCH} items")
+        # An item with a bad id is refused alone, as ReserveSeat would refuse it.
+        refused: dict[int, ServiceError] = {}
+        wanted: list[tuple[int, SeatRequest]] = []
+        for n, item in enumerate(request.items):
+            v = Violations()
+            check_id(v, f"items[{n}].class_id", item.class_id)
+            check_id(v, f"items[{n}].reservation_id", item.reservation_id)
+            check_id(v, f"items[{n}].user_id", item.user_id)
+            try:
+                v.raise_if_any()
+            except ServiceError as err:
+                refused[n] = err
+                continue
+            wanted.append(
+                (
+                    n,
+                    SeatRequest(
+                        item.class_id,
+                        item.reservation_id,
+                        item.user_id,
+                        item.join_waitlist,
+                        item.override_limit,
+                    ),
+                )
+            )
+        answers = await self._service.reserve_seats([r for _, r in wanted])
+        results: dict[int, SeatAnswer | Exception] = dict(refused)
+        results.update((n, a) for (n, _), a in zip(wanted, answers, strict=True))
+        return yogaclass_pb2.ReserveSeatsResponse(
+            results=[seat_result(results[n]) for n in range(len(request.items))]
+        )
 
     async def ReleaseSeat(
         self, request: yogaclass_pb2.ReleaseSeatRequest, context: Context

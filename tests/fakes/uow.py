@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-from collections.abc import Callable, Iterator
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -70,6 +71,37 @@ class FakeTransactions(Generic[S]):
     async def run(self, work: Callable[[FakeUnitOfWork[S]], T]) -> T:
         await jitter(self.rng)
         return self.run_sync(work)
+
+    def run_batch_sync(
+        self,
+        works: Sequence[Callable[[FakeUnitOfWork[S]], T]],
+        contexts: Sequence[contextvars.Context] | None = None,
+    ) -> list[T | Exception]:
+        """Every work in one "transaction", each undone alone if it raises (a savepoint)."""
+        results: list[T | Exception] = []
+        done: list[FakeUnitOfWork[S]] = []
+        for work in works:
+            uow = FakeUnitOfWork(self.store)
+            try:
+                with uow.savepoint():
+                    results.append(work(uow))
+            except Exception as err:
+                results.append(err)
+                continue
+            done.append(uow)
+        for uow in done:
+            self.events.extend(uow.events)
+            for action in uow.actions:
+                action()
+        return results
+
+    async def run_batch(
+        self,
+        works: Sequence[Callable[[FakeUnitOfWork[S]], T]],
+        contexts: Sequence[contextvars.Context] | None = None,
+    ) -> list[T | Exception]:
+        await jitter(self.rng)
+        return self.run_batch_sync(works, contexts)
 
     async def read(self, work: Callable[[S], T]) -> T:
         await jitter(self.rng)

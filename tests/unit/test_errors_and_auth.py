@@ -40,6 +40,7 @@ FULL_TABLE = {
     "UpdateClass": frozenset({ADMIN}),
     "DeleteClass": frozenset({ADMIN}),
     "ReserveSeat": frozenset({SERVICE}),
+    "ReserveSeats": frozenset({SERVICE}),
     "ReleaseSeat": frozenset({SERVICE}),
     "GetStudioSettings": frozenset({ADMIN, MEMBER, SERVICE}),
     "UpdateStudioSettings": frozenset({ADMIN}),

@@ -4,6 +4,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -205,6 +206,26 @@ class ReserveSeatResponse(_message.Message):
     held_bookings: int
     blocked_until: _timestamp_pb2.Timestamp
     def __init__(self, result: _Optional[_Union[SeatResult, str]] = ..., yoga_class: _Optional[_Union[YogaClass, _Mapping]] = ..., waitlist_position: _Optional[int] = ..., waitlist_ticket: _Optional[int] = ..., cancellation_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., booking_limit: _Optional[int] = ..., held_bookings: _Optional[int] = ..., blocked_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReserveSeatsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReserveSeatRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveSeatRequest, _Mapping]]] = ...) -> None: ...
+
+class ReserveSeatsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ReserveSeatsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ReserveSeatsResult, _Mapping]]] = ...) -> None: ...
+
+class ReserveSeatsResult(_message.Message):
+    __slots__ = ("seat", "error")
+    SEAT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    seat: ReserveSeatResponse
+    error: _status_pb2.Status
+    def __init__(self, seat: _Optional[_Union[ReserveSeatResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class ReleaseSeatRequest(_message.Message):
     __slots__ = ("class_id", "reservation_id")

@@ -112,6 +112,11 @@ class YogaClassServiceStub:
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatRequest.SerializeToString,
                 response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatResponse.FromString,
                 _registered_method=True)
+        self.ReserveSeats = channel.unary_unary(
+                '/yoga.yogaclass.v1.YogaClassService/ReserveSeats',
+                request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsRequest.SerializeToString,
+                response_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsResponse.FromString,
+                _registered_method=True)
         self.ReleaseSeat = channel.unary_unary(
                 '/yoga.yogaclass.v1.YogaClassService/ReleaseSeat',
                 request_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReleaseSeatRequest.SerializeToString,
@@ -227,6 +232,15 @@ class YogaClassServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReserveSeats(self, request, context):
+        """Internal: takes the seats of several reservations in one call and one transaction (group
+        commit), each item answered on its own: a failing item never fails its neighbours.
+        Idempotent per reservation_id, like ReserveSeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseSeat(self, request, context):
         """Internal: gives the seat of a reservation back. Idempotent per reservation_id.
         """
@@ -311,6 +325,11 @@ def add_YogaClassServiceServicer_to_server(servicer, server):
                     servicer.ReserveSeat,
                     request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatRequest.FromString,
                     response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatResponse.SerializeToString,
+            ),
+            'ReserveSeats': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveSeats,
+                    request_deserializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsRequest.FromString,
+                    response_serializer=yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsResponse.SerializeToString,
             ),
             'ReleaseSeat': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseSeat,
@@ -726,6 +745,33 @@ class YogaClassService:
             '/yoga.yogaclass.v1.YogaClassService/ReserveSeat',
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatRequest.SerializeToString,
             yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveSeats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yoga.yogaclass.v1.YogaClassService/ReserveSeats',
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsRequest.SerializeToString,
+            yoga_dot_yogaclass_dot_v1_dot_yogaclass__pb2.ReserveSeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
