@@ -6,9 +6,9 @@ cases interleave between transactions as they would on a real database."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import random
-import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Generic, TypeVar
