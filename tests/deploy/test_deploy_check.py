@@ -279,8 +279,8 @@ def test_every_workload_needs_an_authorization_policy(objs: list[Obj]) -> None:
 
 def test_authorization_policy_paths_must_be_real_methods(objs: list[Obj]) -> None:
     rule = find(objs, "AuthorizationPolicy", "yogaclass")["spec"]["rules"][1]
-    rule["to"][0]["operation"]["paths"][0] = "/yoga.yogaclass.v1.YogaClassService/ReserveSeats"
-    assert matching(rules.project_problems(objs), "ReserveSeats is no gRPC method")
+    rule["to"][0]["operation"]["paths"][0] = "/yoga.yogaclass.v1.YogaClassService/TakeSeat"
+    assert matching(rules.project_problems(objs), "TakeSeat is no gRPC method")
 
 
 def test_istio_retries_and_mtls_rules(objs: list[Obj]) -> None:

@@ -147,10 +147,11 @@ def test_values_that_open_an_internal_method_fail_through_helm(
         "      - from: [reservation]\n"
         "        methods: [GetStudioSettings]\n"
         "      - from: [reservation, notification]\n"
-        "        methods: [ReserveSeat, ReleaseSeat]\n"
+        "        methods: [ReserveSeat, ReserveSeats, ReleaseSeat]\n"
     )
     objs = helm.helm_template(helm.Case("open", (helm.REQUIRED_VALUES, values)))
     problems = wiring.allow_list_problems(objs)
     assert matching(problems, f"notification may call {YOGACLASS}/ReserveSeat")
+    assert matching(problems, f"notification may call {YOGACLASS}/ReserveSeats")
     assert matching(problems, f"notification may call {YOGACLASS}/ReleaseSeat")
-    assert len(problems) == 2
+    assert len(problems) == 3

@@ -131,3 +131,12 @@ async def test_each_item_runs_in_its_own_context(tx: Transactions[Store]) -> Non
     request.set("batch")
     assert await tx.run_batch([work, work], contexts) == ["r1", "r2"]
     assert seen == ["after r1", "after r2"]
+
+
+async def test_a_lone_item_is_its_own_transaction(tx: Transactions[Store]) -> None:
+    done: list[str] = []
+    failed = await tx.run_batch([adds_then_fails("b", done)])
+    assert isinstance(failed[0], ValueError)
+    assert await tx.run_batch([adds("a", done)]) == ["a"]
+    assert written(tx) == (["a"], ["added a"])
+    assert done == ["a"]
