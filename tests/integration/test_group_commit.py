@@ -311,3 +311,23 @@ async def test_concurrent_seat_batches_take_exactly_the_last_seats(studio: Studi
         assert [a.result for a in second] == [a.result for a in first]  # type: ignore[union-attr]
     for class_id in class_ids:
         assert studio.booked(class_id) == (seats, seats)
+
+
+async def test_reserve_seats_refuses_a_bad_item_alone(studio: Studio) -> None:
+    class_id = await studio.new_class(capacity=2)
+    good = yogaclass_pb2.ReserveSeatRequest(
+        class_id=class_id, reservation_id=str(uuid.uuid4()), user_id="m1"
+    )
+    bad = yogaclass_pb2.ReserveSeatRequest(class_id=class_id, reservation_id="", user_id="m2")
+    answer = await studio.stub.ReserveSeats(yogaclass_pb2.ReserveSeatsRequest(items=[bad, good]))
+    first, second = answer.results
+    assert first.WhichOneof("result") == "error"
+    assert first.error.code == Code.INVALID_ARGUMENT.value
+    assert "items[0].reservation_id" in str(first.error)
+    assert second.seat.result == yogaclass_pb2.SEAT_RESULT_RESERVED
+    assert studio.booked(class_id) == (1, 1)
+
+    too_many = yogaclass_pb2.ReserveSeatsRequest(items=[good] * 1001)
+    with pytest.raises(ServiceError) as refused:
+        await studio.stub.ReserveSeats(too_many)
+    assert refused.value.code is Code.INVALID_ARGUMENT
