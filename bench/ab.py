@@ -172,6 +172,9 @@ def main() -> int:
             after = System(backend, Path(tmp) / f"after-{backend}", bootstrap, pg)
             before = System(backend, Path(tmp) / f"before-{backend}", bootstrap, pg)
             before.stack.common_env["PYTHONPATH"] = f"{old}:{old / 'gen'}"
+            # `python -m` puts the working directory (this tree) ahead of PYTHONPATH: without
+            # this the "before" services would import this tree's packages, not the commit's.
+            before.stack.common_env["PYTHONSAFEPATH"] = "1"
             try:
                 after.start()
                 before.start()
