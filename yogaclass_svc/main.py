@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
-    db = open_database(settings, MIGRATIONS)
+    db = open_database(settings)
     tx = Transactions(db, ClassStore, Outbox(outbox, settings.events_topic, messages.outbox_event))
     classes = ClassService(tx, utcnow)
     timetable = SeriesService(tx, utcnow)
@@ -51,7 +51,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main(SERVICE.name, settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings), MIGRATIONS)
 
 
 if __name__ == "__main__":
