@@ -52,7 +52,7 @@ class System:
     kafka_bootstrap: str
     pg_admin_url: str = ""
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
-    # Worker processes per service (`<PREFIX>WORKERS`, yoga_common/workers.py); 1 if unnamed.
+    # Worker processes per service (`<PREFIX>_WORKERS`, yoga_common/workers.py); 1 if unnamed.
     workers: Mapping[str, int] = field(default_factory=dict)
     # Connections of a load generator to one service (0: as many as its most workers).
     load_connections: int = 0

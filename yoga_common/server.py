@@ -1,7 +1,7 @@
 """The `grpc.aio` server every service runs: the interceptor, health (`grpc.health.v1`),
 reflection for grpcurl, background tasks, and a graceful stop on SIGTERM or SIGINT:
 health turns NOT_SERVING first, so balancers stop sending, then in-flight calls finish.
-With `<PREFIX>WORKERS` above 1, `run_main` runs that many such servers on one port
+With `<PREFIX>_WORKERS` above 1, `run_main` runs that many such servers on one port
 (yoga_common/workers.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""More than one process per service (`<PREFIX>WORKERS`, default 1): Python runs one thread of
+"""More than one process per service (`<PREFIX>_WORKERS`, default 1): Python runs one thread of
 Python at a time, so a service uses more than one core by running several processes. They
 share the gRPC port the way grpc's multiprocessing example does (SO_REUSEPORT: the kernel
 hands each new connection to one of them), and each is forked before any gRPC object exists
