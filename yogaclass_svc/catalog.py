@@ -36,10 +36,10 @@ READS = Counter(
     ["kind", "source"],
 )
 
-# Enough for a studio's whole timetable and the pages its members page through; past that the
-# oldest entries go first.
+# Enough for a studio's whole timetable and the pages its members page through (a page of 100
+# classes is about 30 kB); past that the oldest entries go first.
 MAX_CLASSES = 20_000
-MAX_PAGES = 2_000
+MAX_PAGES = 500
 # Forget marks kept before the ones older than max_age are dropped.
 PRUNE_AT = 4_096
 
