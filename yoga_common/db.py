@@ -1,5 +1,7 @@
 """The database layer: one engine per service, transactions run on a small thread pool so the
-asyncio event loop never blocks on I/O.
+asyncio event loop never blocks on I/O. A SQLite read is the exception: it runs on the loop
+(a library call on a local file that waits for no writer in WAL; `Database._read_on_loop`).
+PostgreSQL reads stay on the threads: they wait on the network.
 
 SQLite: WAL, and every write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`), so two
 writers can never deadlock by upgrading read locks; a writer that finds the lock taken waits
