@@ -2,6 +2,10 @@
 earlier commit's, measured in one run.
 
     .venv/bin/python bench/ab.py --before <ref> [--backends sqlite,postgres] [--reps 5]
+                                 [--workers N]
+
+`--workers` runs this tree's services as N processes each (or `name=N,...`), the earlier
+commit's as one: `--before HEAD --workers 2` measures 2 workers against 1 of the same code.
 
 The earlier commit's files are exported with `git archive` and put first on its services'
 PYTHONPATH; everything else is shared: the harness, the load generators (ghz), the broker, the
@@ -39,7 +43,7 @@ from bench.scenarios import (  # noqa: E402
     mailed,
     no_errors,
 )
-from bench.system import System  # noqa: E402
+from bench.system import System, parse_workers, with_workers  # noqa: E402
 from devtools import servers  # noqa: E402
 from devtools.processes import cpu_seconds  # noqa: E402
 
@@ -81,7 +85,7 @@ def export(ref: str, folder: Path) -> str:
 
 
 def cpu(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
+    return sum(cpu_seconds(pid) for parent in pids for pid in with_workers(parent))
 
 
 def services(system: System) -> list[int]:
@@ -96,7 +100,14 @@ def getclass(system: System, tool_dir: Path, seconds: float) -> Callable[[], Run
     def run() -> Run:
         # The reader's token as the provider holds it now: it expires within the repetitions.
         auth = f'{{"authorization": "Bearer {system.token("reader")}"}}'
-        load = Ghz(system.target("yogaclass"), echo.GET_CLASS, data, auth, seconds=seconds)
+        load = Ghz(
+            system.target("yogaclass"),
+            echo.GET_CLASS,
+            data,
+            auth,
+            seconds=seconds,
+            connections=system.connections,
+        )
         before = cpu(pids)
         result = load.run(tool_dir)
         result.cpu["services"] = cpu(pids) - before
@@ -150,6 +161,12 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=3.0, help="per run")
+    parser.add_argument(
+        "--workers",
+        type=parse_workers,
+        default={},
+        help="this tree's processes per service: N for all, or name=N,... (default 1)",
+    )
     args = parser.parse_args()
     refused = comparable(args.before)
     if refused:
@@ -169,8 +186,17 @@ def main() -> int:
         for backend in backends:
             pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
             bootstrap = servers.kafka("bootstrap")
-            after = System(backend, Path(tmp) / f"after-{backend}", bootstrap, pg)
-            before = System(backend, Path(tmp) / f"before-{backend}", bootstrap, pg)
+            after = System(
+                backend, Path(tmp) / f"after-{backend}", bootstrap, pg, workers=args.workers
+            )
+            # The same connections for both, so only the workers differ.
+            before = System(
+                backend,
+                Path(tmp) / f"before-{backend}",
+                bootstrap,
+                pg,
+                load_connections=after.connections,
+            )
             before.stack.common_env["PYTHONPATH"] = f"{old}:{old / 'gen'}"
             # `python -m` puts the working directory (this tree) ahead of PYTHONPATH: without
             # this the "before" services would import this tree's packages, not the commit's.
@@ -200,7 +226,8 @@ def main() -> int:
     ).stdout.strip()
     table = "\n".join(
         [
-            f"`bench/ab.py`: this tree ({head}, with uncommitted changes if any) next to {commit}, "
+            f"`bench/ab.py`: this tree ({head}, with uncommitted changes if any"
+            f"{f'; workers {args.workers}' if args.workers else ''}) next to {commit}, "
             f"{args.reps} alternating runs of {args.seconds:g} s each, 32 callers (ghz), "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
             f"took {(time.monotonic() - started) / 60:.1f} min.",

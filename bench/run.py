@@ -1,7 +1,10 @@
 """`make bench`: the seven scenarios of BENCHMARKS.md on SQLite and on PostgreSQL, each next
 to its reference, and the table of figures in bench/results/latest.md.
 
-    .venv/bin/python bench/run.py [--reps 3] [--backends sqlite,postgres] [--quick]
+    .venv/bin/python bench/run.py [--reps 3] [--backends sqlite,postgres] [--workers N]
+
+`--workers 2` runs every service as two processes on its port (`reservation=2,yogaclass=2`:
+those two only; yoga_common/workers.py), and ghz then opens that many connections per run.
 
 It starts PostgreSQL, Kafka and Keycloak, the identity provider every token comes from, side by
 side where they are not running (scripts/postgres.sh, kafka.sh, keycloak.sh; PGPORT,
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench import echo, identity, scenarios  # noqa: E402
 from bench.loadgen import tools  # noqa: E402
 from bench.report import Broken, Failure, Figure, Target, save  # noqa: E402
-from bench.system import System  # noqa: E402
+from bench.system import System, parse_workers  # noqa: E402
 from devtools import servers  # noqa: E402
 from devtools.processes import free_port, wait_for_port  # noqa: E402
 from yoga_common.system import SERVICES  # noqa: E402
@@ -131,10 +134,14 @@ def cold_start(reps: int) -> list[Figure]:
 
 
 def one_backend(
-    backend: str, settings: scenarios.Settings, folder: Path, tool_dir: Path
+    backend: str,
+    settings: scenarios.Settings,
+    folder: Path,
+    tool_dir: Path,
+    workers: dict[str, int],
 ) -> tuple[list[Figure], list[Failure]]:
     pg = servers.postgres("url", "postgres") if backend == "postgres" else ""
-    system = System(backend, folder / backend, servers.kafka("bootstrap"), pg)
+    system = System(backend, folder / backend, servers.kafka("bootstrap"), pg, workers=workers)
     (folder / backend).mkdir(parents=True)
     failures: list[Failure] = []
     print(f"\n== {backend}: starting the system", flush=True)
@@ -184,6 +191,12 @@ def main() -> int:
     )
     parser.add_argument("--no-cold-start", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=parse_workers,
+        default={},
+        help="processes per service: N for all, or name=N,... (default 1)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -215,14 +228,15 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="yoga-bench-") as tmp,
     ):
         for backend in backends:
-            got, failed = one_backend(backend, settings, Path(tmp), tool_dir)
+            got, failed = one_backend(backend, settings, Path(tmp), tool_dir, args.workers)
             figures += got
             failures += failed
     figures.sort(key=lambda f: (f.scenario, f.backend))
     header = (
         f"`make bench` on {platform.node()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"{args.reps} repetitions; took {(time.monotonic() - started) / 60:.1f} min."
+        f"{args.reps} repetitions; workers per service {args.workers or 1}; "
+        f"took {(time.monotonic() - started) / 60:.1f} min."
     )
     path = save(RESULTS, header, figures, failures)
     print(f"\n{path.read_text()}")

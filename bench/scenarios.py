@@ -23,7 +23,7 @@ import grpc
 from bench import echo, kafka_probe
 from bench.loadgen import Ghz, Hey, Run, paced, percentiles
 from bench.report import Broken, Figure, Target
-from bench.system import System, epoch, member, shared_parts
+from bench.system import System, epoch, member, shared_parts, with_workers
 from devtools.processes import cpu_seconds, free_port, wait_for_port
 from yoga.reservation.v1 import reservation_pb2, reservation_pb2_grpc
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
@@ -128,7 +128,7 @@ class Bookings:
             echo.CREATE_RESERVATION,
             data,
             self.metadata(valid_for),
-            **load,
+            **{"connections": self.system.connections, **load},
         )
 
     def used(self, count: int) -> None:
@@ -163,7 +163,7 @@ class Context:
     ) -> Run:
         """Runs a load and adds the CPU seconds each process used meanwhile (with `shared`,
         the broker's and PostgreSQL's too)."""
-        groups = {name: [pid] for name, pid in processes.items()}
+        groups = {name: with_workers(pid) for name, pid in processes.items()}
         if shared:
             groups |= {name: pids for name, pids in shared_parts().items() if pids}
         before = {pid: _cpu(pid) for pids in groups.values() for pid in pids}
@@ -304,7 +304,7 @@ def catalog(ctx: Context, class_id: str) -> None:
     def ghz(target: str, call: str, data: str, seconds: float) -> Ghz:
         """A run with the reader's token as the provider holds it now (it expires)."""
         auth = f'{{"authorization": "Bearer {s.token("reader")}"}}'
-        return Ghz(target, call, data, auth, conc, seconds)
+        return Ghz(target, call, data, auth, conc, seconds, connections=s.connections)
 
     def hey(url: str, seconds: float) -> Hey:
         return Hey(url, s.token("reader"), conc, seconds)

@@ -8,7 +8,7 @@ process's CPU time."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from devtools.envoy import EnvoyProcess
 from devtools.gateway_config import GatewayOptions
 from devtools.stack import SINK, Stack
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
+from yoga_common import system
 from yoga_common.auth import ADMIN, MEMBER
 from yoga_common.settings import AuthSettings, KafkaSettings
 from yoga_common.topics import CONSUMED, consumer_lag
@@ -51,6 +52,10 @@ class System:
     kafka_bootstrap: str
     pg_admin_url: str = ""
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
+    # Worker processes per service (`<PREFIX>_WORKERS`, yoga_common/workers.py); 1 if unnamed.
+    workers: Mapping[str, int] = field(default_factory=dict)
+    # Connections of a load generator to one service (0: as many as its most workers).
+    load_connections: int = 0
     stack: Stack = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,7 +70,17 @@ class System:
             gateway=True,
             # The access log would cost the gateway a write per call.
             gateway_options=GatewayOptions(access_log=False),
+            env={
+                name: {f"{system.service(name).env_prefix}WORKERS": str(count)}
+                for name, count in self.workers.items()
+            },
         )
+
+    @property
+    def connections(self) -> int:
+        """Connections a load generator opens to one service: the workers of a service share
+        its port by connection (SO_REUSEPORT), so one connection would reach one of them."""
+        return self.load_connections or max(self.workers.values(), default=1)
 
     @property
     def auth(self) -> AuthSettings:
@@ -145,6 +160,33 @@ class System:
             name: consumer_lag(self.kafka, f"{name}_svc", topics)
             for name, topics in CONSUMED.items()
         }
+
+
+def parse_workers(text: str) -> dict[str, int]:
+    """`--workers`: `2` (every service) or `reservation=2,yogaclass=2` (1 for the others)."""
+    if "=" not in text:
+        return {name: int(text) for name in system.SERVICES}
+    counts = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        counts[system.service(name.strip()).name] = int(count)
+    return counts
+
+
+def with_workers(pid: int) -> list[int]:
+    """A service's process and, when it runs several workers, theirs (its children): the
+    parent's own CPU time leaves out its children's while they run."""
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def shared_parts() -> dict[str, list[int]]:

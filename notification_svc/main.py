@@ -22,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
-    db = open_database(settings, MIGRATIONS)
+    db = open_database(settings)
     tx = Transactions(db, NotificationStore)
     service = NotificationService(tx)
     servicer = NotificationServicer(service)
@@ -76,7 +76,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main(SERVICE.name, settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings), MIGRATIONS)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
-    db = open_database(settings, MIGRATIONS)
+    db = open_database(settings)
     tx = Transactions(db, ReservationStore, Outbox(outbox, settings.events_topic, messages.event))
     token = ServiceToken(settings.auth)
     seats = SeatClient(
@@ -70,7 +70,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main(SERVICE.name, settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings), MIGRATIONS)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The database layer: one engine per service, transactions run on a small thread pool so the
-asyncio event loop never blocks on I/O.
+asyncio event loop never blocks on I/O. A SQLite read is the exception: it runs on the loop
+(a library call on a local file that waits for no writer in WAL; `Database._read_on_loop`).
+PostgreSQL reads stay on the threads: they wait on the network.
 
 SQLite: WAL, and every write transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`), so two
 writers can never deadlock by upgrading read locks; a writer that finds the lock taken waits
@@ -13,6 +15,7 @@ import asyncio
 import contextvars
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -92,10 +95,13 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
 class Database:
     def __init__(self, url: str, threads: int = 8) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=threads)
+        # One connection more than threads: SQLite's reads on the event loop keep their own.
+        self.engine = make_engine(url, pool_size=threads + 1)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
         self._on_events: list[Callable[[], None]] = []
+        self._loop_reader: Connection | None = None
+        self._loop_thread: int | None = None  # the one thread that reads on its loop
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
         """Calls `callback` (from the committing thread) after each transaction of `run_sync`
@@ -140,9 +146,37 @@ class Database:
         return await loop.run_in_executor(self._pool, context.run, call)
 
     async def run(self, work: Callable[[Connection], T], write: bool = True) -> T:
+        if not write and self.is_sqlite and self._loop_thread in (None, threading.get_ident()):
+            try:
+                return self._read_on_loop(work)
+            except DBAPIError as err:
+                if not _is_transient(err):
+                    raise
+                # Busy (rare in WAL: a reader waits for nobody): the threads wait and retry.
         return await self.in_thread(lambda: self.run_sync(work, write))
 
+    def _read_on_loop(self, work: Callable[[Connection], T]) -> T:
+        """A SQLite read, on the calling (event loop) thread. Its statements are library calls
+        on a local file that, in WAL mode, wait for no writer: a short read costs less than the
+        two thread switches of the pool (the profile of GetClass, BENCHMARKS.md). Its own
+        connection, outside the threads' share of the pool, so a loop never waits for a
+        connection held by a writer queued on the write lock; and no busy wait: a read the
+        database cannot start at once goes to the threads instead (see `run`)."""
+        conn = self._loop_reader
+        if conn is None or conn.closed:
+            self._loop_thread = threading.get_ident()
+            conn = self.engine.connect()
+            conn.execution_options(**{_WRITE: False})
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=0")
+            self._loop_reader = conn
+        with conn.begin():
+            return work(conn)
+
     def close(self) -> None:
+        if self._loop_reader is not None:
+            self._loop_reader.close()
         self._pool.shutdown(wait=True)
         self.engine.dispose()
 

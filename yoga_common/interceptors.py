@@ -78,11 +78,33 @@ async def abort(context: Context, status: status_pb2.Status) -> None:
 Behavior = Callable[[Any, Context], Awaitable[Any]]
 
 
+class _MethodMetrics:
+    """One method's metric series, looked up once: `labels()` takes a lock and hashes its
+    labels, three times a call otherwise."""
+
+    def __init__(self, method: str) -> None:
+        service, _, name = method.strip("/").partition("/")
+        self._labels = ("unary", service, name)
+        self.started = GRPC_STARTED.labels(*self._labels)
+        self.seconds = GRPC_SECONDS.labels(*self._labels)
+        self._handled: dict[Any, Any] = {}
+
+    def handled(self, code: Any) -> Any:
+        found = self._handled.get(code)
+        if found is None:
+            found = GRPC_HANDLED.labels(*self._labels, _code_name(code))
+            self._handled[code] = found
+        return found
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, verifier: TokenVerifier, roles: Mapping[str, frozenset[str]]) -> None:
         """`roles`: full method path (`/pkg.Service/Method`) -> roles allowed to call it."""
         self._verifier = verifier
         self._roles = roles
+        # method -> (the handler found, its guarded version): built once per method, since
+        # the call's metadata is read from its context, not from the handler's details.
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -95,16 +117,22 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         if handler.unary_unary is None:  # every API method of ours is unary
             return handler
-        metadata = dict(details.invocation_metadata or ())
-        behavior = self._guard(method, metadata, handler.unary_unary)
-        return grpc.unary_unary_rpc_method_handler(
-            behavior,
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        guarded = grpc.unary_unary_rpc_method_handler(
+            self._guard(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._guarded[method] = (handler, guarded)
+        return guarded
 
-    async def _authorize(self, method: str, metadata: Mapping[str, Any]) -> Principal:
-        header = str(metadata.get("authorization", ""))
+    async def _authorize(self, method: str, context: Context) -> Principal:
+        header = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                header = str(value)  # the last one, as a dict of the metadata had it
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise unauthenticated("a bearer token is required")
@@ -120,37 +148,35 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise permission_denied(f"role {principal.role!r} may not call {method}")
         return principal
 
-    def _guard(self, method: str, metadata: Mapping[str, Any], inner: Behavior) -> Behavior:
-        service, _, name = method.strip("/").partition("/")
-        labels = ("unary", service, name)
+    def _guard(self, method: str, inner: Behavior) -> Behavior:
+        metrics = _MethodMetrics(method)
 
         async def behavior(request: Any, context: Context) -> Any:
-            GRPC_STARTED.labels(*labels).inc()
+            metrics.started.inc()
             started = time.perf_counter()
             code = grpc.StatusCode.UNKNOWN
             try:
-                answer = await self._answer(method, metadata, inner, request, context)
+                answer = await self._answer(method, inner, request, context)
                 code = context.code() or grpc.StatusCode.OK
                 return answer
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             finally:
-                GRPC_SECONDS.labels(*labels).observe(time.perf_counter() - started)
-                GRPC_HANDLED.labels(*labels, _code_name(code)).inc()
+                metrics.seconds.observe(time.perf_counter() - started)
+                metrics.handled(code).inc()
 
         return behavior
 
     async def _answer(
         self,
         method: str,
-        metadata: Mapping[str, Any],
         inner: Behavior,
         request: Any,
         context: Context,
     ) -> Any:
         try:
-            _principal.set(await self._authorize(method, metadata))
+            _principal.set(await self._authorize(method, context))
             return await inner(request, context)
         except ServiceError as err:
             log.info(

@@ -1,6 +1,8 @@
 """The `grpc.aio` server every service runs: the interceptor, health (`grpc.health.v1`),
 reflection for grpcurl, background tasks, and a graceful stop on SIGTERM or SIGINT:
-health turns NOT_SERVING first, so balancers stop sending, then in-flight calls finish."""
+health turns NOT_SERVING first, so balancers stop sending, then in-flight calls finish.
+With `<PREFIX>_WORKERS` above 1, `run_main` runs that many such servers on one port
+(yoga_common/workers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from yoga_common import logs, migrate, telemetry
+from yoga_common import logs, migrate, telemetry, workers
 from yoga_common.auth import TokenVerifier
 from yoga_common.db import Database
 from yoga_common.health import HealthServicer
@@ -36,9 +39,12 @@ async def serve(
     tasks: Sequence[Task] = (),
     on_stop: Callable[[], None] | None = None,
 ) -> None:
+    worker = workers.current()
     interceptor = ServiceInterceptor(TokenVerifier(settings.auth), roles)
     # so_reuseport off: a second process on the same port must fail, not share it silently.
-    server = grpc.aio.server(interceptors=[interceptor], options=[("grpc.so_reuseport", 0)])
+    # The workers of one service share it (the parent checked that nothing else listens).
+    reuse = 1 if worker.shares_port else 0
+    server = grpc.aio.server(interceptors=[interceptor], options=[("grpc.so_reuseport", reuse)])
     register(server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -52,7 +58,8 @@ async def serve(
     await server.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = [asyncio.create_task(task(), name=task.__name__) for task in tasks]
+    jobs = tasks if worker.runs_jobs else ()
+    running = [asyncio.create_task(task(), name=task.__name__) for task in jobs]
     log.info(
         "serving", extra={"address": f"{settings.host}:{port}", "services": list(service_names)}
     )
@@ -77,20 +84,84 @@ async def serve(
     log.info("stopped")
 
 
-def open_database(settings: ServiceSettings, migrations_dir: Path) -> Database:
-    """Brings the service's schema up to date, then opens it."""
-    migrate.upgrade(settings.database_url, migrations_dir)
-    return Database(settings.database_url, threads=settings.db_threads)
+def open_database(settings: ServiceSettings) -> Database:
+    """The service's database for this process (`run_main` brought its schema up to date).
+    Among several workers, call it on the event loop: commits that wrote events in workers
+    1..N-1 then wake worker 0's relay and mailer as worker 0's own commits do."""
+    db = Database(settings.database_url, threads=settings.db_threads)
+    worker = workers.current()
+    if worker.shares_port and worker.runs_jobs:
+
+        def woken() -> None:
+            if worker.drain_wakes():
+                _events_committed(db)
+
+        asyncio.get_running_loop().add_reader(worker.wake_read, woken)
+    elif worker.shares_port:
+        db.on_events_committed(worker.tell_jobs)
+    return db
+
+
+def _events_committed(db: Database) -> None:
+    """What a commit of this process that wrote events calls: the relay's and the mailer's
+    wakes (safe from the event loop's thread as from any other)."""
+    for callback in db._on_events:
+        callback()
 
 
 def run_main(
-    name: str, settings: ServiceSettings, run: Callable[[], Coroutine[Any, Any, None]]
+    name: str,
+    settings: ServiceSettings,
+    run: Callable[[], Coroutine[Any, Any, None]],
+    migrations_dir: Path,
 ) -> None:
+    """Brings the schema up to date once, then serves: in this process, or in
+    `settings.workers` forked ones sharing the port (nothing of gRPC, no engine, no thread
+    exists in this process before they are forked)."""
     logs.configure(name, settings.log_level)
-    started = telemetry.setup(
-        f"{name}_svc", settings.host, settings.metrics_port, settings.trace_file
+    if settings.workers == 1:
+        started = telemetry.setup(
+            f"{name}_svc", settings.host, settings.metrics_port, settings.trace_file
+        )
+        try:
+            migrate.upgrade(settings.database_url, migrations_dir)
+            asyncio.run(run())
+        finally:
+            started.shutdown()
+        return
+    migrate.upgrade(settings.database_url, migrations_dir)
+    # Port 0 means one free port for all the workers, chosen here.
+    settings.port = workers.check_port(settings.host, settings.port)
+
+    def one(worker: workers.Worker) -> int:
+        logs.configure(name, settings.log_level)
+        _label_logs(worker.index)
+        started = telemetry.setup(
+            f"{name}_svc",
+            settings.host,
+            worker.metrics_port(settings.metrics_port),
+            settings.trace_file,
+        )
+        try:
+            asyncio.run(run())
+        finally:
+            started.shutdown()
+        return 0
+
+    log.info("workers", extra={"workers": settings.workers, "port": settings.port})
+    sys.exit(
+        workers.supervise(
+            settings.workers, one, settings.drain_seconds + settings.grace_seconds + 10.0
+        )
     )
-    try:
-        asyncio.run(run())
-    finally:
-        started.shutdown()
+
+
+def _label_logs(index: int) -> None:
+    """Every line of a worker says which one wrote it (`"worker": 1`)."""
+
+    def label(record: logging.LogRecord) -> bool:
+        record.worker = index
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(label)

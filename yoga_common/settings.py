@@ -105,6 +105,10 @@ class ServiceSettings(BaseSettings):
     # Seconds in-flight calls get to finish once the server stops.
     grace_seconds: float = 5.0
     db_threads: int = 8
+    # Processes serving the port together (yoga_common/workers.py): more than one lets the
+    # service use more than one core. Worker i serves metrics on metrics_port + i; worker 0
+    # alone runs the background jobs. The chart keeps 1 and scales out with pods (its HPA).
+    workers: int = Field(default=1, ge=1)
     # Prometheus metrics at http://<host>:<metrics_port>/metrics; 0: none. Each service's
     # config sets its own default, so all four can run on one machine.
     metrics_port: int = 0

@@ -19,3 +19,6 @@ class Settings(ServiceSettings):
     waitlist_cutoff_interval_seconds: float = 30.0
     # How often series are looked at for occurrences the horizon has reached (issue 15).
     series_interval_seconds: float = 300.0
+    # How old a GetClass or ListClasses answer may be (yogaclass_svc/catalog.py): another
+    # replica's write, or a seat taken, shows within this; 0 reads the database every call.
+    catalog_max_age_seconds: float = 1.0

@@ -12,6 +12,7 @@ from yoga_common.server import open_database, run_main, serve
 from yoga_common.timestamps import utcnow
 from yoga_common.uow import Outbox, Transactions
 from yogaclass_svc import consumers, messages
+from yogaclass_svc.catalog import Catalog
 from yogaclass_svc.config import SERVICE, Settings
 from yogaclass_svc.series_service import SeriesService
 from yogaclass_svc.service import ClassService
@@ -23,11 +24,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def run(settings: Settings) -> None:
-    db = open_database(settings, MIGRATIONS)
+    db = open_database(settings)
     tx = Transactions(db, ClassStore, Outbox(outbox, settings.events_topic, messages.outbox_event))
     classes = ClassService(tx, utcnow)
     timetable = SeriesService(tx, utcnow)
-    servicer = YogaClassServicer(classes, StudioService(tx, utcnow), timetable)
+    servicer = YogaClassServicer(
+        classes, StudioService(tx, utcnow), timetable, Catalog(settings.catalog_max_age_seconds)
+    )
     relay = OutboxRelay(db, outbox, SERVICE.package, settings.kafka)
     consumer = EventConsumer(
         SERVICE.consumer_group, tx, inbox, SERVICE.consumes, consumers.build(utcnow), settings.kafka
@@ -51,7 +54,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    run_main(SERVICE.name, settings, lambda: run(settings))
+    run_main(SERVICE.name, settings, lambda: run(settings), MIGRATIONS)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from yoga_common.principal import ADMIN, MEMBER, SERVICE
 from yoga_common.requests import check_duration, check_id, check_time, fingerprint
 from yoga_common.timestamps import utcnow
 from yogaclass_svc import series
+from yogaclass_svc.catalog import Catalog
 from yogaclass_svc.domain import (
     MAX_AHEAD,
     MAX_TITLE,
@@ -145,11 +146,17 @@ def _change(msg: yogaclass_pb2.YogaClass, path: str, v: Violations) -> Any:
 
 class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
     def __init__(
-        self, service: ClassService, studio: StudioService, timetable: SeriesService
+        self,
+        service: ClassService,
+        studio: StudioService,
+        timetable: SeriesService,
+        catalog: Catalog | None = None,
     ) -> None:
         self._service = service
         self._studio = studio
         self._series = timetable
+        # GetClass and ListClasses answers (catalog.py); without one, each reads the database.
+        self._catalog = catalog or Catalog(max_age=0)
 
     async def CreateClass(
         self, request: yogaclass_pb2.CreateClassRequest, context: Context
@@ -161,9 +168,12 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         details = _details(request.yoga_class, v) if request.HasField("yoga_class") else None
         v.raise_if_any()
         assert details is not None
-        created = await self._service.create(
-            details, request.request_id, fingerprint(request.yoga_class)
-        )
+        try:
+            created = await self._service.create(
+                details, request.request_id, fingerprint(request.yoga_class)
+            )
+        finally:
+            self._catalog.forget_pages()  # a new class: pages may show it
         return yogaclass_pb2.CreateClassResponse(yoga_class=to_proto(created))
 
     async def GetClass(
@@ -172,9 +182,14 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v = Violations()
         check_id(v, "class_id", request.class_id)
         v.raise_if_any()
-        return yogaclass_pb2.GetClassResponse(
-            yoga_class=to_proto(await self._service.get(request.class_id))
-        )
+        class_id = request.class_id
+
+        async def read() -> yogaclass_pb2.GetClassResponse:
+            found = await self._service.get(class_id)
+            return yogaclass_pb2.GetClassResponse(yoga_class=to_proto(found))
+
+        # The same message object answers many calls: nothing may change it after this.
+        return await self._catalog.one(class_id, read)
 
     async def ListClasses(
         self, request: yogaclass_pb2.ListClassesRequest, context: Context
@@ -191,16 +206,21 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         paging = pagination.keyset_paging(v, request.page_size, request.page_token)
         v.raise_if_any()
         series_id, instructor = request.series_id, request.instructor
-        page, token = await pagination.keyset_page(
-            paging,
-            lambda limit, after: self._service.page(
-                start, end, limit, after, series_id, instructor
-            ),
-            lambda c: (c.details.start_time, c.class_id),
-        )
-        return yogaclass_pb2.ListClassesResponse(
-            yoga_classes=[to_proto(c) for c in page], next_page_token=token
-        )
+
+        async def read() -> yogaclass_pb2.ListClassesResponse:
+            page, token = await pagination.keyset_page(
+                paging,
+                lambda limit, after: self._service.page(
+                    start, end, limit, after, series_id, instructor
+                ),
+                lambda c: (c.details.start_time, c.class_id),
+            )
+            return yogaclass_pb2.ListClassesResponse(
+                yoga_classes=[to_proto(c) for c in page], next_page_token=token
+            )
+
+        key = (start, end, paging.size, paging.after, series_id, instructor)
+        return await self._catalog.page(key, read, _shown)
 
     async def UpdateClass(
         self, request: yogaclass_pb2.UpdateClassRequest, context: Context
@@ -210,7 +230,11 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "yoga_class.class_id", request.yoga_class.class_id)
         v.raise_if_any()
         changes = _changes(request, v)
-        updated = await self._service.update(request.yoga_class.class_id, changes)
+        try:
+            updated = await self._service.update(request.yoga_class.class_id, changes)
+        finally:
+            # Its time or instructor may move it onto pages that did not show it.
+            self._catalog.forget(request.yoga_class.class_id, pages=True)
         return yogaclass_pb2.UpdateClassResponse(yoga_class=to_proto(updated))
 
     async def DeleteClass(
@@ -219,7 +243,10 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         v = Violations()
         check_id(v, "class_id", request.class_id)
         v.raise_if_any()
-        cancelled = await self._service.cancel(request.class_id)
+        try:
+            cancelled = await self._service.cancel(request.class_id)
+        finally:
+            self._catalog.forget(request.class_id)
         return yogaclass_pb2.DeleteClassResponse(yoga_class=to_proto(cancelled))
 
     async def ReserveSeat(
@@ -230,13 +257,16 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "reservation_id", request.reservation_id)
         check_id(v, "user_id", request.user_id)
         v.raise_if_any()
-        answer = await self._service.reserve_seat(
-            request.class_id,
-            request.reservation_id,
-            request.user_id,
-            join_waitlist=request.join_waitlist,
-            override_limit=request.override_limit,
-        )
+        try:
+            answer = await self._service.reserve_seat(
+                request.class_id,
+                request.reservation_id,
+                request.user_id,
+                join_waitlist=request.join_waitlist,
+                override_limit=request.override_limit,
+            )
+        finally:
+            self._catalog.forget(request.class_id)  # its seat count
         return seat_response(answer)
 
     async def ReserveSeats(
@@ -269,7 +299,11 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
                     ),
                 )
             )
-        answers = await self._service.reserve_seats([r for _, r in wanted])
+        try:
+            answers = await self._service.reserve_seats([r for _, r in wanted])
+        finally:
+            for class_id in {r.class_id for _, r in wanted}:
+                self._catalog.forget(class_id)  # their seat counts
         results: dict[int, SeatAnswer | Exception] = dict(refused)
         results.update((n, a) for (n, _), a in zip(wanted, answers, strict=True))
         return yogaclass_pb2.ReserveSeatsResponse(
@@ -283,9 +317,12 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "class_id", request.class_id)
         check_id(v, "reservation_id", request.reservation_id)
         v.raise_if_any()
-        released, current = await self._service.release_seat(
-            request.class_id, request.reservation_id
-        )
+        try:
+            released, current = await self._service.release_seat(
+                request.class_id, request.reservation_id
+            )
+        finally:
+            self._catalog.forget(request.class_id)
         return yogaclass_pb2.ReleaseSeatResponse(
             released=released, yoga_class=to_proto(current) if current else None
         )
@@ -338,9 +375,12 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         if not request.HasField("series"):
             v.raise_if_any()
         pattern = series.validate(_draft(request.series, v), utcnow(), v)
-        created, made = await self._series.create(
-            pattern, request.request_id, fingerprint(request.series)
-        )
+        try:
+            created, made = await self._series.create(
+                pattern, request.request_id, fingerprint(request.series)
+            )
+        finally:
+            self._catalog.forget_all()  # the classes it made
         return yogaclass_pb2.CreateSeriesResponse(
             series=series_to_proto(created), classes_created=made
         )
@@ -380,13 +420,16 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         _check_from_date(v, request.from_date)
         v.raise_if_any()
         changes = _series_changes(request, v)
-        edit = await self._series.update(
-            request.series.series_id,
-            changes,
-            request.from_date,
-            request.request_id,
-            fingerprint(request),
-        )
+        try:
+            edit = await self._series.update(
+                request.series.series_id,
+                changes,
+                request.from_date,
+                request.request_id,
+                fingerprint(request),
+            )
+        finally:
+            self._catalog.forget_all()  # its classes
         answer = yogaclass_pb2.UpdateSeriesResponse(
             series=series_to_proto(edit.series), classes_updated=edit.classes_updated
         )
@@ -401,10 +444,17 @@ class YogaClassServicer(yogaclass_pb2_grpc.YogaClassServiceServicer):
         check_id(v, "series_id", request.series_id)
         _check_from_date(v, request.from_date)
         v.raise_if_any()
-        cancelled, count = await self._series.cancel(request.series_id, request.from_date)
+        try:
+            cancelled, count = await self._series.cancel(request.series_id, request.from_date)
+        finally:
+            self._catalog.forget_all()  # its classes
         return yogaclass_pb2.CancelSeriesResponse(
             series=series_to_proto(cancelled), classes_cancelled=count
         )
+
+
+def _shown(answer: yogaclass_pb2.ListClassesResponse) -> list[str]:
+    return [c.class_id for c in answer.yoga_classes]
 
 
 def _check_from_date(v: Violations, text: str) -> None:

@@ -27,6 +27,7 @@ from tests.e2e.support import (
 JS_BUDGET = 200 * 1024
 LIGHTHOUSE = WEB / "node_modules" / ".bin" / "lighthouse"
 LIGHTHOUSE_MIN = 90
+RUNS = 3
 
 
 def showcase_week(showcase: Showcase) -> str:
@@ -77,6 +78,28 @@ def test_the_first_load_of_the_timetable_transfers_at_most_200_kb_of_javascript(
     assert total <= JS_BUDGET, f"{total} bytes of JavaScript: {scripts}"
 
 
+def lighthouse(url: str, port: int, report: Path) -> Path:
+    """One Lighthouse run against the Chromium listening on `port`; its JSON report."""
+    run = subprocess.run(
+        [
+            str(LIGHTHOUSE),
+            url,
+            f"--port={port}",
+            "--disable-storage-reset",
+            "--only-categories=performance,accessibility",
+            "--output=json",
+            f"--output-path={report}",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return report
+
+
 def test_lighthouse_scores_the_signed_in_timetable_90_or_more(
     app: E2E, showcase: Showcase, tmp_path: Path
 ) -> None:
@@ -98,30 +121,26 @@ def test_lighthouse_scores_the_signed_in_timetable_90_or_more(
         sign_in_at_provider(page, showcase.member)
         expect(page.get_by_test_id("signed-in-as")).to_be_visible()
         page.close()
-        report = tmp_path / "lighthouse.json"
-        run = subprocess.run(
-            [
-                str(LIGHTHOUSE),
-                app.origin + showcase_week(showcase),
-                f"--port={port}",
-                "--disable-storage-reset",
-                "--only-categories=performance,accessibility",
-                "--output=json",
-                f"--output-path={report}",
-                "--quiet",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
+        # Lighthouse's own advice on variability (docs/variability.md): run it several times
+        # and read the median. One run's score moves with what else the machine does meanwhile.
+        reports = [
+            lighthouse(app.origin + showcase_week(showcase), port, tmp_path / f"run{i}.json")
+            for i in range(RUNS)
+        ]
     finally:
         profile.close()
+    results = sorted(
+        (json.loads(r.read_text()) for r in reports),
+        key=lambda r: r["categories"]["performance"]["score"],
+    )
+    figure(
+        "Lighthouse performance scores of the runs",
+        [round(r["categories"]["performance"]["score"] * 100) for r in results],
+    )
+    result = results[RUNS // 2]
     kept = ROOT / "var" / "e2e" / "lighthouse.json"
     kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.write_text(report.read_text())
-    result = json.loads(report.read_text())
+    kept.write_text(json.dumps(result))
     assert result["finalDisplayedUrl"].startswith(app.origin), result["finalDisplayedUrl"]
     # It measured the member's timetable, not the welcome of someone signed out: the page
     # called the API, and was answered.

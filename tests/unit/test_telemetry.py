@@ -187,9 +187,16 @@ def test_log_lines_never_carry_secrets() -> None:
     assert line["authorization"] == "[redacted]"
 
 
+BEARER = (("authorization", "Bearer t"),)
+
+
 class FakeContext:
-    def __init__(self) -> None:
+    def __init__(self, metadata: tuple[tuple[str, str], ...] = ()) -> None:
         self._code: Any = None
+        self._metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
 
     def code(self) -> Any:
         return self._code
@@ -228,11 +235,10 @@ async def test_interceptor_counts_calls_by_method_and_code() -> None:
     async def inner(request: Any, context: Any) -> str:
         return "answer"
 
-    allowed = interceptor._guard(method, {"authorization": "Bearer t"}, inner)
-    assert await allowed(None, FakeContext()) == "answer"
-    refused = interceptor._guard(method, {}, inner)
+    guarded = interceptor._guard(method, inner)
+    assert await guarded(None, FakeContext(BEARER)) == "answer"
     with pytest.raises(grpc.aio.AbortError):
-        await refused(None, FakeContext())
+        await guarded(None, FakeContext())
     assert sample("grpc_server_handled_total", **labels, grpc_code="OK") == ok_before + 1
     assert (
         sample("grpc_server_handled_total", **labels, grpc_code="UNAUTHENTICATED")
@@ -261,14 +267,14 @@ async def test_a_call_that_asks_the_provider_for_keys_holds_up_no_other_call() -
             await asyncio.sleep(0.01)
 
     ticker = asyncio.create_task(other_calls())
-    guarded = interceptor._guard(method, {"authorization": "Bearer t"}, inner)
-    assert await guarded(None, FakeContext()) == "answer"
+    guarded = interceptor._guard(method, inner)
+    assert await guarded(None, FakeContext(BEARER)) == "answer"
     ticker.cancel()
     assert ticks >= 10, ticks
     assert asking.threads != [threading.main_thread().name]
     known = FakeVerifier()
     interceptor = ServiceInterceptor(known, {method: frozenset({"member"})})  # type: ignore[arg-type]
-    await interceptor._guard(method, {"authorization": "Bearer t"}, inner)(None, FakeContext())
+    await interceptor._guard(method, inner)(None, FakeContext(BEARER))
     assert known.threads == [threading.current_thread().name]  # a held key: checked in place
 
 

@@ -137,13 +137,17 @@ class YogaClassServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetClass(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A class, as the catalog held it at most a second ago (YOGACLASS_CATALOG_MAX_AGE_SECONDS):
+        a change made through this replica shows at once; one made elsewhere (another replica, a
+        seat taken) within that bound. `booked` is a hint: the booking takes its seat itself.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListClasses(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A page of classes, at most as old as GetClass's answers.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
