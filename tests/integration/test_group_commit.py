@@ -32,6 +32,7 @@ from yoga_common.db import Database
 from yoga_common.errors import Code, ServiceError
 from yoga_common.uow import Outbox, Transactions
 from yogaclass_svc import messages as ymessages
+from yogaclass_svc.catalog import Catalog
 from yogaclass_svc.domain import ClassDetails, SeatResult
 from yogaclass_svc.series_service import SeriesService
 from yogaclass_svc.service import ClassService, SeatRequest
@@ -81,6 +82,7 @@ class Studio:
     reservations_db: Database
     classes: ClassService
     settings: StudioService
+    servicer: YogaClassServicer
     stub: DirectStub
     seats: SeatClient
 
@@ -142,8 +144,11 @@ async def studio(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         )
         classes = ClassService(tx, clock)
         settings = StudioService(tx, clock)
-        stub = DirectStub(YogaClassServicer(classes, settings, SeriesService(tx, clock)))
-        yield Studio(ydb, rdb, classes, settings, stub, seat_client(stub))
+        servicer = YogaClassServicer(
+            classes, settings, SeriesService(tx, clock), Catalog(max_age=3600)
+        )
+        stub = DirectStub(servicer)
+        yield Studio(ydb, rdb, classes, settings, servicer, stub, seat_client(stub))
 
 
 async def outcome(call: Awaitable[tuple[Any, int]]) -> Any:
@@ -315,6 +320,9 @@ async def test_concurrent_seat_batches_take_exactly_the_last_seats(studio: Studi
 
 async def test_reserve_seats_refuses_a_bad_item_alone(studio: Studio) -> None:
     class_id = await studio.new_class(capacity=2)
+    # The servicer answers GetClass from its cache: ReserveSeats must make it forget the count.
+    get = yogaclass_pb2.GetClassRequest(class_id=class_id)
+    assert (await studio.servicer.GetClass(get, None)).yoga_class.booked == 0
     good = yogaclass_pb2.ReserveSeatRequest(
         class_id=class_id, reservation_id=str(uuid.uuid4()), user_id="m1"
     )
@@ -326,6 +334,7 @@ async def test_reserve_seats_refuses_a_bad_item_alone(studio: Studio) -> None:
     assert "items[0].reservation_id" in str(first.error)
     assert second.seat.result == yogaclass_pb2.SEAT_RESULT_RESERVED
     assert studio.booked(class_id) == (1, 1)
+    assert (await studio.servicer.GetClass(get, None)).yoga_class.booked == 1
 
     too_many = yogaclass_pb2.ReserveSeatsRequest(items=[good] * 1001)
     with pytest.raises(ServiceError) as refused:
