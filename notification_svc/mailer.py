@@ -1,10 +1,16 @@
-"""Email delivery, after the consumer's transaction committed: a loop picks due PENDING
-notifications in small batches, claims each (so no other mailer sends it), sends it over SMTP in
-a worker thread, and records SENT, or a retry with backoff, or FAILED once tries run out.
+"""Email delivery, after the consumer's transaction committed: a loop claims a small batch of
+due PENDING notifications in one transaction (so no other mailer sends them), sends them one
+after another over the kept SMTP connection in a worker thread, and records the batch's
+outcomes in one transaction: SENT, or a retry with backoff, or FAILED once tries run out, each
+email's on its own (one refused address fails no other). Three transactions and two thread
+hand-offs per email were most of the mailer's cost (BENCHMARKS.md, profile).
 
-The Message-ID is derived from the notification id, so a receiver can drop the duplicate that
-only a crash between the SMTP answer and the database write could cause. A stop lets the
-email in hand finish and be recorded first."""
+The claim is a lease (`claim_seconds`): a mailer that dies after claiming leaves its batch to
+whoever finds it due again when the lease ends. The Message-ID is derived from the
+notification id, so a receiver can drop the duplicate that only a crash between the SMTP
+answers and the batch's record could cause. A batch stops sending once half the lease is gone
+(the rest is handed back, due at once), so no email is sent on a lease that ran out. A stop
+lets the email in hand finish, and records the batch (the unsent rest handed back) first."""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ import asyncio
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -41,13 +49,21 @@ class Sender(Protocol):
 class Deliveries(Protocol):
     """The service layer's steps of a delivery (NotificationService)."""
 
-    async def due(self, now: datetime, limit: int) -> list[str]: ...
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int
+    ) -> tuple[list[Notification], str]: ...
 
-    async def claim(
-        self, notification_id: str, now: datetime, until: datetime
-    ) -> tuple[Notification, str] | None: ...
+    async def finish_all(self, outcomes: list[Notification], claim_id: str) -> list[bool]: ...
 
-    async def finish(self, n: Notification, claim_id: str) -> bool: ...
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one email of a batch went: `after` is the notification to record; `error` is set
+    when it was not sent; `sent` False and no error: handed back unsent."""
+
+    after: Notification
+    sent: bool = False
+    error: str = ""
 
 
 class SmtpSender:
@@ -150,55 +166,79 @@ class Mailer:
         self._wakeup.set()
 
     async def deliver_due(self) -> int:
-        """One pass over the notifications due now; returns how many emails this pass sent."""
-        sent = 0
-        for notification_id in await self._deliveries.due(self._now(), self._batch):
-            job = asyncio.ensure_future(self._deliver(notification_id))
-            try:
-                sent += await asyncio.shield(job)
-            except asyncio.CancelledError:
-                await job  # an email on its way is finished and recorded before stopping
-                raise
-        return sent
-
-    async def _deliver(self, notification_id: str) -> bool:
+        """One pass over the notifications due now (a batch); returns how many it sent."""
         now = self._now()
-        claimed = await self._deliveries.claim(notification_id, now, now + self._claim)
-        if claimed is None:
-            return False  # another mailer has it, or it is no longer due
-        n, claim_id = claimed
+        claimed, claim_id = await self._deliveries.claim_due(now, now + self._claim, self._batch)
+        if not claimed:
+            return 0
+        stop = threading.Event()
+        # Past this point nothing more is sent on the lease: an email begun before it ends
+        # within an SMTP timeout, well inside the lease (settings: lease >= 10 x timeout).
+        deadline = time.monotonic() + self._claim.total_seconds() / 2
+        job = asyncio.ensure_future(asyncio.to_thread(self._send_all, claimed, stop, deadline))
         try:
-            message = compose(n, self._from)
-        except (ValueError, TypeError) as err:
-            return await self._failed(n, claim_id, err, permanent=True)
-        try:
-            await asyncio.to_thread(self._sender.send, message)
-        except Exception as err:  # every failed try counts, so retries stay bounded
-            return await self._failed(n, claim_id, err, permanent=is_permanent(err))
-        if not await self._deliveries.finish(after_success(n, self._now()), claim_id):
-            log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
-        DELIVERIES.labels("sent").inc()
-        log.info("email sent", extra={"notification_id": n.notification_id})
-        return True
+            outcomes = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            stop.set()
+            outcomes = await job  # the email in hand is finished, the rest handed back
+            await self._record(outcomes, claim_id)
+            raise
+        return await self._record(outcomes, claim_id)
 
-    async def _failed(
-        self, n: Notification, claim_id: str, err: Exception, permanent: bool
-    ) -> bool:
+    def _send_all(
+        self, claimed: list[Notification], stop: threading.Event, deadline: float
+    ) -> list[_Outcome]:
+        """Sends the batch in order (in a worker thread); each email's failure is its own."""
+        outcomes: list[_Outcome] = []
+        for n in claimed:
+            if stop.is_set() or time.monotonic() >= deadline:
+                # Not sent: due again at once, no try counted.
+                outcomes.append(_Outcome(replace(n, next_attempt_at=self._now())))
+                continue
+            try:
+                message = compose(n, self._from)
+            except (ValueError, TypeError) as err:
+                outcomes.append(self._failed(n, err, permanent=True))
+                continue
+            try:
+                self._sender.send(message)
+            except Exception as err:  # every failed try counts, so retries stay bounded
+                outcomes.append(self._failed(n, err, permanent=is_permanent(err)))
+                continue
+            outcomes.append(_Outcome(after_success(n, self._now()), sent=True))
+        return outcomes
+
+    def _failed(self, n: Notification, err: Exception, permanent: bool) -> _Outcome:
         error = f"{type(err).__name__}: {err}"
-        after = after_failure(n, self._now(), error, self._policy, permanent)
-        await self._deliveries.finish(after, claim_id)
-        state = after.email_state.value.lower()
-        DELIVERIES.labels("retry" if state == "pending" else state).inc()
-        log.warning(
-            "email not sent",
-            extra={
-                "notification_id": n.notification_id,
-                "attempts": after.attempts,
-                "email_state": after.email_state.value,
-                "error": error,
-            },
-        )
-        return False
+        return _Outcome(after_failure(n, self._now(), error, self._policy, permanent), error=error)
+
+    async def _record(self, outcomes: list[_Outcome], claim_id: str) -> int:
+        """Records the batch's outcomes in one transaction; returns how many were sent."""
+        kept = await self._deliveries.finish_all([o.after for o in outcomes], claim_id)
+        sent = 0
+        for o, recorded in zip(outcomes, kept, strict=True):
+            n = o.after
+            if o.sent:
+                sent += 1
+                if not recorded:
+                    log.warning(
+                        "claim lost while sending", extra={"notification_id": n.notification_id}
+                    )
+                DELIVERIES.labels("sent").inc()
+                log.info("email sent", extra={"notification_id": n.notification_id})
+            elif o.error:
+                state = n.email_state.value.lower()
+                DELIVERIES.labels("retry" if state == "pending" else state).inc()
+                log.warning(
+                    "email not sent",
+                    extra={
+                        "notification_id": n.notification_id,
+                        "attempts": n.attempts,
+                        "email_state": n.email_state.value,
+                        "error": o.error,
+                    },
+                )
+        return sent
 
     async def run(self) -> None:
         failures = 0
