@@ -19,7 +19,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Connection, Row, Select, Table, Update, bindparam, func, select, text, update
 
 from yoga_common.db import Database
@@ -223,15 +223,17 @@ class OutboxRelay:
 
         for row in rows:
             m = row._mapping
-            self._producer.produce(
-                self._settings.name(m["topic"]),
-                key=m["event_key"].encode(),
-                value=m["payload"],
-                headers=headers(
-                    m["event_id"], m["event_type"], self._source, m["created_at"], m["traceparent"]
-                ),
-                on_delivery=report(m["id"], m["topic"], m["created_at"]),
-            )
+            try:
+                self._produce(m, report(m["id"], m["topic"], m["created_at"]))
+            except BufferError as err:
+                # The client's queue is full: this row and the rest wait for the next pass, in
+                # their order (a later row of the same key must not overtake this one).
+                errors.append(KafkaError(KafkaError._QUEUE_FULL, str(err)))
+                break
+            except KafkaException as err:
+                # Refused for this row alone (a topic the broker does not know, a message too
+                # large): it stays unsent, and its neighbours go on.
+                errors.append(err.args[0])
             self._producer.poll(0)
         self._producer.flush(self._settings.delivery_timeout_seconds + 5)
         if errors:
@@ -240,6 +242,17 @@ class OutboxRelay:
                 extra={"acked": len(acked), "failed": len(errors), "error": str(errors[0])},
             )
         return acked
+
+    def _produce(self, m: Any, on_delivery: Any) -> None:
+        self._producer.produce(
+            self._settings.name(m["topic"]),
+            key=m["event_key"].encode(),
+            value=m["payload"],
+            headers=headers(
+                m["event_id"], m["event_type"], self._source, m["created_at"], m["traceparent"]
+            ),
+            on_delivery=on_delivery,
+        )
 
     def _mark(self, conn: Connection, acked: list[int]) -> None:
         if acked:
