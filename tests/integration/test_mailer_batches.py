@@ -157,8 +157,6 @@ async def test_a_batch_hands_back_what_it_had_no_time_to_send(
     m._claim = timedelta(0)  # half of no lease is already gone
     assert await m.deliver_due() == 0
     assert smtp.received() == []
-    assert {(n.email_state, n.attempts) for n in all_notifications(db)} == {
-        (EmailState.PENDING, 0)
-    }
+    assert {(n.email_state, n.attempts) for n in all_notifications(db)} == {(EmailState.PENDING, 0)}
     assert await mailer(db, smtp).deliver_due() == 3
     assert len(smtp.received()) == 3
