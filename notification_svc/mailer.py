@@ -1,16 +1,18 @@
 """Email delivery, after the consumer's transaction committed: a loop claims a small batch of
 due PENDING notifications in one transaction (so no other mailer sends them), sends them one
-after another over the kept SMTP connection in a worker thread, and records the batch's
-outcomes in one transaction: SENT, or a retry with backoff, or FAILED once tries run out, each
-email's on its own (one refused address fails no other). Three transactions and two thread
-hand-offs per email were most of the mailer's cost (BENCHMARKS.md, profile).
+after another over the kept SMTP connection in a worker thread, and records each email's
+outcome as soon as the server answered: SENT, or a retry with backoff, or FAILED once tries
+run out, each email's on its own (one refused address fails no other). A read, a claim and a
+record per email were most of the mailer's cost (BENCHMARKS.md, profile); the record stays
+per email, before the next one goes out, so a crash leaves at most the email in hand sent and
+unrecorded (recording the batch at its end would send every email of it again).
 
 The claim is a lease (`claim_seconds`): a mailer that dies after claiming leaves its batch to
 whoever finds it due again when the lease ends. The Message-ID is derived from the
 notification id, so a receiver can drop the duplicate that only a crash between the SMTP
-answers and the batch's record could cause. A batch stops sending once half the lease is gone
+answer and the database write could cause. A batch stops sending once half the lease is gone
 (the rest is handed back, due at once), so no email is sent on a lease that ran out. A stop
-lets the email in hand finish, and records the batch (the unsent rest handed back) first."""
+lets the email in hand finish and be recorded first, and hands the rest back."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import smtplib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -53,17 +55,9 @@ class Deliveries(Protocol):
         self, now: datetime, until: datetime, limit: int
     ) -> tuple[list[Notification], str]: ...
 
+    async def finish(self, n: Notification, claim_id: str) -> bool: ...
+
     async def finish_all(self, outcomes: list[Notification], claim_id: str) -> list[bool]: ...
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """How one email of a batch went: `after` is the notification to record; `error` is set
-    when it was not sent; `sent` False and no error: handed back unsent."""
-
-    after: Notification
-    sent: bool = False
-    error: str = ""
 
 
 class SmtpSender:
@@ -169,76 +163,66 @@ class Mailer:
         """One pass over the notifications due now (a batch); returns how many it sent."""
         now = self._now()
         claimed, claim_id = await self._deliveries.claim_due(now, now + self._claim, self._batch)
-        if not claimed:
-            return 0
-        stop = threading.Event()
         # Past this point nothing more is sent on the lease: an email begun before it ends
         # within an SMTP timeout, well inside the lease (settings: lease >= 10 x timeout).
         deadline = time.monotonic() + self._claim.total_seconds() / 2
-        job = asyncio.ensure_future(asyncio.to_thread(self._send_all, claimed, stop, deadline))
-        try:
-            outcomes = await asyncio.shield(job)
-        except asyncio.CancelledError:
-            stop.set()
-            outcomes = await job  # the email in hand is finished, the rest handed back
-            await self._record(outcomes, claim_id)
-            raise
-        return await self._record(outcomes, claim_id)
-
-    def _send_all(
-        self, claimed: list[Notification], stop: threading.Event, deadline: float
-    ) -> list[_Outcome]:
-        """Sends the batch in order (in a worker thread); each email's failure is its own."""
-        outcomes: list[_Outcome] = []
-        for n in claimed:
-            if stop.is_set() or time.monotonic() >= deadline:
-                # Not sent: due again at once, no try counted.
-                outcomes.append(_Outcome(replace(n, next_attempt_at=self._now())))
-                continue
-            try:
-                message = compose(n, self._from)
-            except (ValueError, TypeError) as err:
-                outcomes.append(self._failed(n, err, permanent=True))
-                continue
-            try:
-                self._sender.send(message)
-            except Exception as err:  # every failed try counts, so retries stay bounded
-                outcomes.append(self._failed(n, err, permanent=is_permanent(err)))
-                continue
-            outcomes.append(_Outcome(after_success(n, self._now()), sent=True))
-        return outcomes
-
-    def _failed(self, n: Notification, err: Exception, permanent: bool) -> _Outcome:
-        error = f"{type(err).__name__}: {err}"
-        return _Outcome(after_failure(n, self._now(), error, self._policy, permanent), error=error)
-
-    async def _record(self, outcomes: list[_Outcome], claim_id: str) -> int:
-        """Records the batch's outcomes in one transaction; returns how many were sent."""
-        kept = await self._deliveries.finish_all([o.after for o in outcomes], claim_id)
         sent = 0
-        for o, recorded in zip(outcomes, kept, strict=True):
-            n = o.after
-            if o.sent:
-                sent += 1
-                if not recorded:
-                    log.warning(
-                        "claim lost while sending", extra={"notification_id": n.notification_id}
-                    )
-                DELIVERIES.labels("sent").inc()
-                log.info("email sent", extra={"notification_id": n.notification_id})
-            elif o.error:
-                state = n.email_state.value.lower()
-                DELIVERIES.labels("retry" if state == "pending" else state).inc()
-                log.warning(
-                    "email not sent",
-                    extra={
-                        "notification_id": n.notification_id,
-                        "attempts": n.attempts,
-                        "email_state": n.email_state.value,
-                        "error": o.error,
-                    },
-                )
+        for index, n in enumerate(claimed):
+            if time.monotonic() >= deadline:
+                await self._hand_back(claimed[index:], claim_id)
+                break
+            job = asyncio.ensure_future(self._deliver(n, claim_id))
+            try:
+                sent += await asyncio.shield(job)
+            except asyncio.CancelledError:
+                await job  # an email on its way is finished and recorded before stopping
+                await self._hand_back(claimed[index + 1 :], claim_id)
+                raise
         return sent
+
+    async def _hand_back(self, unsent: list[Notification], claim_id: str) -> None:
+        """Claimed but not sent: due again at once, no try counted, the claim released."""
+        if unsent:
+            now = self._now()
+            await self._deliveries.finish_all(
+                [replace(n, next_attempt_at=now) for n in unsent], claim_id
+            )
+
+    async def _deliver(self, n: Notification, claim_id: str) -> bool:
+        try:
+            message = compose(n, self._from)
+        except (ValueError, TypeError) as err:
+            return await self._failed(n, claim_id, err, permanent=True)
+        try:
+            await asyncio.to_thread(self._sender.send, message)
+        except Exception as err:  # every failed try counts, so retries stay bounded
+            return await self._failed(n, claim_id, err, permanent=is_permanent(err))
+        # Recorded before the next email goes out: a crash then can send at most this one
+        # twice (the batch's others are recorded, or not sent yet).
+        if not await self._deliveries.finish(after_success(n, self._now()), claim_id):
+            log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
+        DELIVERIES.labels("sent").inc()
+        log.info("email sent", extra={"notification_id": n.notification_id})
+        return True
+
+    async def _failed(
+        self, n: Notification, claim_id: str, err: Exception, permanent: bool
+    ) -> bool:
+        error = f"{type(err).__name__}: {err}"
+        after = after_failure(n, self._now(), error, self._policy, permanent)
+        await self._deliveries.finish(after, claim_id)
+        state = after.email_state.value.lower()
+        DELIVERIES.labels("retry" if state == "pending" else state).inc()
+        log.warning(
+            "email not sent",
+            extra={
+                "notification_id": n.notification_id,
+                "attempts": after.attempts,
+                "email_state": after.email_state.value,
+                "error": error,
+            },
+        )
+        return False
 
     async def run(self) -> None:
         failures = 0

@@ -117,7 +117,6 @@ class OutboxRelay:
             try:
                 sent = await asyncio.to_thread(self.publish_batch)
             except asyncio.CancelledError:
-                self._mark_acked()
                 raise
             except Exception as err:
                 log.warning("outbox publish failed; rows wait", extra={"error": str(err)})
