@@ -186,7 +186,9 @@ class OutboxRelay:
         self._measure(rows, acked)
         if rows and not acked:
             return UNACKED
-        self._drained = len(rows) < self._batch
+        # Rows the broker refused are tried again at once (then with backoff), not at the idle
+        # poll.
+        self._drained = len(rows) < self._batch and len(acked) == len(rows)
         return len(acked)
 
     def _measure(self, rows: list[Row[Any]], acked: list[int]) -> None:
