@@ -30,6 +30,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     false,
     func,
     select,
@@ -173,22 +174,19 @@ class MyPageStore:
         cannot each miss the other's row. SQLite needs none: a write transaction holds the
         database's write lock from its BEGIN."""
         if self._conn.dialect.name == "postgresql":
-            self._conn.execute(
-                text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
-                {"space": _CLASS_LOCK_SPACE, "key": class_id},
-            )
+            self._conn.execute(_LOCK_CLASS, {"space": _CLASS_LOCK_SPACE, "key": class_id})
 
     def get_class(self, class_id: str) -> ClassView | None:
-        row = self._conn.execute(select(classes).where(classes.c.class_id == class_id)).first()
+        row = self._conn.execute(_GET_CLASS, {"class_id": class_id}).first()
         return _to_class(row) if row is not None else None
 
     def save_reservation(self, r: ReservationView) -> bool:
         """Stores the reservation unless a newer version is held; True if it was written."""
-        return _upsert(self._conn, reservations, _reservation_columns(r))
+        return _write(self._conn, _UPSERT_RESERVATION, _reservation_columns(r))
 
     def save_class(self, c: ClassView) -> bool:
         """Stores the class unless a newer version is held; True if it was written."""
-        return _upsert(self._conn, classes, _class_columns(c))
+        return _write(self._conn, _UPSERT_CLASS, _class_columns(c))
 
     def show_class(self, class_id: str, info: ClassInfo) -> None:
         """Every reservation of the class shows it as `info` from now on."""
@@ -237,15 +235,31 @@ class MyPageStore:
         return [_to_entry(row) for row in self._conn.execute(query)]
 
 
-def _upsert(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """Insert, or update only when the held version is older: one statement, no read first.
-    RETURNING tells whether a row was written (the driver's rowcount of an INSERT is not kept)."""
+def _upsert(table: Table, columns: list[str]) -> dict[str, Any]:
+    """Insert, or update only when the held version is older: one statement, no read first,
+    for each dialect. RETURNING tells whether a row was written (the driver's rowcount of an
+    INSERT is not kept). Built once: building and compiling it for every event was most of
+    the consumer's CPU (BENCHMARKS.md, profile)."""
     key = [column.name for column in table.primary_key]
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=key,
-        set_={name: stmt.excluded[name] for name in values if name not in key},
-        where=table.c.version < stmt.excluded.version,
-    )
-    return conn.execute(stmt.returning(table.c.version)).first() is not None
+    built: dict[str, Any] = {}
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
+        stmt = dialect.insert(table).values(
+            {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=key,
+            set_={c: stmt.excluded[c] for c in columns if c not in key},
+            where=table.c.version < stmt.excluded.version,
+        )
+        built[name] = stmt.returning(table.c.version)
+    return built
+
+
+def _write(conn: Connection, statements: dict[str, Any], values: dict[str, Any]) -> bool:
+    return conn.execute(statements[conn.dialect.name], values).first() is not None
+
+
+_LOCK_CLASS = text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))")
+_GET_CLASS = select(classes).where(classes.c.class_id == bindparam("class_id"))
+_UPSERT_RESERVATION = _upsert(reservations, [c.name for c in reservations.c])
+_UPSERT_CLASS = _upsert(classes, [c.name for c in classes.c])

@@ -1,10 +1,18 @@
-"""Email delivery, after the consumer's transaction committed: a loop picks due PENDING
-notifications in small batches, claims each (so no other mailer sends it), sends it over SMTP in
-a worker thread, and records SENT, or a retry with backoff, or FAILED once tries run out.
+"""Email delivery, after the consumer's transaction committed: a loop claims a small batch of
+due PENDING notifications in one transaction (so no other mailer sends them), sends them one
+after another over the kept SMTP connection in a worker thread, and records each email's
+outcome as soon as the server answered: SENT, or a retry with backoff, or FAILED once tries
+run out, each email's on its own (one refused address fails no other). A read, a claim and a
+record per email were most of the mailer's cost (BENCHMARKS.md, profile); the record stays
+per email, before the next one goes out, so a crash leaves at most the email in hand sent and
+unrecorded (recording the batch at its end would send every email of it again).
 
-The Message-ID is derived from the notification id, so a receiver can drop the duplicate that
-only a crash between the SMTP answer and the database write could cause. A stop lets the
-email in hand finish and be recorded first."""
+The claim is a lease (`claim_seconds`): a mailer that dies after claiming leaves its batch to
+whoever finds it due again when the lease ends. The Message-ID is derived from the
+notification id, so a receiver can drop the duplicate that only a crash between the SMTP
+answer and the database write could cause. A batch stops sending once half the lease is gone
+(the rest is handed back, due at once), so no email is sent on a lease that ran out. A stop
+lets the email in hand finish and be recorded first, and hands the rest back."""
 
 from __future__ import annotations
 
@@ -12,7 +20,9 @@ import asyncio
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -41,13 +51,13 @@ class Sender(Protocol):
 class Deliveries(Protocol):
     """The service layer's steps of a delivery (NotificationService)."""
 
-    async def due(self, now: datetime, limit: int) -> list[str]: ...
-
-    async def claim(
-        self, notification_id: str, now: datetime, until: datetime
-    ) -> tuple[Notification, str] | None: ...
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int
+    ) -> tuple[list[Notification], str]: ...
 
     async def finish(self, n: Notification, claim_id: str) -> bool: ...
+
+    async def finish_all(self, outcomes: list[Notification], claim_id: str) -> list[bool]: ...
 
 
 class SmtpSender:
@@ -150,23 +160,35 @@ class Mailer:
         self._wakeup.set()
 
     async def deliver_due(self) -> int:
-        """One pass over the notifications due now; returns how many emails this pass sent."""
+        """One pass over the notifications due now (a batch); returns how many it sent."""
+        now = self._now()
+        claimed, claim_id = await self._deliveries.claim_due(now, now + self._claim, self._batch)
+        # Past this point nothing more is sent on the lease: an email begun before it ends
+        # within an SMTP timeout, well inside the lease (settings: lease >= 10 x timeout).
+        deadline = time.monotonic() + self._claim.total_seconds() / 2
         sent = 0
-        for notification_id in await self._deliveries.due(self._now(), self._batch):
-            job = asyncio.ensure_future(self._deliver(notification_id))
+        for index, n in enumerate(claimed):
+            if time.monotonic() >= deadline:
+                await self._hand_back(claimed[index:], claim_id)
+                break
+            job = asyncio.ensure_future(self._deliver(n, claim_id))
             try:
                 sent += await asyncio.shield(job)
             except asyncio.CancelledError:
                 await job  # an email on its way is finished and recorded before stopping
+                await self._hand_back(claimed[index + 1 :], claim_id)
                 raise
         return sent
 
-    async def _deliver(self, notification_id: str) -> bool:
-        now = self._now()
-        claimed = await self._deliveries.claim(notification_id, now, now + self._claim)
-        if claimed is None:
-            return False  # another mailer has it, or it is no longer due
-        n, claim_id = claimed
+    async def _hand_back(self, unsent: list[Notification], claim_id: str) -> None:
+        """Claimed but not sent: due again at once, no try counted, the claim released."""
+        if unsent:
+            now = self._now()
+            await self._deliveries.finish_all(
+                [replace(n, next_attempt_at=now) for n in unsent], claim_id
+            )
+
+    async def _deliver(self, n: Notification, claim_id: str) -> bool:
         try:
             message = compose(n, self._from)
         except (ValueError, TypeError) as err:
@@ -175,6 +197,8 @@ class Mailer:
             await asyncio.to_thread(self._sender.send, message)
         except Exception as err:  # every failed try counts, so retries stay bounded
             return await self._failed(n, claim_id, err, permanent=is_permanent(err))
+        # Recorded before the next email goes out: a crash then can send at most this one
+        # twice (the batch's others are recorded, or not sent yet).
         if not await self._deliveries.finish(after_success(n, self._now()), claim_id):
             log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
         DELIVERIES.labels("sent").inc()

@@ -1,7 +1,7 @@
 """notification_svc's use cases: record a notification for a reservation fact and keep its
 reminder (in the event consumer's unit of work), keep the studio's reminder lead, list a
-member's notifications, the reminder job's batch, and the mailer's steps (what is due, claim
-one, record how its sending went). The only code of the service that opens a
+member's notifications, the reminder job's batch, and the mailer's steps (claim a batch of
+due ones, record how their sending went). The only code of the service that opens a
 transaction; the rules are in domain.py, the statements in storage.py."""
 
 from __future__ import annotations
@@ -71,6 +71,20 @@ class NotificationService:
 
     async def finish(self, n: Notification, claim_id: str) -> bool:
         return await self._tx.run(lambda uow: uow.store.finish(n, claim_id))
+
+    async def claim_due(
+        self, now: datetime, until: datetime, limit: int
+    ) -> tuple[list[Notification], str]:
+        """Takes up to `limit` due notifications for sending until `until`, in one
+        transaction; returns them (those no other mailer claimed first) with the claim id."""
+        claim_id = str(uuid.uuid4())
+        claimed = await self._tx.run(lambda uow: uow.store.claim_due(now, until, claim_id, limit))
+        return claimed, claim_id
+
+    async def finish_all(self, outcomes: list[Notification], claim_id: str) -> list[bool]:
+        """Records how each email of a claimed batch went, in one transaction; False for one
+        whose claim was lost."""
+        return await self._tx.run(lambda uow: [uow.store.finish(n, claim_id) for n in outcomes])
 
     async def send_due_reminders(self, now: datetime, limit: int) -> list[Reminder]:
         return await self._tx.run(lambda uow: send_due_reminders(uow, now, limit))

@@ -6,7 +6,8 @@ work): queries and atomic primitives, no rules.
 One notification per event and recipient: the inbox drops a redelivered event, and a unique
 constraint on (event_id, user_id) holds even if it did not. A mailer owns a notification it
 sends through a claim: one conditional UPDATE that moves `next_attempt_at` past now, so no other
-mailer (or a restarted one) picks it up while the email is on its way."""
+mailer (or a restarted one) picks it up while the email is on its way. A mailer claims a batch
+of due notifications in one transaction and records their outcomes in another."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     text,
@@ -140,6 +142,38 @@ studio_lead = Table(
 STUDIO = "studio"
 
 inbox = inbox_table(metadata)
+
+
+_n = notifications.c
+# Built once (the mailer runs them for every email).
+_CLAIM = (
+    update(notifications)
+    .where(
+        _n.notification_id.in_(bindparam("ids", expanding=True)),
+        _n.email_state == bindparam("pending"),
+        _n.next_attempt_at <= bindparam("now", type_=_n.next_attempt_at.type),
+    )
+    .values(
+        next_attempt_at=bindparam("until", type_=_n.next_attempt_at.type),
+        claim_id=bindparam("new_claim"),
+    )
+    .returning(*notifications.c)
+)
+_FINISH = (
+    update(notifications)
+    .where(
+        _n.notification_id == bindparam("id"),
+        _n.email_state == bindparam("pending"),
+        _n.claim_id == bindparam("claim"),
+    )
+    .values(
+        claim_id=None,
+        **{
+            name: bindparam(f"new_{name}", type_=_n[name].type)
+            for name in ("email_state", "attempts", "next_attempt_at", "last_error", "sent_time")
+        },
+    )
+)
 
 
 def _to_domain(row: Row[Any]) -> Notification:
@@ -269,18 +303,40 @@ class NotificationStore:
             return None
         return self.get(notification_id)
 
+    def claim_due(
+        self, now: datetime, until: datetime, claim_id: str, limit: int
+    ) -> list[Notification]:
+        """Takes up to `limit` due notifications for sending until `until`, oldest due first:
+        one conditional UPDATE over the due ones, so a notification another mailer claimed
+        meanwhile is left out (on PostgreSQL the UPDATE waits for that mailer's commit and
+        finds it no longer due)."""
+        ids = self.due(now, limit)
+        if not ids:
+            return []
+        taken = self._conn.execute(
+            _CLAIM,
+            {
+                "ids": ids,
+                "pending": EmailState.PENDING.value,
+                "now": now,
+                "until": until,
+                "new_claim": claim_id,
+            },
+        )
+        by_id = {row.notification_id: _to_domain(row) for row in taken}
+        return [by_id[i] for i in ids if i in by_id]
+
     def finish(self, n: Notification, claim_id: str) -> bool:
         """Records the outcome of a send by the mailer holding `claim_id`; False if the claim
         was lost (it expired and another mailer took the notification)."""
-        c = notifications.c
         done = self._conn.execute(
-            update(notifications)
-            .where(
-                c.notification_id == n.notification_id,
-                c.email_state == EmailState.PENDING.value,
-                c.claim_id == claim_id,
-            )
-            .values(claim_id=None, **_delivery_columns(n))
+            _FINISH,
+            {
+                "id": n.notification_id,
+                "pending": EmailState.PENDING.value,
+                "claim": claim_id,
+                **{f"new_{name}": value for name, value in _delivery_columns(n).items()},
+            },
         )
         return done.rowcount == 1
 

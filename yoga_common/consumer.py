@@ -3,9 +3,16 @@
 service layer inside it), the offset stored only after it and
 committed by the client every `commit_interval_seconds` (and when partitions are revoked or the
 consumer closes), bounded retries, then the dead-letter topic with the error. A stop finishes
-the message in hand. A crash redelivers at most the last interval's messages, which the inbox
+the messages in hand. A crash redelivers at most the last interval's messages, which the inbox
 drops; committing after every message instead cost the broker and the consumer a round trip
-per event (bench/)."""
+per event (bench/).
+
+A poll's worth of messages (up to `batch_size`, what the client already holds) is applied in
+one transaction, each event with its inbox row in its own savepoint: a transaction per event
+was most of a consumer's cost in a burst (BENCHMARKS.md, profile). The first event that fails
+ends the batch's transaction: the events before it commit (once), it is retried alone and
+dead-lettered as a single message always was, and the events after it follow in the next
+transaction, so each partition's events are still applied in their order."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 from google.protobuf.message import DecodeError, Message
 from opentelemetry import trace
@@ -61,6 +68,17 @@ class Handler(Generic[S, M]):
     apply: Apply[S, M]
 
 
+@dataclass
+class _Ready:
+    """A message of a batch, decoded: `found` is its handler and message, None if the event
+    is not this consumer's; `new` once applied, False if its inbox row was there before."""
+
+    msg: KafkaMessage
+    envelope: Envelope
+    found: tuple[Handler[Any, Any], Message] | None
+    new: bool = False
+
+
 class Handlers(Generic[S]):
     """Event type (protobuf full name) -> what to do with it, inside the consumer's unit of
     work: a handler maps the message to the domain and calls the service layer, as a servicer
@@ -86,8 +104,10 @@ class EventConsumer(Generic[S]):
         topics: Sequence[str],
         handlers: Handlers[S],
         settings: KafkaSettings,
+        batch_size: int = 200,
     ) -> None:
         self.name = name
+        self._batch = batch_size
         self._tx = tx
         self._inbox = inbox
         self._topics = list(topics)
@@ -95,7 +115,10 @@ class EventConsumer(Generic[S]):
         self._settings = settings
         self._stop = threading.Event()
         self._dead_letters = producer(settings)
-        self._insert = (sqlite.insert if tx.db.is_sqlite else postgresql.insert)(inbox)
+        # Built once: the statement of every event's inbox row. RETURNING, not rowcount:
+        # psycopg reports -1 rows for this INSERT.
+        insert = (sqlite.insert if tx.db.is_sqlite else postgresql.insert)(inbox)
+        self._insert = insert.on_conflict_do_nothing().returning(inbox.c.event_id)
 
     async def run(self) -> None:
         worker = asyncio.ensure_future(asyncio.to_thread(self._loop))
@@ -103,7 +126,7 @@ class EventConsumer(Generic[S]):
             await asyncio.shield(worker)
         except asyncio.CancelledError:
             self._stop.set()
-            await worker  # the message in hand is finished and its offset committed first
+            await worker  # the messages in hand are finished and their offsets stored first
             raise
 
     def _loop(self) -> None:
@@ -120,11 +143,16 @@ class EventConsumer(Generic[S]):
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue
-                if msg.error():
-                    log.warning("consumer error", extra={"error": str(msg.error())})
-                    continue
-                if self._handle(msg):
-                    self._store(consumer, msg)
+                # What else the client already holds, without waiting: a batch never delays
+                # the event that opened it (consume() with a timeout waits for a full batch).
+                more = consumer.consume(self._batch - 1, 0) if self._batch > 1 else []
+                batch = []
+                for m in [msg, *more]:
+                    if m.error():
+                        log.warning("consumer error", extra={"error": str(m.error())})
+                    else:
+                        batch.append(m)
+                self._handle_batch(consumer, batch)
         finally:
             consumer.close()  # commits what is stored
 
@@ -134,7 +162,7 @@ class EventConsumer(Generic[S]):
                 **self._settings.client_config(),
                 "group.id": self._settings.name(self.name),
                 # At-least-once with the client's own committer: it commits only the offsets
-                # this loop stores, after each message's transaction.
+                # this loop stores, after their transaction commits.
                 "enable.auto.commit": True,
                 "enable.auto.offset.store": False,
                 "auto.commit.interval.ms": int(self._settings.commit_interval_seconds * 1000),
@@ -159,14 +187,86 @@ class EventConsumer(Generic[S]):
         threading.Thread(target=stuck.close, name=f"close-{self.name}", daemon=True).start()
         return self._connect()
 
-    def _store(self, consumer: Consumer, msg: KafkaMessage) -> None:
-        """Marks `msg` done; the client commits it with the next interval. Refused when the
-        partition is no longer this member's (the group rebalanced, or dropped it during an
-        outage): the new owner gets the message again and its inbox drops it."""
+    def _store(self, consumer: Consumer, done: Sequence[KafkaMessage]) -> None:
+        """Marks the messages `done` (handled, their transaction committed); the client
+        commits them with the next interval. Refused when the partition is no longer this
+        member's (the group rebalanced, or dropped it during an outage): the new owner gets the
+        messages again and its inbox drops them."""
+        if not done:
+            return
+        last: dict[tuple[str, int], int] = {}
+        for msg in done:
+            key = (msg.topic() or "", msg.partition() or 0)
+            last[key] = max(last.get(key, -1), msg.offset() or 0)
+        # The next offset to read, as store_offsets(message=...) would store it.
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
         try:
-            consumer.store_offsets(message=msg)
+            consumer.store_offsets(offsets=offsets)
         except KafkaException as err:
             log.warning("offset not stored", extra={"error": str(err)})
+
+    def _handle_batch(self, consumer: Consumer, batch: list[KafkaMessage]) -> None:
+        """Handles the messages of one poll in their order and stores the offsets of each
+        run of them once its transaction committed; returns early only when stopping."""
+        rest = batch
+        while rest:
+            count, failed = self._apply_run(rest)
+            self._store(consumer, rest[:count])
+            rest = rest[count:]
+            if failed is None:
+                continue
+            # The first message of `rest` failed (its first attempt): alone from here, as a
+            # message always was, with its retries and its dead letter.
+            if not self._handle(rest[0], failed):
+                return  # stopping: it and the rest come again to the next member
+            self._store(consumer, rest[:1])
+            rest = rest[1:]
+            if self._stop.is_set():
+                return
+
+    def _apply_run(self, batch: list[KafkaMessage]) -> tuple[int, Exception | None]:
+        """Applies the longest run of `batch` it can in one transaction: returns how many
+        messages from the start are handled (applied, applied before, or not ours) and the
+        error of the one after them, None if all are handled."""
+        ready: list[_Ready] = []
+        error: Exception | None = None
+        for msg in batch:
+            envelope = from_kafka(msg)
+            try:
+                found = self._prepare(envelope)
+            except InvalidEvent as err:
+                error = err
+                break
+            # None: another consumer's type on a shared topic, handled with the run it is in
+            # (its offset waits for that run's commit).
+            ready.append(_Ready(msg, envelope, found))
+        if all(r.found is None for r in ready):
+            return len(ready), error
+        try:
+            applied, failure = self._tx.run_sync(lambda uow: self._apply_all(uow, ready))
+        except Exception as err:  # the transaction itself failed: nothing of it stayed
+            return 0, err
+        for r in ready[:applied]:
+            if r.found is not None and r.new:
+                CONSUMER_APPLIED.labels(self.name, r.envelope.event_type).inc()
+        if failure is not None:
+            return applied, failure
+        return len(ready), error
+
+    def _apply_all(self, uow: UnitOfWork[S], ready: list[_Ready]) -> tuple[int, Exception | None]:
+        """Inside one transaction: each event in its own savepoint, up to the first that
+        fails (undone alone). Returns how many of `ready` are handled, and that failure."""
+        for index, r in enumerate(ready):
+            if r.found is None:
+                continue
+            with self._span(r.envelope) as span:
+                try:
+                    with uow.savepoint():
+                        r.new = self._apply_once(uow, r.envelope, *r.found)
+                except Exception as err:
+                    span.set_status(Status(StatusCode.ERROR, str(err)))
+                    return index, err
+        return len(ready), None
 
     def _measure_lag(self, consumer: Consumer) -> None:
         """Sets the lag gauge of each topic: on the partitions assigned to this consumer, the
@@ -189,12 +289,10 @@ class EventConsumer(Generic[S]):
         for topic, value in lag.items():
             CONSUMER_LAG.labels(self.name, topic).set(value)
 
-    def _handle(self, msg: KafkaMessage) -> bool:
-        """True once the message is applied, skipped or dead-lettered; False if stopping first.
-        One CONSUMER span per message, a child of the change that caused the event (the
+    def _span(self, envelope: Envelope) -> Any:
+        """One CONSUMER span per message, a child of the change that caused the event (the
         `traceparent` header), so the consumer joins the request's trace."""
-        envelope = from_kafka(msg)
-        with tracer.start_as_current_span(
+        return tracer.start_as_current_span(
             f"process {envelope.topic}",
             context=context_from(envelope.traceparent),
             kind=SpanKind.CONSUMER,
@@ -208,64 +306,85 @@ class EventConsumer(Generic[S]):
                 "messaging.message.id": envelope.event_id,
                 "cloudevents.event_type": envelope.event_type,
             },
-        ) as span:
-            done = self._attempts(msg, envelope)
+        )
+
+    def _handle(self, msg: KafkaMessage, first: Exception) -> bool:
+        """A message whose first attempt (in its batch) failed with `first`: True once it is
+        applied, skipped or dead-lettered; False if stopping first."""
+        envelope = from_kafka(msg)
+        with self._span(envelope) as span:
+            done = self._attempts(msg, envelope, first)
             if not done:
                 span.set_status(Status(StatusCode.ERROR, "stopped before the event was handled"))
             return done
 
-    def _attempts(self, msg: KafkaMessage, envelope: Envelope) -> bool:
-        last_error: Exception | None = None
+    def _attempts(self, msg: KafkaMessage, envelope: Envelope, first: Exception) -> bool:
+        last_error: Exception = first
+        if isinstance(first, InvalidEvent):
+            return self._dead_letter(msg, envelope, first)
         for attempt in range(1, self._settings.max_attempts + 1):
-            try:
-                if self.apply(envelope):
-                    CONSUMER_APPLIED.labels(self.name, envelope.event_type).inc()
-                return True
-            except InvalidEvent as err:
-                last_error = err
-                break
-            except Exception as err:
-                last_error = err
-                CONSUMER_RETRIES.labels(self.name).inc()
-                log.warning(
-                    "event failed; retrying",
-                    extra={"event_id": envelope.event_id, "attempt": attempt, "error": str(err)},
-                )
-                if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
-                    return False
-        assert last_error is not None
+            if attempt > 1:
+                try:
+                    if self.apply(envelope):
+                        CONSUMER_APPLIED.labels(self.name, envelope.event_type).inc()
+                    return True
+                except InvalidEvent as err:
+                    last_error = err
+                    break
+                except Exception as err:
+                    last_error = err
+            CONSUMER_RETRIES.labels(self.name).inc()
+            log.warning(
+                "event failed; retrying",
+                extra={
+                    "event_id": envelope.event_id,
+                    "attempt": attempt,
+                    "error": str(last_error),
+                },
+            )
+            if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
+                return False
         return self._dead_letter(msg, envelope, last_error)
 
     def apply(self, envelope: Envelope) -> bool:
-        """Applies one event once; returns False when it was applied before (or is not ours)."""
+        """Applies one event once, in its own transaction; returns False when it was applied
+        before (or is not ours)."""
+        found = self._prepare(envelope)
+        if found is None:
+            return False
+        return self._tx.run_sync(lambda uow: self._apply_once(uow, envelope, *found))
+
+    def _prepare(self, envelope: Envelope) -> tuple[Handler[S, Any], Message] | None:
+        """The event's handler and decoded message; None if the event is not ours."""
         handler = self._handlers.by_type.get(envelope.event_type)
         if handler is None:
-            return False  # another consumer's event on a shared topic
+            return None  # another consumer's event on a shared topic
         if not envelope.event_id:
             raise InvalidEvent("no ce_id header")
         try:
             message = handler.message_type.FromString(envelope.payload)
         except DecodeError as err:
             raise InvalidEvent(f"not a {envelope.event_type}: {err}") from err
+        return handler, message
 
-        def work(uow: UnitOfWork[S]) -> bool:
-            new = uow.conn.execute(
-                self._insert.values(
-                    consumer=self.name,
-                    event_id=envelope.event_id,
-                    event_type=envelope.event_type,
-                    applied_at=utcnow(),
-                )
-                .on_conflict_do_nothing()
-                # RETURNING, not rowcount: psycopg reports -1 rows for this INSERT.
-                .returning(self._inbox.c.event_id)
-            ).first()
-            if new is None:
-                return False
-            handler.apply(uow, envelope, message)
-            return True
-
-        return self._tx.run_sync(work)
+    def _apply_once(
+        self, uow: UnitOfWork[S], envelope: Envelope, handler: Handler[S, Any], message: Message
+    ) -> bool:
+        """The inbox row, then the effect, in the caller's transaction: False (nothing done)
+        if the inbox already had the event."""
+        new = uow.conn.execute(
+            self._insert,
+            {
+                "consumer": self.name,
+                "event_id": envelope.event_id,
+                "event_type": envelope.event_type,
+                "applied_at": utcnow(),
+            },
+        ).first()
+        if new is None:
+            return False
+        handler.apply(uow, envelope, message)
+        return True
 
     def _dead_letter(self, msg: KafkaMessage, envelope: Envelope, error: Exception) -> bool:
         topic = self._settings.name(dead_letter_topic(self.name))
