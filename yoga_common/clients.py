@@ -31,5 +31,11 @@ def channel(target: str, service: str, idempotent_methods: Sequence[str]) -> grp
             ("grpc.service_config", json.dumps(config)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
+            # After a failed connection grpc waits 1 s (+-20 %) before trying again, and a call
+            # in that pause fails at once: the retries above (0.75 s in all) could all fall in
+            # it, leaving a booking PENDING just after the callee came up (a service that
+            # started before the one it calls). 100 ms puts a reconnect inside the retries.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 5_000),
         ],
     )
