@@ -49,6 +49,7 @@ from yoga_common.settings import AuthSettings
 ROOT = Path(__file__).resolve().parents[2]
 RESERVE_SEAT = "/yoga.yogaclass.v1.YogaClassService/ReserveSeat"
 RELEASE_SEAT = "/yoga.yogaclass.v1.YogaClassService/ReleaseSeat"
+RESERVE_SEATS = "/yoga.yogaclass.v1.YogaClassService/ReserveSeats"
 
 
 @dataclass
@@ -124,7 +125,7 @@ def test_rendered_config_is_valid_for_envoy(gw: Gateway, tmp_path: Path) -> None
         gateway.render_config(8088, gw.targets(), admin_port=0, opts=gw.stack.gateway_opts())
     )
     envoy.validate(path)
-    assert gateway.internal_methods() == [RESERVE_SEAT, RELEASE_SEAT]
+    assert gateway.internal_methods() == [RESERVE_SEAT, RESERVE_SEATS, RELEASE_SEAT]
 
 
 def test_broken_config_fails_to_start(gw: Gateway, tmp_path: Path) -> None:
@@ -403,6 +404,11 @@ async def test_internal_rpcs_are_refused_as_json_and_grpc(gw: Gateway) -> None:
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call(request, metadata=metadata, timeout=10)
             assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ReserveSeats(
+                ypb.ReserveSeatsRequest(items=[request]), metadata=metadata, timeout=10
+            )
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
         # Spelled differently, the path is normalized before routing, or refused.
         for path in (
             "/yoga.yogaclass.v1.YogaClassService/%52eserveSeat",

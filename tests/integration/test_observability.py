@@ -149,7 +149,8 @@ async def test_one_trace_from_the_caller_to_every_consumer(c: Clients, observed:
     reservation_spans = of_trace(observed.spans("reservation"), trace_id)
     yogaclass_spans = of_trace(observed.spans("yogaclass"), trace_id)
     create = "/yoga.reservation.v1.ReservationService/CreateReservation"
-    reserve = "/yoga.yogaclass.v1.YogaClassService/ReserveSeat"
+    # Concurrent bookings share one ReserveSeats call (group commit); a lone one has its own.
+    reserve = "/yoga.yogaclass.v1.YogaClassService/ReserveSeats"
     [server] = named(reservation_spans, create, "SERVER")
     [client] = named(reservation_spans, reserve, "CLIENT")
     [seat_server] = named(yogaclass_spans, reserve, "SERVER")
@@ -281,7 +282,7 @@ async def test_seed_scenario_counters_and_the_rejected_booking_log_line(
             "grpc_server_handled_total",
             grpc_type="unary",
             grpc_service="yoga.yogaclass.v1.YogaClassService",
-            grpc_method="ReserveSeat",
+            grpc_method="ReserveSeats",
             grpc_code="OK",
         )
         == 3
