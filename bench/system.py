@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from bench import identity
 from devtools.envoy import EnvoyProcess
 from devtools.gateway_config import GatewayOptions
+from devtools.processes import children
 from devtools.stack import SINK, Stack
 from yoga.yogaclass.v1 import yogaclass_pb2, yogaclass_pb2_grpc
 from yoga_common import system
@@ -176,17 +177,7 @@ def parse_workers(text: str) -> dict[str, int]:
 def with_workers(pid: int) -> list[int]:
     """A service's process and, when it runs several workers, theirs (its children): the
     parent's own CPU time leaves out its children's while they run."""
-    found = [pid]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return [pid, *children(pid)]
 
 
 def shared_parts() -> dict[str, list[int]]:

@@ -78,6 +78,21 @@ def cpu_seconds(pid: int) -> float:
 LOG_MAX_BYTES = 10 * 1024 * 1024
 
 
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (a service's workers), from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
 def rotate(path: Path, max_bytes: int | None = None, keep: int = 3) -> None:
     """Before a process starts appending to `path`: a log past `max_bytes` becomes `.1`, the
     older ones shift (`.1` -> `.2`, ...), and only `keep` of them stay."""

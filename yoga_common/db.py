@@ -42,7 +42,7 @@ _RETRYABLE_PG = {"40001", "40P01"}  # serialization failure, deadlock detected
 _ATTEMPTS = 8
 
 
-def _is_transient(err: DBAPIError) -> bool:
+def is_transient(err: DBAPIError) -> bool:
     orig = err.orig
     code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
     if code in _RETRYABLE_PG:
@@ -109,6 +109,12 @@ class Database:
         or the mailer starts at once instead of at its next poll."""
         self._on_events.append(callback)
 
+    def events_committed(self) -> None:
+        """Runs the `on_events_committed` callbacks: after a commit that wrote events (here, or
+        in another worker process of this service)."""
+        for callback in self._on_events:
+            callback()
+
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
         with self.engine.connect() as conn:
@@ -125,11 +131,10 @@ class Database:
                     result = work(conn)
                     wrote_events = conn.info.pop(_EVENTS, False)
                 if wrote_events:
-                    for callback in self._on_events:
-                        callback()
+                    self.events_committed()
                 return result
             except DBAPIError as err:
-                if not _is_transient(err):
+                if not is_transient(err):
                     raise
                 if attempt == _ATTEMPTS:
                     raise unavailable("DATABASE_BUSY", "the database is busy; retry") from err
@@ -150,7 +155,7 @@ class Database:
             try:
                 return self._read_on_loop(work)
             except DBAPIError as err:
-                if not _is_transient(err):
+                if not is_transient(err):
                     raise
                 # Busy (rare in WAL: a reader waits for nobody): the threads wait and retry.
         return await self.in_thread(lambda: self.run_sync(work, write))

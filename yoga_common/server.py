@@ -94,19 +94,12 @@ def open_database(settings: ServiceSettings) -> Database:
 
         def woken() -> None:
             if worker.drain_wakes():
-                _events_committed(db)
+                db.events_committed()
 
         asyncio.get_running_loop().add_reader(worker.wake_read, woken)
     elif worker.shares_port:
         db.on_events_committed(worker.tell_jobs)
     return db
-
-
-def _events_committed(db: Database) -> None:
-    """What a commit of this process that wrote events calls: the relay's and the mailer's
-    wakes (safe from the event loop's thread as from any other)."""
-    for callback in db._on_events:
-        callback()
 
 
 def run_main(

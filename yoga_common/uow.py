@@ -21,8 +21,10 @@ from google.protobuf.message import Message
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
-from yoga_common.db import Database
-from yoga_common.db import _is_transient as is_transient  # one rule for "try again"
+from yoga_common.db import (
+    Database,
+    is_transient,  # one rule for "try again"
+)
 from yoga_common.errors import aborted
 from yoga_common.outbox import add_event
 

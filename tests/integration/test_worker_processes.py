@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
 import reservation_svc.storage
-from devtools.processes import ServiceProcess, free_port
+from devtools.processes import ServiceProcess, children, free_port
 from tests.integration.conftest import BACKENDS, Stack, system_under_test
 from tests.integration.support import a_class, request_id
 from yoga.reservation.v1 import reservation_pb2 as rpb
@@ -37,20 +37,6 @@ WORKERS = 2
 # workers, and gRPC would otherwise share one connection between channels to one address.
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 CONNECTIONS = 40  # all on one worker: a chance of 2**-39
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.add(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:
