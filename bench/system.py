@@ -153,6 +153,10 @@ class System:
         finally:
             engine.dispose()
 
+    def query(self, service: str, query: str) -> list[tuple[Any, ...]]:
+        """`rows` without parameters: what devtools/books.py reads the books with."""
+        return self.rows(service, query)
+
     def count(self, service: str, query: str, **params: Any) -> int:
         return int(self.rows(service, query, **params)[0][0])
 

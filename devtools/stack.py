@@ -55,6 +55,9 @@ class Stack:
     database_prefix: str = ""
     # The registry's ports (`make run`) instead of free ones.
     fixed_ports: bool = False
+    # Ports chosen by the caller, by service name (they win): `make chaos` puts a proxy in
+    # front of a service, so it must know the port before the service starts.
+    ports: dict[str, int] = field(default_factory=dict)
     # Prometheus endpoints; off, they are set to 0 so that stacks never collide on them.
     metrics: bool = False
     # Start the project's SMTP sink, or point the mailers at a server running on `smtp_port`.
@@ -172,7 +175,10 @@ class Stack:
         """Each service's port, metrics port and settings, before any of them starts (a
         service's settings may name another's port)."""
         chosen = [system.service(name) for name in self.names]
-        ports = {s.name: s.port if self.fixed_ports else free_port() for s in chosen}
+        ports = {
+            s.name: self.ports.get(s.name) or (s.port if self.fixed_ports else free_port())
+            for s in chosen
+        }
         for s in chosen:
             if self.metrics:
                 self.metrics_ports[s.name] = s.metrics_port if self.fixed_ports else free_port()

@@ -8,6 +8,8 @@
 #   KAFKA_PORT             PLAINTEXT listener on 127.0.0.1 (default: KAFKA_PORT of the
 #                          registry, yoga_common/system.py)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default KAFKA_PORT + 1)
+#   KAFKA_ADVERTISED_PORT  the port clients are told to use (default KAFKA_PORT): a proxy's,
+#                          when every client must reach the broker through it (make chaos)
 #   KAFKA_DIR              runtime dir: data/, server.properties, kafka.log, kafka.pid
 #                          (default <repo>/var/kafka)
 #   KAFKA_VERSION          default 4.3.1
@@ -41,6 +43,7 @@ registry() {
 
 PORT=${KAFKA_PORT:-$(registry kafka-port)} || die "cannot read the broker's port from yoga_common/system.py"
 CPORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
+APORT=${KAFKA_ADVERTISED_PORT:-$PORT}
 KDIR=${KAFKA_DIR:-$ROOT/var/kafka}
 CACHE=${YOGA_CACHE:-$HOME/.cache/yoga}
 JARS=$CACHE/kafka-$VERSION
@@ -117,7 +120,7 @@ node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
 controller.listener.names=CONTROLLER
 listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$APORT
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KDIR/data

@@ -12,6 +12,9 @@ declare -A TOOLS=(
   [hey]=github.com/rakyll/hey@v0.1.5
   # gen/openapi's generator (scripts/gen_openapi.sh), a protoc plugin run by buf.
   [protoc-gen-openapi]=github.com/google/gnostic/cmd/protoc-gen-openapi@v0.7.1
+  # The chaos harness's network faults (chaos/network.py): the proxy server and its CLI.
+  [toxiproxy-server]=github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
+  [toxiproxy-cli]=github.com/Shopify/toxiproxy/v2/cmd/cli@v2.12.0
 )
 wanted=("$@")
 (( ${#wanted[@]} )) || wanted=("${!TOOLS[@]}")
@@ -23,6 +26,10 @@ for name in "${wanted[@]}"; do
     command -v go >/dev/null || { echo "tools.sh: Go is required to build $name" >&2; exit 1; }
     echo "tools.sh: building $name ($module), once" >&2
     go install "$module" >&2
+    # A command folder not named for the tool (toxiproxy's cmd/server) is installed as `name`.
+    built=${module%@*}
+    built=${built##*/}
+    [[ $built == "$name" ]] || mv -f "$GOBIN/$built" "$GOBIN/$name"
     touch "$marker"
   fi
 done

@@ -1,0 +1,82 @@
+"""The books of a running system, read from each service's own database: the invariants every
+load must leave behind, whoever made the load. `make bench` checks them after each scenario,
+`make chaos` after every run under faults. `rows(service, query)` runs one query on that
+service's database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Rows = Callable[[str, str], list[tuple[Any, ...]]]
+
+
+def _counts(rows: Rows, service: str, query: str) -> dict[str, int]:
+    """A two-column answer (key, count) as a dict."""
+    return {str(key): int(count) for key, count in rows(service, query)}
+
+
+# Statuses of a reservation that hold a seat (a checked-in member keeps it).
+SEATED = ("CONFIRMED", "ATTENDED")
+
+
+def seat_mismatches(rows: Rows) -> list[str]:
+    """Every class whose seat counter differs from its held claims (yogaclass_svc) or from the
+    reservations holding a seat there (reservation_svc): seats == claims == confirmed."""
+    booked = _counts(rows, "yogaclass", "SELECT class_id, booked FROM classes")
+    held = _counts(
+        rows,
+        "yogaclass",
+        "SELECT class_id, count(*) FROM seat_claims WHERE state = 'HELD' GROUP BY class_id",
+    )
+    seated = ", ".join(f"'{s}'" for s in SEATED)
+    confirmed = _counts(
+        rows,
+        "reservation",
+        f"SELECT class_id, count(*) FROM reservations WHERE status IN ({seated}) GROUP BY class_id",
+    )
+    return [
+        f"class {class_id}: booked {seats}, held claims {held.get(class_id, 0)}, "
+        f"confirmed reservations {confirmed.get(class_id, 0)}"
+        for class_id, seats in booked.items()
+        if seats != held.get(class_id, 0) or seats != confirmed.get(class_id, 0)
+    ]
+
+
+def waitlist_mismatches(rows: Rows) -> list[str]:
+    """Every class whose count of members waiting differs from its waiting claims or from the
+    WAITLISTED reservations."""
+    waiting = _counts(rows, "yogaclass", "SELECT class_id, waiting FROM classes")
+    claims = _counts(
+        rows,
+        "yogaclass",
+        "SELECT class_id, count(*) FROM seat_claims WHERE state = 'WAITING' GROUP BY class_id",
+    )
+    listed = _counts(
+        rows,
+        "reservation",
+        "SELECT class_id, count(*) FROM reservations WHERE status = 'WAITLISTED' GROUP BY class_id",
+    )
+    return [
+        f"class {class_id}: waiting {count}, waiting claims {claims.get(class_id, 0)}, "
+        f"waitlisted reservations {listed.get(class_id, 0)}"
+        for class_id, count in waiting.items()
+        if count != claims.get(class_id, 0) or count != listed.get(class_id, 0)
+    ]
+
+
+def oversold(rows: Rows) -> int:
+    """Classes holding more seats than they have (the CHECK constraint should make it 0)."""
+    return int(rows("yogaclass", "SELECT count(*) FROM classes WHERE booked > capacity")[0][0])
+
+
+def statuses(rows: Rows, service: str = "reservation") -> dict[str, int]:
+    """Reservations by status, in reservation_svc's books or on my page (`mypage`)."""
+    found = rows(service, "SELECT status, count(*) FROM reservations GROUP BY status")
+    return {str(status): int(count) for status, count in found}
+
+
+def unsent(rows: Rows, producers: tuple[str, ...] = ("yogaclass", "reservation")) -> int:
+    """Outbox rows not yet acknowledged by the broker, over the producing services."""
+    query = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+    return sum(int(rows(name, query)[0][0]) for name in producers)
