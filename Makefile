@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race screenshots clean
+.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race chaos screenshots clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -19,7 +19,7 @@ lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy yoga_common yogaclass_svc reservation_svc notification_svc mypage_svc \
-	  devtools bench
+	  devtools bench chaos
 
 ## Regenerates gen/ (the Python code and the OpenAPI document) and envoy/yoga.pb from protos/.
 protos: venv
@@ -68,6 +68,13 @@ bench-ab: venv
 ## load (`make test` does it twice): every consumer catches up within 60 s each time.
 outages: venv
 	@YOGA_TEST_OUTAGES=10 scripts/test.sh tests/integration/test_outages.py -s
+
+## Jepsen-style: a mixed workload while a seeded nemesis kills services, stops the broker,
+## restarts PostgreSQL and cuts links (Toxiproxy); then a checker reads every database and topic.
+## 5 seeds x 2 databases, 3 minutes each (`make test` runs a short one per database). Options:
+## make chaos CHAOS_ARGS="--seed 7 --runs 1 --seconds 60 --backends postgres" (replays seed 7).
+chaos: venv
+	@nice -n 10 $(PY) chaos/run.py $(CHAOS_ARGS)
 
 ## The last-seat and waitlist race 20 times on each database (`make test` runs it 5 times).
 race: venv

@@ -20,9 +20,19 @@ def _counts(rows: Rows, service: str, query: str) -> dict[str, int]:
 SEATED = ("CONFIRMED", "ATTENDED")
 
 
+def _cancelled(rows: Rows) -> set[str]:
+    return {
+        str(c)
+        for (c,) in rows("yogaclass", "SELECT class_id FROM classes WHERE status = 'CANCELLED'")
+    }
+
+
 def seat_mismatches(rows: Rows) -> list[str]:
     """Every class whose seat counter differs from its held claims (yogaclass_svc) or from the
-    reservations holding a seat there (reservation_svc): seats == claims == confirmed."""
+    reservations holding a seat there (reservation_svc): seats == claims == confirmed. A
+    cancelled class keeps its counter and claims as they were (its history), and no
+    reservation of it holds a seat any more."""
+    cancelled = _cancelled(rows)
     booked = _counts(rows, "yogaclass", "SELECT class_id, booked FROM classes")
     held = _counts(
         rows,
@@ -39,13 +49,15 @@ def seat_mismatches(rows: Rows) -> list[str]:
         f"class {class_id}: booked {seats}, held claims {held.get(class_id, 0)}, "
         f"confirmed reservations {confirmed.get(class_id, 0)}"
         for class_id, seats in booked.items()
-        if seats != held.get(class_id, 0) or seats != confirmed.get(class_id, 0)
+        if seats != held.get(class_id, 0)
+        or confirmed.get(class_id, 0) != (0 if class_id in cancelled else seats)
     ]
 
 
 def waitlist_mismatches(rows: Rows) -> list[str]:
     """Every class whose count of members waiting differs from its waiting claims or from the
-    WAITLISTED reservations."""
+    WAITLISTED reservations (none, once the class is cancelled)."""
+    cancelled = _cancelled(rows)
     waiting = _counts(rows, "yogaclass", "SELECT class_id, waiting FROM classes")
     claims = _counts(
         rows,
@@ -61,7 +73,8 @@ def waitlist_mismatches(rows: Rows) -> list[str]:
         f"class {class_id}: waiting {count}, waiting claims {claims.get(class_id, 0)}, "
         f"waitlisted reservations {listed.get(class_id, 0)}"
         for class_id, count in waiting.items()
-        if count != claims.get(class_id, 0) or count != listed.get(class_id, 0)
+        if count != claims.get(class_id, 0)
+        or listed.get(class_id, 0) != (0 if class_id in cancelled else count)
     ]
 
 

@@ -1,0 +1,41 @@
+"""`make chaos` in short (issue 18 §2), inside `make test`: one seed per database, a short
+workload under the seeded nemesis (service SIGKILLs, the broker stopped, PostgreSQL restarted,
+latency, resets and partitions through Toxiproxy), then the real checker over every database and
+topic. `make chaos` runs 5 seeds per database for 3 minutes each."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chaos.harness import run
+from chaos.workload import Settings
+from tests.integration.conftest import BACKENDS, accounts, provider_auth
+
+SECONDS = float(os.environ.get("YOGA_TEST_CHAOS_SECONDS", "30"))
+# One seed per database; its schedule holds at least one fault of several kinds.
+SEEDS = {"sqlite": 11, "postgres": 12}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_short_chaos_run_loses_nothing_and_counts_nothing_twice(
+    backend: str, tmp_path: Path
+) -> None:
+    result = run(
+        backend,
+        SEEDS[backend],
+        SECONDS,
+        tmp_path / "chaos",
+        provider_auth(),
+        accounts().token,
+        settings=Settings(workers=4),
+    )
+    print("\n" + result.text())
+    assert not result.error, result.text()
+    assert result.done, "the nemesis injected nothing"
+    assert all(not d.error for d in result.done), result.text()
+    assert result.report.failures == [], result.text()
+    booked = result.tally.get("book", {}).get("ok", 0)
+    assert booked > 20, f"too few acknowledged bookings to prove anything: {result.tally}"

@@ -1,0 +1,23 @@
+"""The chaos schedule is a pure function of seed, length and database: a seed replays it."""
+
+from __future__ import annotations
+
+from chaos.schedule import KINDS, QUIET_END, WARM_UP, schedule
+
+
+def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
+    assert schedule(7, 180, "postgres") == schedule(7, 180, "postgres")
+    assert schedule(7, 180, "postgres") != schedule(8, 180, "postgres")
+
+
+def test_faults_are_one_at_a_time_inside_the_run() -> None:
+    faults = schedule(3, 180, "postgres")
+    assert faults[0].at >= WARM_UP
+    for before, after in zip(faults, faults[1:], strict=False):
+        assert after.at >= before.at + before.seconds
+    assert faults[-1].at + faults[-1].seconds <= 180 - QUIET_END
+    assert {f.kind for f in faults} == set(KINDS)
+
+
+def test_sqlite_runs_restart_no_postgres() -> None:
+    assert all(f.kind != "postgres-restart" for f in schedule(3, 180, "sqlite"))
