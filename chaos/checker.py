@@ -209,10 +209,8 @@ def _notifications(
         [f"{rid} {dict(c)}" for rid, c in kinds.items() if any(n > 1 for n in c.values())],
     )
     report.fail("an event notified twice", [f"{e}" for e, n in per_event.items() if n > 1])
-    pending = rows(
-        "notification", "SELECT count(*) FROM notifications WHERE email_state = 'PENDING'"
-    )
-    report.figures["emails still pending"] = int(pending[0][0])
+    emails = rows("notification", "SELECT email_state, count(*) FROM notifications GROUP BY 1")
+    report.figures["emails by state"] = dict(sorted((str(k), int(n)) for k, n in emails))
 
 
 def _my_page(

@@ -16,7 +16,7 @@ from chaos import parts
 from chaos.checker import Books, Report, check, recover
 from chaos.nemesis import Done, Nemesis
 from chaos.runtime import ProcessRuntime, Runtime, Wiring
-from chaos.schedule import describe, schedule
+from chaos.schedule import QUIET_END, describe, schedule
 from chaos.toxiproxy import Toxiproxy
 from chaos.workload import Settings, Token, Workload
 from devtools.processes import free_port
@@ -40,6 +40,7 @@ class Result:
     seconds: float
     folder: Path
     done: list[Done] = field(default_factory=list)
+    skipped: int = 0
     report: Report = field(default_factory=Report)
     tally: dict[str, dict[str, int]] = field(default_factory=dict)
     recovered_in: float = 0.0
@@ -64,7 +65,8 @@ class Result:
             f"{self.backend} seed {self.seed}, {self.seconds:.0f}s: "
             f"{'PASSED' if self.passed else 'FAILED'} (run took {self.took:.0f}s, "
             f"recovered {self.recovered_in:.1f}s after the last heal)\n"
-            f" faults injected ({len(self.done)}):\n{faults or '  none'}\n"
+            f" faults injected ({len(self.done)}; {self.skipped} not begun, the schedule had "
+            f"slipped past the workload's end):\n{faults or '  none'}\n"
             f" calls: {calls}\n"
             + (f" error: {self.error}\n" if self.error else "")
             + f" checker:\n{self.report.text()}\n"
@@ -129,12 +131,14 @@ def run(
 
         async def together() -> None:
             started = time.monotonic()
-            await asyncio.gather(workload.run(seconds), nemesis.run(faults, started))
+            until = started + seconds - QUIET_END
+            await asyncio.gather(workload.run(seconds), nemesis.run(faults, started, until))
 
         try:
             asyncio.run(together())
         finally:
             result.done = nemesis.done
+            result.skipped = len(nemesis.skipped)
             result.tally = workload.tally()
             workload.save(folder / "history.jsonl")
         nemesis.heal_all()
