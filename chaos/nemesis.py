@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from chaos.parts import Part
+from chaos.parts import Part, broker_pid_file
 from chaos.runtime import Runtime
 from chaos.schedule import Fault
 from chaos.toxiproxy import Toxiproxy
@@ -66,6 +66,8 @@ class Nemesis:
                 self.runtime.kill(fault.target)
             case "broker-stop":
                 self.broker.stop()
+            case "broker-kill":
+                self.broker.kill(broker_pid_file(self.broker))
             case "postgres-restart":
                 assert self.postgres is not None
                 self.postgres.stop()
@@ -82,7 +84,7 @@ class Nemesis:
         match fault.kind:
             case "kill":
                 self.runtime.revive(fault.target)
-            case "broker-stop":
+            case "broker-stop" | "broker-kill":
                 self.broker.start()
             case "postgres-restart":
                 assert self.postgres is not None

@@ -6,6 +6,7 @@ advertises the proxy's port (KAFKA_ADVERTISED_PORT)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -43,6 +44,18 @@ class Part:
     def stop(self) -> None:
         self.run("stop")
 
+    def kill(self, pid_file: str) -> None:
+        """SIGKILL to the server whose pid its script keeps in `pid_file` (under the folder
+        its env names): a crash, nothing flushed or handed over. `start` brings it back."""
+        pid = int(Path(pid_file).read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
 
 def broker(folder: Path, advertised_port: int) -> Part:
     port = free_port()
@@ -55,6 +68,10 @@ def broker(folder: Path, advertised_port: int) -> Part:
             "KAFKA_ADVERTISED_PORT": str(advertised_port),
         },
     )
+
+
+def broker_pid_file(part: Part) -> str:
+    return str(Path(part.env["KAFKA_DIR"]) / "kafka.pid")
 
 
 def broker_port(part: Part) -> int:

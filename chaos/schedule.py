@@ -11,7 +11,15 @@ from dataclasses import dataclass
 SERVICES = ("yogaclass", "reservation", "notification", "mypage")
 # The proxied links (chaos/toxiproxy.py): reservation_svc -> yogaclass_svc, clients -> broker.
 LINKS = ("yogaclass", "kafka")
-KINDS = ("kill", "broker-stop", "postgres-restart", "latency", "reset-peer", "partition")
+KINDS = (
+    "kill",
+    "broker-stop",
+    "broker-kill",
+    "postgres-restart",
+    "latency",
+    "reset-peer",
+    "partition",
+)
 # The first fault waits for the workload to be under way.
 WARM_UP = 3.0
 # Seconds without faults at the end of the workload.
@@ -51,7 +59,7 @@ def schedule(seed: int, seconds: float, backend: str) -> list[Fault]:
 def _target(rng: random.Random, kind: str) -> tuple[str, int]:
     if kind == "kill":
         return rng.choice(SERVICES), 0
-    if kind == "broker-stop":
+    if kind in ("broker-stop", "broker-kill"):
         return "kafka", 0
     if kind == "postgres-restart":
         return "postgres", 0

@@ -122,11 +122,12 @@ class Workload:
         rng = random.Random(f"{self.seed}-{i}")
         while time.monotonic() < deadline:
             roll = rng.random()
-            if roll < 0.55 or not self.known:
+            # Deletes are rare: each ends a class's bookings (and a new class replaces it).
+            if roll < 0.6 or not self.known:
                 await self._book(rng, i, reservations)
-            elif roll < 0.78:
+            elif roll < 0.82:
                 await self._cancel(rng, i, reservations)
-            elif roll < 0.92:
+            elif roll < 0.98:
                 await self._edit(rng, i, classes)
             else:
                 await self._delete(rng, i, classes)

@@ -15,8 +15,9 @@ from chaos.workload import Settings
 from tests.integration.conftest import BACKENDS, accounts, provider_auth
 
 SECONDS = float(os.environ.get("YOGA_TEST_CHAOS_SECONDS", "30"))
-# One seed per database; its schedule holds at least one fault of several kinds.
-SEEDS = {"sqlite": 11, "postgres": 12}
+# One seed per database; each schedule kills reservation_svc, stops or kills the broker
+# and cuts a link (and restarts PostgreSQL, on PostgreSQL).
+SEEDS = {"sqlite": 14, "postgres": 22}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
