@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import identity  # noqa: E402
 from chaos.harness import Result, run  # noqa: E402
+from chaos.workload import Settings, Workload  # noqa: E402
 from devtools import servers  # noqa: E402
 
 OUT = ROOT / "var" / "chaos"
@@ -42,7 +43,7 @@ def main() -> int:
     began = time.monotonic()
     with servers.all_running([identity.PROVIDER]):
         auth = identity.auth()
-        identity.sign_in([f"chaos-{k}" for k in range(24)])
+        identity.sign_in(Workload.members_of(Settings()))
         for seed in seeds:
             for backend in backends:
                 result = run(

@@ -56,6 +56,9 @@ class Entry:
 class Settings:
     workers: int = 6
     members: int = 24
+    # The members' account names at the provider: `<prefix><k>`. Two harnesses signing the
+    # same accounts in at once on one provider can trip its brute-force guard.
+    member_prefix: str = "chaos-"
     classes: int = 6
     capacity: int = 3
     waitlist: int = 3
@@ -90,8 +93,12 @@ class Workload:
     _made: int = 0
     _started: float = field(default_factory=time.monotonic)
 
+    @staticmethod
+    def members_of(settings: Settings) -> list[str]:
+        return [f"{settings.member_prefix}{k}" for k in range(settings.members)]
+
     def members(self) -> list[str]:
-        return [f"chaos-{k}" for k in range(self.settings.members)]
+        return self.members_of(self.settings)
 
     async def run(self, seconds: float) -> None:
         """Creates the first classes, then runs the workers for `seconds`."""

@@ -31,7 +31,7 @@ def test_a_short_chaos_run_loses_nothing_and_counts_nothing_twice(
         tmp_path / "chaos",
         provider_auth(),
         accounts().token,
-        settings=Settings(workers=4),
+        settings=Settings(workers=4, member_prefix="chaos-short-"),
     )
     print("\n" + result.text())
     assert not result.error, result.text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from chaos.schedule import KINDS, QUIET_END, WARM_UP, schedule
 
 
@@ -13,7 +15,7 @@ def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> Non
 def test_faults_are_one_at_a_time_inside_the_run() -> None:
     faults = schedule(3, 180, "postgres")
     assert faults[0].at >= WARM_UP
-    for before, after in zip(faults, faults[1:], strict=False):
+    for before, after in itertools.pairwise(faults):
         assert after.at >= before.at + before.seconds
     assert faults[-1].at + faults[-1].seconds <= 180 - QUIET_END
     assert {f.kind for f in faults} == set(KINDS)
