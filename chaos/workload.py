@@ -91,6 +91,9 @@ class Workload:
     # Reservations the clients were told about: id -> member.
     known: dict[str, str] = field(default_factory=dict)
     _made: int = 0
+    # One token request per account at a time: the provider's brute-force guard disabled a
+    # new account that several workers signed in at once.
+    _signing: dict[str, asyncio.Lock] = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
 
     @staticmethod
@@ -109,6 +112,8 @@ class Workload:
         ):
             reservations = reservation_pb2_grpc.ReservationServiceStub(rch)
             classes = yogaclass_pb2_grpc.YogaClassServiceStub(ych)
+            for user in self.members():  # every account made before the workers start
+                await self._metadata(user, MEMBER)
             while len(self.classes) < self.settings.classes:
                 await self._create(classes, -1)
             deadline = time.monotonic() + seconds
@@ -141,7 +146,8 @@ class Workload:
             await asyncio.sleep(rng.uniform(*self.settings.pause))
 
     async def _metadata(self, user: str, role: str) -> tuple[tuple[str, str], ...]:
-        token = await asyncio.to_thread(self.token, user, role)
+        async with self._signing.setdefault(f"{role}:{user}", asyncio.Lock()):
+            token = await asyncio.to_thread(self.token, user, role)
         return (("authorization", f"Bearer {token}"),)
 
     async def _call(
