@@ -40,7 +40,8 @@ class Result:
     seconds: float
     folder: Path
     done: list[Done] = field(default_factory=list)
-    skipped: int = 0
+    # Seconds the workload ran: the run's length, or longer when the schedule slipped.
+    ran: float = 0.0
     report: Report = field(default_factory=Report)
     tally: dict[str, dict[str, int]] = field(default_factory=dict)
     recovered_in: float = 0.0
@@ -65,8 +66,8 @@ class Result:
             f"{self.backend} seed {self.seed}, {self.seconds:.0f}s: "
             f"{'PASSED' if self.passed else 'FAILED'} (run took {self.took:.0f}s, "
             f"recovered {self.recovered_in:.1f}s after the last heal)\n"
-            f" faults injected ({len(self.done)}; {self.skipped} not begun, the schedule had "
-            f"slipped past the workload's end):\n{faults or '  none'}\n"
+            f" faults injected ({len(self.done)}; the workload ran {self.ran:.0f}s):\n"
+            f"{faults or '  none'}\n"
             f" calls: {calls}\n"
             + (f" error: {self.error}\n" if self.error else "")
             + f" checker:\n{self.report.text()}\n"
@@ -131,14 +132,19 @@ def run(
 
         async def together() -> None:
             started = time.monotonic()
-            until = started + seconds - QUIET_END
-            await asyncio.gather(workload.run(seconds), nemesis.run(faults, started, until))
+
+            def faulting() -> bool:
+                """The workload goes on while faults remain, and a little after the last."""
+                end = nemesis.finished
+                return end is None or time.monotonic() < end + QUIET_END
+
+            await asyncio.gather(workload.run(seconds, faulting), nemesis.run(faults, started))
 
         try:
             asyncio.run(together())
         finally:
             result.done = nemesis.done
-            result.skipped = len(nemesis.skipped)
+            result.ran = workload.ran
             result.tally = workload.tally()
             workload.save(folder / "history.jsonl")
         nemesis.heal_all()

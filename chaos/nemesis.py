@@ -33,18 +33,21 @@ class Nemesis:
     postgres: Part | None
     proxies: Toxiproxy
     done: list[Done] = field(default_factory=list)
-    # Faults not begun because the schedule had slipped past the workload's end (a broker
-    # takes seconds to start again, so a run with many broker stops falls behind).
-    skipped: list[Fault] = field(default_factory=list)
+    # When the last fault was healed (monotonic); None while the schedule runs.
+    finished: float | None = None
 
-    async def run(self, faults: list[Fault], started: float, until: float) -> None:
-        """Each fault at its time (or as soon as the one before is healed), none begun after
-        `until` (monotonic)."""
-        for k, fault in enumerate(faults):
+    async def run(self, faults: list[Fault], started: float) -> None:
+        """Each fault at its time, or as soon as the one before is healed: a broker takes
+        many seconds to start again, so the schedule may slip, but every fault of it is
+        injected, in its order (the workload goes on until the last is healed)."""
+        try:
+            await self._run(faults, started)
+        finally:
+            self.finished = time.monotonic()
+
+    async def _run(self, faults: list[Fault], started: float) -> None:
+        for fault in faults:
             await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
-            if time.monotonic() + fault.seconds > until:
-                self.skipped = faults[k:]
-                return
             began = time.monotonic() - started
             print(f"nemesis: {fault}", flush=True)
             error = ""

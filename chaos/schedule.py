@@ -24,6 +24,10 @@ KINDS = (
 WARM_UP = 3.0
 # Seconds without faults at the end of the workload.
 QUIET_END = 3.0
+# Seconds a part takes to serve again once healed, on a busy 2-core machine (a broker: its JVM,
+# log recovery after a SIGKILL, the controller's election; measured 10-28 s), left free
+# before the next fault so the schedule seldom slips.
+COMING_BACK = {"broker-stop": 15.0, "broker-kill": 18.0, "postgres-restart": 2.0, "kill": 3.0}
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def schedule(seed: int, seconds: float, backend: str) -> list[Fault]:
         target, latency = _target(rng, kind)
         faults.append(Fault(round(t, 1), kind, target, length, latency))
         # Recovery between faults: a restarted service or broker needs a few seconds to serve.
-        t += length + rng.uniform(2.0, 6.0)
+        t += length + COMING_BACK.get(kind, 0.0) + rng.uniform(2.0, 6.0)
     return faults
 
 

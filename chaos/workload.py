@@ -91,6 +91,7 @@ class Workload:
     # Reservations the clients were told about: id -> member.
     known: dict[str, str] = field(default_factory=dict)
     _made: int = 0
+    ran: float = 0.0
     # One token request per account at a time: the provider's brute-force guard disabled a
     # new account that several workers signed in at once.
     _signing: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -103,8 +104,9 @@ class Workload:
     def members(self) -> list[str]:
         return self.members_of(self.settings)
 
-    async def run(self, seconds: float) -> None:
-        """Creates the first classes, then runs the workers for `seconds`."""
+    async def run(self, seconds: float, busy: Callable[[], bool] = lambda: False) -> None:
+        """Creates the first classes, then runs the workers for `seconds`, and on while
+        `busy()` (the nemesis has faults left)."""
         self._started = time.monotonic()
         async with (
             grpc.aio.insecure_channel(self.reservation_target) as rch,
@@ -117,22 +119,27 @@ class Workload:
             while len(self.classes) < self.settings.classes:
                 await self._create(classes, -1)
             deadline = time.monotonic() + seconds
+
+            def going() -> bool:
+                return time.monotonic() < deadline or busy()
+
             await asyncio.gather(
                 *(
-                    self._worker(i, deadline, reservations, classes)
+                    self._worker(i, going, reservations, classes)
                     for i in range(self.settings.workers)
                 )
             )
+            self.ran = time.monotonic() - self._started
 
     async def _worker(
         self,
         i: int,
-        deadline: float,
+        going: Callable[[], bool],
         reservations: reservation_pb2_grpc.ReservationServiceStub,
         classes: yogaclass_pb2_grpc.YogaClassServiceStub,
     ) -> None:
         rng = random.Random(f"{self.seed}-{i}")
-        while time.monotonic() < deadline:
+        while going():
             roll = rng.random()
             # Deletes are rare: each ends a class's bookings (and a new class replaces it).
             if roll < 0.6 or not self.known:

@@ -14,20 +14,22 @@ from chaos.harness import run
 from chaos.workload import Settings
 from tests.integration.conftest import BACKENDS, accounts, provider_auth
 
-SECONDS = float(os.environ.get("YOGA_TEST_CHAOS_SECONDS", "30"))
-# One seed per database; each schedule kills reservation_svc, stops or kills the broker
-# and cuts a link (and restarts PostgreSQL, on PostgreSQL).
-SEEDS = {"sqlite": 14, "postgres": 22}
+# One seed and length per database (its schedule is printed): each schedule kills
+# reservation_svc, SIGKILLs the broker once and slows or cuts a link (and restarts PostgreSQL,
+# on PostgreSQL). YOGA_TEST_CHAOS_SECONDS sets another length (another schedule).
+RUNS = {"sqlite": (83, 25.0), "postgres": (1038, 30.0)}
+LENGTH = os.environ.get("YOGA_TEST_CHAOS_SECONDS", "")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_short_chaos_run_loses_nothing_and_counts_nothing_twice(
     backend: str, tmp_path: Path
 ) -> None:
+    seed, seconds = RUNS[backend]
     result = run(
         backend,
-        SEEDS[backend],
-        SECONDS,
+        seed,
+        float(LENGTH or seconds),
         tmp_path / "chaos",
         provider_auth(),
         accounts().token,

@@ -18,7 +18,8 @@ def test_faults_are_one_at_a_time_inside_the_run() -> None:
     for before, after in itertools.pairwise(faults):
         assert after.at >= before.at + before.seconds
     assert faults[-1].at + faults[-1].seconds <= 180 - QUIET_END
-    assert {f.kind for f in faults} == set(KINDS)
+    assert {f.kind for f in faults} <= set(KINDS)
+    assert len({f.kind for f in faults}) >= 4
 
 
 def test_sqlite_runs_restart_no_postgres() -> None:
