@@ -15,6 +15,9 @@ from yoga_common import system
 from yoga_common.settings import AuthSettings, KafkaSettings
 
 
+HEALTHY_WITHIN = 120.0
+
+
 @dataclass(frozen=True)
 class Wiring:
     """What the harness decided before any service starts: each service's port, the address
@@ -81,6 +84,8 @@ class ProcessRuntime:
             ports=dict(w.ports),
             smtp_sink=True,
             env=env,
+            # The machine is shared and a chaos run busy: a start may take long, not forever.
+            healthy_within=HEALTHY_WITHIN,
         )
 
     def start(self) -> None:
@@ -105,7 +110,7 @@ class ProcessRuntime:
         service = self.stack.services[name]
         if service.exited():
             service.start()
-        service.wait_healthy(60)
+        service.wait_healthy(HEALTHY_WITHIN)
 
     def running(self, name: str) -> bool:
         return not self.stack.services[name].exited()

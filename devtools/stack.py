@@ -58,6 +58,8 @@ class Stack:
     # Ports chosen by the caller, by service name (they win): `make chaos` puts a proxy in
     # front of a service, so it must know the port before the service starts.
     ports: dict[str, int] = field(default_factory=dict)
+    # Seconds each service has to answer SERVING at the start (a busy machine needs more).
+    healthy_within: float = 30.0
     # Prometheus endpoints; off, they are set to 0 so that stacks never collide on them.
     metrics: bool = False
     # Start the project's SMTP sink, or point the mailers at a server running on `smtp_port`.
@@ -123,7 +125,7 @@ class Stack:
         for service in self.services.values():
             service.start()
         for service in self.services.values():
-            service.wait_healthy()
+            service.wait_healthy(self.healthy_within)
         if self.web:
             self._start_web()
         if self.gateway:
