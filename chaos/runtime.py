@@ -14,7 +14,6 @@ from devtools.stack import Stack
 from yoga_common import system
 from yoga_common.settings import AuthSettings, KafkaSettings
 
-
 HEALTHY_WITHIN = 120.0
 
 
