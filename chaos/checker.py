@@ -37,6 +37,13 @@ NOTICE_OF = {
     "CANCELLED": ("CANCELLED", "CLASS_CANCELLED"),
 }
 
+NOTIFIED_EVENTS = {
+    "ReservationConfirmed",
+    "ReservationRejected",
+    "ReservationCancelled",
+    "ReservationWaitlisted",
+}
+
 
 @dataclass
 class Report:
@@ -209,6 +216,15 @@ def _notifications(
         [f"{rid} {dict(c)}" for rid, c in kinds.items() if any(n > 1 for n in c.values())],
     )
     report.fail("an event notified twice", [f"{e}" for e, n in per_event.items() if n > 1])
+    # Each of these events tells its member something (notification_svc's domain): one
+    # notification each, whatever the reservation became later.
+    told = {str(e) for e, _ in per_event}
+    silent = [
+        f"{t.rsplit('.', 1)[-1]} {e}"
+        for e, t in rows("notification", "SELECT event_id, event_type FROM inbox")
+        if str(t).rsplit(".", 1)[-1] in NOTIFIED_EVENTS and str(e) not in told
+    ]
+    report.fail("reservation events applied without a notification", silent)
     emails = rows("notification", "SELECT email_state, count(*) FROM notifications GROUP BY 1")
     report.figures["emails by state"] = dict(sorted((str(k), int(n)) for k, n in emails))
 
