@@ -32,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from yoga_common.db import is_unavailable
 from yoga_common.events import Envelope, from_kafka
 from yoga_common.metrics import (
     CONSUMER_APPLIED,
@@ -50,6 +51,9 @@ from yoga_common.uow import Transactions, UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+
+# Seconds between tries of an event while its database cannot be reached.
+UNAVAILABLE_PAUSE = 1.0
 
 M = TypeVar("M", bound=Message)
 S = TypeVar("S")
@@ -319,31 +323,46 @@ class EventConsumer(Generic[S]):
             return done
 
     def _attempts(self, msg: KafkaMessage, envelope: Envelope, first: Exception) -> bool:
+        """Retries the event `max_attempts` times, then dead-letters it. While the database
+        cannot be reached the event is not at fault: it waits for the database without
+        spending an attempt (a PostgreSQL restart once sent every event in hand to the
+        dead-letter topic, and their notifications were never made)."""
         last_error: Exception = first
         if isinstance(first, InvalidEvent):
             return self._dead_letter(msg, envelope, first)
-        for attempt in range(1, self._settings.max_attempts + 1):
-            if attempt > 1:
-                try:
-                    if self.apply(envelope):
-                        CONSUMER_APPLIED.labels(self.name, envelope.event_type).inc()
-                    return True
-                except InvalidEvent as err:
-                    last_error = err
+        attempt = 1
+        while True:
+            if is_unavailable(last_error):
+                log.warning(
+                    "database unavailable; the event waits for it",
+                    extra={"event_id": envelope.event_id, "error": str(last_error)},
+                )
+                if self._stop.wait(UNAVAILABLE_PAUSE):
+                    return False
+            else:
+                CONSUMER_RETRIES.labels(self.name).inc()
+                log.warning(
+                    "event failed; retrying",
+                    extra={
+                        "event_id": envelope.event_id,
+                        "attempt": attempt,
+                        "error": str(last_error),
+                    },
+                )
+                if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
+                    return False
+                attempt += 1
+                if attempt > self._settings.max_attempts:
                     break
-                except Exception as err:
-                    last_error = err
-            CONSUMER_RETRIES.labels(self.name).inc()
-            log.warning(
-                "event failed; retrying",
-                extra={
-                    "event_id": envelope.event_id,
-                    "attempt": attempt,
-                    "error": str(last_error),
-                },
-            )
-            if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
-                return False
+            try:
+                if self.apply(envelope):
+                    CONSUMER_APPLIED.labels(self.name, envelope.event_type).inc()
+                return True
+            except InvalidEvent as err:
+                last_error = err
+                break
+            except Exception as err:
+                last_error = err
         return self._dead_letter(msg, envelope, last_error)
 
     def apply(self, envelope: Envelope) -> bool:

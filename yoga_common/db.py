@@ -51,6 +51,27 @@ def is_transient(err: DBAPIError) -> bool:
     return isinstance(err, OperationalError) and ("locked" in text or "busy" in text)
 
 
+# SQLSTATE classes of a database that cannot be reached: connection exceptions (08...),
+# and a server shutting down, crashed or not yet accepting connections (57P01-57P03).
+_UNAVAILABLE_PG = ("08", "57P")
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """The database cannot be reached right now (down, restarting, the connection lost): the
+    caller's work is not at fault and may succeed later unchanged. A connection psycopg could
+    not open carries no SQLSTATE; SQLite's errors never say this (its "locked" is
+    `is_transient`)."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated:
+        return True
+    orig = err.orig
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if code:
+        return str(code).startswith(_UNAVAILABLE_PG)
+    return isinstance(err, OperationalError) and type(orig).__module__.startswith("psycopg")
+
+
 WAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 
