@@ -17,7 +17,14 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from yoga_common.auth import Principal, TokenVerifier
-from yoga_common.errors import DOMAIN, ServiceError, permission_denied, unauthenticated
+from yoga_common.db import is_unavailable
+from yoga_common.errors import (
+    DOMAIN,
+    ServiceError,
+    permission_denied,
+    unauthenticated,
+    unavailable,
+)
 from yoga_common.metrics import GRPC_HANDLED, GRPC_SECONDS, GRPC_STARTED
 
 log = logging.getLogger(__name__)
@@ -187,6 +194,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         except Exception as err:
             if isinstance(err, grpc.aio.AbortError) or context.code() is not None:
                 raise
+            if is_unavailable(err):
+                # The database, not the request: a client may try again (found by make chaos,
+                # a PostgreSQL restart answered INTERNAL).
+                log.warning("database unavailable", extra={"method": method, "error": str(err)})
+                refusal = unavailable(
+                    "DATABASE_UNAVAILABLE", "the database cannot be reached; retry"
+                )
+                await abort(context, to_status_proto(refusal))
+                return None
             log.exception("unexpected error", extra={"method": method})
             await abort(
                 context,

@@ -1,5 +1,6 @@
 """A consumer whose database cannot be reached keeps the event and waits for the database: it
-neither spends the event's attempts nor sends it to the dead-letter topic. `make chaos` found
+neither spends the event's attempts nor sends it to the dead-letter topic; a gRPC call meanwhile
+is UNAVAILABLE, not INTERNAL. `make chaos` found
 this: a PostgreSQL restart of a few seconds outlasted the five attempts (about 3 s), and
 notification_svc, mypage_svc and reservation_svc dead-lettered the events in hand, so
 notifications, my page rows and the cancellations of a deleted class were never made."""
@@ -11,6 +12,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+import grpc
 import psycopg
 import pytest
 from sqlalchemy import Column, MetaData, String, Table
@@ -19,6 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from yoga_common import consumer as consumer_module
 from yoga_common.consumer import EventConsumer, Handlers
 from yoga_common.db import is_unavailable
+from yoga_common.interceptors import ServiceInterceptor
 from yoga_common.settings import KafkaSettings
 
 REFUSED = OperationalError(
@@ -106,3 +109,40 @@ def test_a_stop_ends_the_wait_without_a_dead_letter(monkeypatch: pytest.MonkeyPa
     stopper.start()
     assert not consumer._attempts(None, envelope, REFUSED)
     assert outcome.dead == []
+
+
+class Aborted(Exception):
+    pass
+
+
+class FakeContext:
+    def __init__(self) -> None:
+        self.aborted: tuple[Any, ...] = ()
+
+    def code(self) -> None:
+        return None
+
+    async def abort(self, *args: Any) -> None:
+        self.aborted = args
+        raise Aborted
+
+
+async def test_a_call_during_a_database_outage_is_unavailable_not_internal() -> None:
+    """gRPC callers heard INTERNAL while PostgreSQL restarted: UNAVAILABLE tells them to
+    retry (with the same request id)."""
+    interceptor = ServiceInterceptor(object(), {})  # type: ignore[arg-type]
+
+    async def authorize(method: str, context: Any) -> None:
+        return None
+
+    async def inner(request: Any, context: Any) -> None:
+        raise REFUSED
+
+    interceptor._authorize = authorize  # type: ignore[method-assign]
+    context = FakeContext()
+    with pytest.raises(Aborted):
+        await interceptor._answer("/pkg.S/M", inner, None, context)  # type: ignore[arg-type]
+    code, message, trailing = context.aborted
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert "database" in message
+    assert b"DATABASE_UNAVAILABLE" in dict(trailing)["grpc-status-details-bin"]
