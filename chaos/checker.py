@@ -84,28 +84,30 @@ def lag(kafka: KafkaSettings) -> dict[str, int]:
     return {name: consumer_lag(kafka, f"{name}_svc", topics) for name, topics in CONSUMED.items()}
 
 
-def recover(db: Books, kafka: KafkaSettings, within: float) -> float:
+def recover(db: Books, kafka: KafkaSettings, within: float) -> tuple[float, dict[str, float]]:
     """Waits until the outboxes are empty, every consumer group has committed everything, no
-    reservation is PENDING and no email waits to be sent; the seconds it took."""
+    reservation is PENDING and no email waits to be sent: the seconds it took, and for each
+    of those the seconds until it last held things up (what a slow recovery waited for)."""
     began = time.monotonic()
     state: dict[str, Any] = {}
+    waited: dict[str, float] = {}
     while time.monotonic() - began < within:
         try:
             state = {
-                "unsent": books.unsent(db.rows),
-                "pending": books.statuses(db.rows).get("PENDING", 0),
-                "emails": db.rows(
+                "outbox rows unsent": books.unsent(db.rows),
+                "PENDING reservations": books.statuses(db.rows).get("PENDING", 0),
+                "emails pending": db.rows(
                     "notification",
                     "SELECT count(*) FROM notifications WHERE email_state = 'PENDING'",
                 )[0][0],
-                "lag": lag(kafka),
+                "consumer lag": sum(lag(kafka).values()),
             }
-            if not any(v for k, v in state.items() if k != "lag") and not any(
-                state["lag"].values()
-            ):
-                return time.monotonic() - began
         except Exception as err:  # a part just back may refuse a moment longer
             state = {"error": str(err)}
+        now = time.monotonic() - began
+        waited.update({k: round(now, 1) for k, v in state.items() if v})
+        if not any(state.values()):
+            return now, waited
         time.sleep(0.5)
     raise RuntimeError(f"not recovered after {within:.0f}s: {state}")
 

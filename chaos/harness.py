@@ -45,6 +45,8 @@ class Result:
     report: Report = field(default_factory=Report)
     tally: dict[str, dict[str, int]] = field(default_factory=dict)
     recovered_in: float = 0.0
+    # What the recovery waited for: seconds after the last heal until each last held it up.
+    waited_for: dict[str, float] = field(default_factory=dict)
     took: float = 0.0
     error: str = ""
 
@@ -65,7 +67,8 @@ class Result:
         return (
             f"{self.backend} seed {self.seed}, {self.seconds:.0f}s: "
             f"{'PASSED' if self.passed else 'FAILED'} (run took {self.took:.0f}s, "
-            f"recovered {self.recovered_in:.1f}s after the last heal)\n"
+            f"recovered {self.recovered_in:.1f}s after the last heal, waiting for "
+            f"{self.waited_for or 'nothing'})\n"
             f" faults injected ({len(self.done)}; the workload ran {self.ran:.0f}s):\n"
             f"{faults or '  none'}\n"
             f" calls: {calls}\n"
@@ -150,7 +153,7 @@ def run(
         nemesis.heal_all()
         books = Books(runtime.database_url)
         try:
-            result.recovered_in = recover(books, kafka, RECOVERY)
+            result.recovered_in, result.waited_for = recover(books, kafka, RECOVERY)
             result.report = check(books, kafka, workload.history)
         finally:
             books.close()
