@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the services' image (the Dockerfile's final stage, `runtime`) with buildah, and prints
-# its id. `make image` runs it; so does the container test (tests/containers), once a session.
+# Builds the services' image (the Dockerfile's last stage, its default target) with buildah, and
+# prints its id. `make image` runs it; so does the container test (tests/containers), once a session.
 #
 # Usage: scripts/image.sh [build|tools|base|info]
 #   build  (default) tools, then the base (see YOGA_IMAGE_BASE), then `buildah bud`; prints the
@@ -16,6 +16,7 @@
 #                    needed); registry: the Dockerfile's pinned python slim image, pulled;
 #                    auto (default): registry when that image is already in local storage,
 #                    else debian. Both are Debian bookworm with CPython 3.11.
+#   YOGA_IMAGE_BASE_MAX_AGE_DAYS  a cached base older than this (default 7) is made again.
 #   YOGA_CACHE       the download cache (default ~/.cache/yoga); nothing goes into the repository.
 #
 # Podman and buildah read containers/containers.conf (CONTAINERS_CONF): runc, and ulimits
@@ -43,6 +44,7 @@ BASE=localhost/yoga-base:$SUITE
 # certificates; `passwd` for the Dockerfile's useradd. Nothing else: no compiler, no shell
 # tools beyond Debian's essential set.
 BASE_PACKAGES=python3.11,python3.11-venv,ca-certificates,passwd
+BASE_MAX_AGE_DAYS=${YOGA_IMAGE_BASE_MAX_AGE_DAYS:-7}
 NAME=localhost/yoga-studio
 TAG=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' helm/yoga-studio/Chart.yaml)
 [[ -n $TAG ]] || die "no appVersion in helm/yoga-studio/Chart.yaml"
@@ -102,6 +104,11 @@ make_base_tar() {
 cmd_base() {
   local tar
   tar=$(base_tar)
+  # A base older than a week is made again: it then has the security updates published since.
+  if [[ -s $tar ]] && [[ -n $(find "$tar" -mtime +"$BASE_MAX_AGE_DAYS") ]]; then
+    log "the base $tar is older than $BASE_MAX_AGE_DAYS days: making it again"
+    rm -f "$tar"
+  fi
   if [[ ! -s $tar ]]; then
     mkdir -p "$IMAGES"
     log "making the base from Debian's $SUITE packages (once; cached as $tar)"
@@ -111,12 +118,14 @@ cmd_base() {
     mv "$tar.part" "$tar"
     log "base made in $((SECONDS - t0))s"
   fi
-  # The imported image remembers which tar it came from; a new tar is imported again.
-  local source
+  # The imported image remembers which tar it came from (name and time made); a new tar is
+  # imported again.
+  local source made
+  made="$(basename "$tar")@$(stat -c %Y "$tar")"
   source=$(podman image inspect --format '{{index .Labels "org.yoga.base-tar"}}' "$BASE" 2>/dev/null || true)
-  if [[ $source != "$(basename "$tar")" ]]; then
+  if [[ $source != "$made" ]]; then
     log "importing $tar as $BASE"
-    podman import --change "LABEL org.yoga.base-tar=$(basename "$tar")" \
+    podman import --change "LABEL org.yoga.base-tar=$made" \
       --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' "$tar" "$BASE" >/dev/null 2>&1 \
       || die "podman import $tar failed"
   fi
@@ -146,7 +155,7 @@ cmd_build() {
   # reaches PyPI through this machine's TLS setup); it is not in the image. Host network: no
   # CNI plugins are installed. Only the stages the target needs are built (the web stages
   # need node and nginx images, which are pulled from a registry).
-  buildah bud --layers --network host --target runtime --skip-unused-stages=true \
+  buildah bud --layers --network host --skip-unused-stages=true \
     -v /etc/ssl/certs:/etc/ssl/certs:ro \
     "${args[@]}" --iidfile var/image/iid -t "$NAME:$TAG" -f Dockerfile . \
     >var/image/build.log 2>&1 \
