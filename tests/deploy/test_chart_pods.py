@@ -5,6 +5,7 @@ pointed at replicas on this machine, is one Envoy accepts."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def test_the_pod_spec_becomes_podmans_flags(rendered: list[Obj], tmp_path: Path)
     spec = workload.spec("c1", "sha256:abc", workload.env)
     args = spec.run_args(tmp_path / "env", tmp_path / "log")
     assert args[-2:] == ["sha256:abc", "yogaclass_svc"]
-    pairs = set(zip(args, args[1:], strict=False))
+    pairs = set(itertools.pairwise(args))
     for flag in (
         ("--user", "10001:10001"),
         ("--cap-drop", "ALL"),
