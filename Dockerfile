@@ -50,7 +50,7 @@ EXPOSE 8080
 # The configuration is the deployment's (the chart's ConfigMap web-config); errors on stderr.
 CMD ["nginx", "-e", "stderr", "-c", "/etc/yoga-web/nginx.conf"]
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="yoga-studio" \
       org.opencontainers.image.description="Yoga-studio gRPC services (yogaclass, reservation, notification, mypage)"
 RUN groupadd --system --gid 10001 yoga \
