@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import subprocess
 import time
 import tomllib
 import urllib.request
@@ -76,7 +77,7 @@ def test_the_image_holds_the_runtime_only(image: str) -> None:
     assert "playwright" in dev_only and "pytest" in dev_only  # the check sees the dev extra
 
 
-def test_every_replica_runs_as_the_chart_says(cluster: ContainerSystem) -> None:
+def test_every_replica_runs_as_the_chart_says(cluster: ContainerSystem, figures: Figures) -> None:
     """Two replicas each (the HPA's minReplicas); each read-only, as 10001, with no
     capability and no privilege escalation, /tmp a tmpfs, the chart's limits."""
     assert {name: len(each) for name, each in cluster.replicas.items()} == {
@@ -101,6 +102,12 @@ def test_every_replica_runs_as_the_chart_says(cluster: ContainerSystem) -> None:
             for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
                 assert int(fields[cap], 16) == 0, (container.name, cap, fields[cap])
             assert fields["NoNewPrivs"].strip() == "1"
+    # Every replica runs as uid 10001 on this host, and the nproc ulimit (containers.conf)
+    # counts the threads of all of them together: how many there are.
+    threads = subprocess.run(
+        ["ps", "-L", "-u", "10001", "--no-headers"], capture_output=True, text=True, check=True
+    ).stdout.count("\n")
+    figures.note("threads_of_uid_10001", threads)
 
 
 def test_seed_scenario_as_json(cluster: ContainerSystem) -> None:
