@@ -50,6 +50,8 @@ TAG=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' helm/yoga-studio/
 [[ -n $TAG ]] || die "no appVersion in helm/yoga-studio/Chart.yaml"
 # The Dockerfile's default base, the one a machine with registry access builds on.
 PINNED_PYTHON=$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)
+# Fully qualified: podman and buildah refuse an ambiguous short name without a terminal to ask.
+[[ $PINNED_PYTHON == */* ]] || PINNED_PYTHON=docker.io/library/$PINNED_PYTHON
 
 cmd_tools() {
   local wanted=() spec pkg version have
@@ -147,6 +149,8 @@ cmd_build() {
   if [[ $base == debian ]]; then
     cmd_base
     args+=(--build-arg "PYTHON_IMAGE=$BASE")
+  else
+    args+=(--build-arg "PYTHON_IMAGE=$PINNED_PYTHON")
   fi
   mkdir -p var/image
   log "building $NAME:$TAG on the $base base (log: var/image/build.log)"
