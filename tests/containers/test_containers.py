@@ -21,7 +21,7 @@ from tests.containers.conftest import Figures
 from tests.containers.load import Load, check_no_event_lost
 from tests.containers.system import ContainerSystem
 from tests.integration.gateway_support import booking, class_json, until
-from tests.integration.support import a_class, request_id
+from tests.integration.support import a_class, eventually, request_id
 from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2 as npb
@@ -217,10 +217,7 @@ async def test_seed_scenario_as_grpc_through_the_gateway(cluster: ContainerSyste
                 rpb.RESERVATION_STATUS_CANCELLED
             ]
 
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await arrived():
-            assert asyncio.get_running_loop().time() < deadline, "events did not arrive"
-            await asyncio.sleep(0.2)
+        await eventually(arrived, within=30.0)
 
 
 async def test_rolling_restart_under_load(cluster: ContainerSystem, figures: Figures) -> None:
