@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race chaos screenshots clean
+.PHONY: run test image venv lint protos proto-check deploy-check unit bench bench-ab bench-lists growth outages race chaos screenshots clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -14,6 +14,13 @@ run: venv
 ## Every check and test, against real PostgreSQL and SQLite.
 test: venv lint proto-check deploy-check
 	@scripts/test.sh
+
+## The services' image, built with buildah (scripts/image.sh): Debian's podman, buildah, runc
+## and mmdebstrap installed when missing; the base made from Debian bookworm's packages once
+## (cached in ~/.cache/yoga/images), or the Dockerfile's pinned python image where a registry
+## serves it (YOGA_IMAGE_BASE=registry). `make test` builds it too, for the container test.
+image:
+	@scripts/image.sh build
 
 lint: venv
 	.venv/bin/ruff check .

@@ -30,7 +30,7 @@ class Settings(ServiceSettings):
     # Backoff after a failed email: base, 2 x base, 4 x base, ... at most max.
     email_retry_base_seconds: float = 2.0
     email_retry_max_seconds: float = 600.0
-    email_batch_size: int = 10
+    email_batch_size: int = 50
     email_poll_seconds: float = 0.5
     # How long a mailer owns a notification it is sending; must outlast one SMTP exchange.
     email_claim_seconds: float = 120.0

@@ -1,11 +1,14 @@
-"""Email delivery, after the consumer's transaction committed: a loop claims a small batch of
-due PENDING notifications in one transaction (so no other mailer sends them), sends them one
-after another over the kept SMTP connection in a worker thread, and records each email's
-outcome as soon as the server answered: SENT, or a retry with backoff, or FAILED once tries
-run out, each email's on its own (one refused address fails no other). A read, a claim and a
-record per email were most of the mailer's cost (BENCHMARKS.md, profile); the record stays
-per email, before the next one goes out, so a crash leaves at most the email in hand sent and
-unrecorded (recording the batch at its end would send every email of it again).
+"""Email delivery, after the consumer's transaction committed: a loop claims a small batch of due
+PENDING notifications in one transaction (so no other mailer sends them), sends them one after
+another over the kept SMTP connection in ONE worker thread call per batch (composing, sending
+and recording each email there: a hop between the event loop and a thread per step waited for
+the busy interpreter three times an email, and held a burst's emails to about 30 a second,
+BENCHMARKS.md), and records each email's outcome as soon as the server answered: SENT, or a
+retry with backoff, or FAILED once tries run out, each email's on its own (one refused address
+fails no other). A read, a claim and a record per email were most of the mailer's cost
+(BENCHMARKS.md, profile); the record stays per email, before the next one goes out, so a crash
+leaves at most the email in hand sent and unrecorded (recording the batch at its end would send
+every email of it again).
 
 The claim is a lease (`claim_seconds`): a mailer that dies after claiming leaves its batch to
 whoever finds it due again when the lease ends. The Message-ID is derived from the
@@ -55,7 +58,8 @@ class Deliveries(Protocol):
         self, now: datetime, until: datetime, limit: int
     ) -> tuple[list[Notification], str]: ...
 
-    async def finish(self, n: Notification, claim_id: str) -> bool: ...
+    def finish(self, n: Notification, claim_id: str) -> bool:
+        """Records an email's outcome (from the sending thread: it blocks)."""
 
     async def finish_all(self, outcomes: list[Notification], claim_id: str) -> list[bool]: ...
 
@@ -163,22 +167,36 @@ class Mailer:
         """One pass over the notifications due now (a batch); returns how many it sent."""
         now = self._now()
         claimed, claim_id = await self._deliveries.claim_due(now, now + self._claim, self._batch)
+        if not claimed:
+            return 0
         # Past this point nothing more is sent on the lease: an email begun before it ends
         # within an SMTP timeout, well inside the lease (settings: lease >= 10 x timeout).
         deadline = time.monotonic() + self._claim.total_seconds() / 2
+        stop = threading.Event()
+        job = asyncio.ensure_future(
+            asyncio.to_thread(self._send_batch, claimed, claim_id, deadline, stop)
+        )
+        try:
+            sent, done = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            stop.set()  # the email on its way is finished and recorded before stopping
+            _, done = await job
+            await self._hand_back(claimed[done:], claim_id)
+            raise
+        await self._hand_back(claimed[done:], claim_id)
+        return sent
+
+    def _send_batch(
+        self, claimed: list[Notification], claim_id: str, deadline: float, stop: threading.Event
+    ) -> tuple[int, int]:
+        """In the worker thread: each email in turn, until the batch, the lease or a stop
+        ends; returns how many were sent and how many were dealt with."""
         sent = 0
         for index, n in enumerate(claimed):
-            if time.monotonic() >= deadline:
-                await self._hand_back(claimed[index:], claim_id)
-                break
-            job = asyncio.ensure_future(self._deliver(n, claim_id))
-            try:
-                sent += await asyncio.shield(job)
-            except asyncio.CancelledError:
-                await job  # an email on its way is finished and recorded before stopping
-                await self._hand_back(claimed[index + 1 :], claim_id)
-                raise
-        return sent
+            if stop.is_set() or time.monotonic() >= deadline:
+                return sent, index
+            sent += self._deliver(n, claim_id)
+        return sent, len(claimed)
 
     async def _hand_back(self, unsent: list[Notification], claim_id: str) -> None:
         """Claimed but not sent: due again at once, no try counted, the claim released."""
@@ -188,29 +206,27 @@ class Mailer:
                 [replace(n, next_attempt_at=now) for n in unsent], claim_id
             )
 
-    async def _deliver(self, n: Notification, claim_id: str) -> bool:
+    def _deliver(self, n: Notification, claim_id: str) -> bool:
         try:
             message = compose(n, self._from)
         except (ValueError, TypeError) as err:
-            return await self._failed(n, claim_id, err, permanent=True)
+            return self._failed(n, claim_id, err, permanent=True)
         try:
-            await asyncio.to_thread(self._sender.send, message)
+            self._sender.send(message)
         except Exception as err:  # every failed try counts, so retries stay bounded
-            return await self._failed(n, claim_id, err, permanent=is_permanent(err))
+            return self._failed(n, claim_id, err, permanent=is_permanent(err))
         # Recorded before the next email goes out: a crash then can send at most this one
         # twice (the batch's others are recorded, or not sent yet).
-        if not await self._deliveries.finish(after_success(n, self._now()), claim_id):
+        if not self._deliveries.finish(after_success(n, self._now()), claim_id):
             log.warning("claim lost while sending", extra={"notification_id": n.notification_id})
         DELIVERIES.labels("sent").inc()
         log.info("email sent", extra={"notification_id": n.notification_id})
         return True
 
-    async def _failed(
-        self, n: Notification, claim_id: str, err: Exception, permanent: bool
-    ) -> bool:
+    def _failed(self, n: Notification, claim_id: str, err: Exception, permanent: bool) -> bool:
         error = f"{type(err).__name__}: {err}"
         after = after_failure(n, self._now(), error, self._policy, permanent)
-        await self._deliveries.finish(after, claim_id)
+        self._deliveries.finish(after, claim_id)
         state = after.email_state.value.lower()
         DELIVERIES.labels("retry" if state == "pending" else state).inc()
         log.warning(

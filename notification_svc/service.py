@@ -69,8 +69,10 @@ class NotificationService:
         )
         return (claimed, claim_id) if claimed is not None else None
 
-    async def finish(self, n: Notification, claim_id: str) -> bool:
-        return await self._tx.run(lambda uow: uow.store.finish(n, claim_id))
+    def finish(self, n: Notification, claim_id: str) -> bool:
+        """Records how an email went (on the mailer's sending thread: it blocks); False if
+        the claim was lost."""
+        return self._tx.run_sync(lambda uow: uow.store.finish(n, claim_id))
 
     async def claim_due(
         self, now: datetime, until: datetime, limit: int

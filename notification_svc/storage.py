@@ -29,7 +29,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    insert,
     select,
     text,
     tuple_,
@@ -230,7 +229,8 @@ class NotificationStore:
         """Stores a new notification; False when this event already notified this recipient."""
         added = insert_new(
             self._conn,
-            insert(notifications).values(
+            notifications,
+            dict(
                 notification_id=n.notification_id,
                 event_id=n.event_id,
                 user_id=n.user_id,
@@ -355,7 +355,8 @@ class NotificationStore:
         if read is None:
             return insert_new(
                 self._conn,
-                insert(reminders).values(reservation_id=r.reservation_id, **_reminder_columns(r)),
+                reminders,
+                dict(reservation_id=r.reservation_id, **_reminder_columns(r)),
             )
         done = self._conn.execute(
             update(reminders)
@@ -424,7 +425,7 @@ class NotificationStore:
             "version": lead.version,
             "update_time": now,
         }
-        if insert_new(self._conn, insert(studio_lead).values(studio=STUDIO, **values)):
+        if insert_new(self._conn, studio_lead, dict(studio=STUDIO, **values)):
             return True
         done = self._conn.execute(
             update(studio_lead).where(c.studio == STUDIO, c.version < lead.version).values(**values)

@@ -25,7 +25,6 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     func,
-    insert,
     select,
     text,
     tuple_,
@@ -214,7 +213,8 @@ class ReservationStore:
         the user holds an active reservation of the class."""
         return insert_new(
             self._conn,
-            insert(reservations).values(
+            reservations,
+            dict(
                 reservation_id=r.reservation_id,
                 class_id=r.class_id,
                 user_id=r.user_id,

@@ -13,21 +13,31 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Insert,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    literal_column,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.sql.base import Executable
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from yoga_common.errors import unavailable
 from yoga_common.telemetry import trace_engine
@@ -207,15 +217,19 @@ class Database:
         self.engine.dispose()
 
 
-def insert_new(conn: Connection, statement: Executable) -> bool:
-    """Runs an INSERT in a savepoint: False, with the rest of the transaction intact, when a
-    constraint refused the row (an idempotency key or a claim recorded before)."""
-    try:
-        with conn.begin_nested():
-            conn.execute(statement)
-    except IntegrityError:
-        return False
-    return True
+def insert_new(conn: Connection, table: Table, values: Mapping[str, Any]) -> bool:
+    """Inserts a row unless a unique key holds one like it already (an idempotency key, a
+    claim recorded before): False then, with the rest of the transaction intact. One
+    statement (ON CONFLICT DO NOTHING); a savepoint around a plain INSERT cost two more, two
+    round trips on PostgreSQL."""
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... ON CONFLICT here.
+    return conn.execute(_insert_or_skip(table, conn.dialect.name), values).first() is not None
+
+
+@functools.cache
+def _insert_or_skip(table: Table, dialect: str) -> Insert:
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return build(table).on_conflict_do_nothing().returning(literal_column("1"))
 
 
 def events_written(conn: Connection) -> None:

@@ -112,6 +112,7 @@ def run_main(
     `settings.workers` forked ones sharing the port (nothing of gRPC, no engine, no thread
     exists in this process before they are forked)."""
     logs.configure(name, settings.log_level)
+    sys.setswitchinterval(settings.switch_interval_seconds)
     if settings.workers == 1:
         started = telemetry.setup(
             f"{name}_svc", settings.host, settings.metrics_port, settings.trace_file

@@ -109,6 +109,11 @@ class ServiceSettings(BaseSettings):
     # service use more than one core. Worker i serves metrics on metrics_port + i; worker 0
     # alone runs the background jobs. The chart keeps 1 and scales out with pods (its HPA).
     workers: int = Field(default=1, ge=1)
+    # How long a thread may hold the interpreter before one waiting for it gets a turn
+    # (sys.setswitchinterval; Python's default is 5 ms). A thread back from a socket (the
+    # mailer's SMTP answer, a database's reply) waited up to that long behind a busy consumer
+    # thread at every step: a burst's emails went out at about 25 a second (BENCHMARKS.md).
+    switch_interval_seconds: float = Field(default=0.001, gt=0)
     # Prometheus metrics at http://<host>:<metrics_port>/metrics; 0: none. Each service's
     # config sets its own default, so all four can run on one machine.
     metrics_port: int = 0

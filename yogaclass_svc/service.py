@@ -284,9 +284,10 @@ def _reserve(uow: Work, request: SeatRequest, rules: StudioRules, now: datetime)
             return by_rules
         if current.waiting and close_queue(uow, class_id, now):
             current = _existing(store, class_id)  # past the cutoff: the queue is gone
-        if store.try_take_seat(class_id):
+        taken = store.take_seat(class_id)
+        if taken is not None:
             if store.add_claim(reservation_id, class_id, request.user_id, ClaimState.HELD, now):
-                return SeatAnswer(SeatResult.RESERVED, store.get(class_id))
+                return SeatAnswer(SeatResult.RESERVED, taken)
             # The same reservation claimed concurrently: give this seat back, answer by theirs.
             store.give_back_seat(class_id)
             continue

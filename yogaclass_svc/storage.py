@@ -159,7 +159,11 @@ def _details_columns(details: ClassDetails) -> dict[str, Any]:
 
 
 def _insert_class(c: YogaClass, request_id: str = "", request_hash: str = "") -> Insert:
-    return insert(classes).values(
+    return insert(classes).values(**_class_row(c, request_id, request_hash))
+
+
+def _class_row(c: YogaClass, request_id: str = "", request_hash: str = "") -> dict[str, Any]:
+    return dict(
         class_id=c.class_id,
         **_details_columns(c.details),
         booked=c.booked,
@@ -175,6 +179,27 @@ def _insert_class(c: YogaClass, request_id: str = "", request_hash: str = "") ->
 
 
 _BY_ID = select(classes).where(classes.c.class_id == bindparam("class_id"))
+_TAKE_SEAT = (
+    update(classes)
+    .where(
+        classes.c.class_id == bindparam("b_class_id"),
+        classes.c.status == ClassStatus.SCHEDULED.value,
+        classes.c.booked < classes.c.capacity,
+        classes.c.waiting == 0,
+    )
+    .values(booked=classes.c.booked + 1)
+    .returning(*classes.c)
+)
+_HELD_UPCOMING = (
+    select(func.count())
+    .select_from(seat_claims.join(classes, seat_claims.c.class_id == classes.c.class_id))
+    .where(
+        seat_claims.c.user_id == bindparam("user_id"),
+        seat_claims.c.state == ClaimState.HELD.value,
+        classes.c.start_time > bindparam("now", type_=UtcDateTime()),
+        classes.c.status == ClassStatus.SCHEDULED.value,
+    )
+)
 _CLAIM = select(seat_claims.c.class_id, seat_claims.c.state, seat_claims.c.ticket).where(
     seat_claims.c.reservation_id == bindparam("reservation_id")
 )
@@ -246,21 +271,12 @@ class ClassStore:
 
     # --- seats ---------------------------------------------------------------------------
 
-    def try_take_seat(self, class_id: str) -> bool:
+    def take_seat(self, class_id: str) -> YogaClass | None:
         """One seat of a scheduled class, if one is free and nobody waits for it: the guard
-        against overbooking and against jumping the queue."""
-        c = classes.c
-        taken = self._conn.execute(
-            update(classes)
-            .where(
-                c.class_id == class_id,
-                c.status == ClassStatus.SCHEDULED.value,
-                c.booked < c.capacity,
-                c.waiting == 0,
-            )
-            .values(booked=c.booked + 1)
-        )
-        return taken.rowcount == 1
+        against overbooking and against jumping the queue. The class as it is after, or None
+        if no seat was taken."""
+        row = self._conn.execute(_TAKE_SEAT, {"b_class_id": class_id}).first()
+        return _to_domain(row) if row else None
 
     def try_join_queue(self, class_id: str) -> int | None:
         """A place in a scheduled class's queue, if it has room: the new ticket, or None."""
@@ -360,7 +376,8 @@ class ClassStore:
         """False if the reservation has a claim already (a concurrent call recorded it)."""
         return insert_new(
             self._conn,
-            insert(seat_claims).values(
+            seat_claims,
+            dict(
                 reservation_id=reservation_id,
                 class_id=class_id,
                 user_id=user_id,
@@ -458,7 +475,7 @@ class ClassStore:
 
     def add_occurrence(self, c: YogaClass) -> bool:
         """False if the occurrence exists already (the unique key: another run made it)."""
-        return insert_new(self._conn, _insert_class(c))
+        return insert_new(self._conn, classes, _class_row(c))
 
     def occurrences_from(self, series_id: str, since: date) -> list[YogaClass]:
         """The series' classes on or after the local date `since`, in date order."""
@@ -526,7 +543,8 @@ class ClassStore:
         if expected_version == 0:
             return insert_new(
                 self._conn,
-                insert(studio_settings).values(id=STUDIO_ROW, version=target.version, **values),
+                studio_settings,
+                dict(id=STUDIO_ROW, version=target.version, **values),
             )
         st = studio_settings.c
         result = self._conn.execute(
@@ -540,9 +558,8 @@ class ClassStore:
         """False if the reservation's strike was recorded before (a replayed event)."""
         return insert_new(
             self._conn,
-            insert(strikes).values(
-                reservation_id=reservation_id, user_id=user_id, kind=kind.value, time=at
-            ),
+            strikes,
+            dict(reservation_id=reservation_id, user_id=user_id, kind=kind.value, time=at),
         )
 
     def count_strikes(self, user_id: str, since: datetime) -> int:
@@ -559,7 +576,7 @@ class ClassStore:
         """The member's standing, its row created if absent and locked until the transaction
         ends (PostgreSQL; SQLite's writers hold the database): the strikes of one member are
         counted and judged one transaction at a time."""
-        insert_new(self._conn, insert(member_standing).values(user_id=user_id, version=0))
+        insert_new(self._conn, member_standing, dict(user_id=user_id, version=0))
         row = self._conn.execute(_STANDING.with_for_update(), {"user_id": user_id}).one()
         return _standing_to_domain(row)
 
@@ -583,18 +600,8 @@ class ClassStore:
 
     def held_upcoming(self, user_id: str, now: datetime) -> int:
         """Seats the member holds in scheduled classes that start after `now`."""
-        s, c = seat_claims.c, classes.c
-        query = (
-            select(func.count())
-            .select_from(seat_claims.join(classes, s.class_id == c.class_id))
-            .where(
-                s.user_id == user_id,
-                s.state == ClaimState.HELD.value,
-                c.start_time > now,
-                c.status == ClassStatus.SCHEDULED.value,
-            )
-        )
-        return int(self._conn.execute(query).scalar_one())
+        held = self._conn.execute(_HELD_UPCOMING, {"user_id": user_id, "now": now})
+        return int(held.scalar_one())
 
 
 # --- studio: settings, strikes, member standing (issue 14) --------------------------------

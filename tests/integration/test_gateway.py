@@ -34,7 +34,7 @@ from tests.integration.gateway_support import (
     rfc3339,
     until,
 )
-from tests.integration.support import a_class, error_details, request_id
+from tests.integration.support import a_class, error_details, eventually, request_id
 from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.mypage.v1 import mypage_pb2_grpc
 from yoga.notification.v1 import notification_pb2 as npb
@@ -577,10 +577,7 @@ async def test_seed_scenario_as_grpc_through_the_gateway(
             rpb.RESERVATION_STATUS_CANCELLED
         ]
 
-    deadline = asyncio.get_running_loop().time() + 20
-    while not await arrived():
-        assert asyncio.get_running_loop().time() < deadline, "events did not arrive"
-        await asyncio.sleep(0.1)
+    await eventually(arrived, within=20.0)
 
 
 async def test_grpc_errors_through_the_gateway(gw: Gateway, via: GrpcThroughGateway) -> None:

@@ -452,7 +452,7 @@ async def test_a_claimed_notification_waits_for_its_claim(db: Database, smtp: Sm
     await eventually(lambda: _sent_now(m), within=5.0)
     assert len(smtp.received()) == 1
     # The dead mailer's late report changes nothing: its claim is gone.
-    assert await store.finish(n, claimed[1]) is False
+    assert await asyncio.to_thread(store.finish, n, claimed[1]) is False
     assert all_notifications(db)[0].email_state is EmailState.SENT
 
 

@@ -186,10 +186,16 @@ async def test_a_poison_event_in_a_batch_is_handled_alone_and_its_neighbours_onc
         letters = await asyncio.to_thread(dead_letters, kafka, 2)
     finally:
         await stop(task)
-    assert [calls[i] for i in neighbours] == [1] * len(neighbours)
+    # A neighbour before the failing event in its batch ran twice: its first run was undone
+    # with the batch's transaction (no savepoint per event) and applied again on its own. The
+    # ones after it ran once.
+    after = ids.index(failing) + 1
+    assert [calls[i] for i in ids[after:] if i != garbage] == [1] * (len(ids) - after - 1)
+    assert all(calls[i] in (1, 2) for i in neighbours)
     assert calls[garbage] == 0
-    # The failing event's own write went with its savepoint; every neighbour's stayed.
+    # The failing event's own write went with its transaction; every neighbour's stayed, once.
     assert reservation_ids(db) == {f"r-{n}" for n, i in enumerate(ids) if i in neighbours}
+    assert count(db, mypage.reservations) == len(neighbours)
     assert {letter["event_id"]: letter["dlt_error"].split(":")[0] for letter in letters} == {
         failing: "RuntimeError",
         garbage: "InvalidEvent",

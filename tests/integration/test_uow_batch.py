@@ -1,7 +1,8 @@
 """Transactions.run_batch (yoga_common.uow) on real SQLite and PostgreSQL: several units of work
-in one transaction, each in its own savepoint. An item that raises is undone alone (its rows,
-its outbox rows, its after-commit actions) and its exception is its result; a transient
-database error runs the whole batch again, so nothing of the failed attempt survives."""
+in one transaction. An item that raises is undone alone (its rows, its outbox rows, its
+after-commit actions: the batch runs again with a savepoint per item) and its exception is its
+result; a transient database error runs the whole batch again, so nothing of the failed
+attempt survives. A batch in which every item succeeds makes no savepoint at all."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from sqlalchemy import Column, Connection, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, MetaData, String, Table, event, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tests.integration.conftest import BACKENDS, new_database
-from yoga_common.db import Database
+from yoga_common.db import Database, insert_new
 from yoga_common.outbox import outbox_table
 from yoga_common.uow import Outbox, Transactions, UnitOfWork
 
@@ -140,3 +141,43 @@ async def test_a_lone_item_is_its_own_transaction(tx: Transactions[Store]) -> No
     assert await tx.run_batch([adds("a", done)]) == ["a"]
     assert written(tx) == (["a"], ["added a"])
     assert done == ["a"]
+
+
+def statements(tx: Transactions[Store]) -> list[str]:
+    """Every statement the database is sent from now on, upper-cased."""
+    sent: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement.upper())
+
+    event.listen(tx.db.engine, "before_cursor_execute", record)
+    return sent
+
+
+async def test_a_batch_that_succeeds_makes_no_savepoint(tx: Transactions[Store]) -> None:
+    done: list[str] = []
+    sent = statements(tx)
+    assert await tx.run_batch([adds(name, done) for name in "abc"]) == ["a", "b", "c"]
+    assert written(tx)[0] == ["a", "b", "c"]
+    assert not [s for s in sent if "SAVEPOINT" in s]
+    # One item failing: the batch again, now with a savepoint per item.
+    sent.clear()
+    results = await tx.run_batch([adds("d", done), adds_then_fails("e", done), adds("f", done)])
+    assert results[0] == "d" and results[2] == "f" and isinstance(results[1], ValueError)
+    assert written(tx)[0] == ["a", "b", "c", "d", "f"]
+    assert len([s for s in sent if s.startswith("SAVEPOINT")]) == 3
+
+
+async def test_insert_new_skips_a_duplicate_in_one_statement(tx: Transactions[Store]) -> None:
+    sent = statements(tx)
+
+    def twice(uow: Work) -> tuple[bool, bool]:
+        first = insert_new(uow.conn, items, {"name": "k"})
+        again = insert_new(uow.conn, items, {"name": "k"})
+        uow.store.add("after")  # the transaction is intact after the refusal
+        return first, again
+
+    assert await tx.run(twice) == (True, False)
+    assert written(tx)[0] == ["after", "k"]
+    inserts = [s for s in sent if s.startswith("INSERT")]
+    assert len(inserts) == 3 and not [s for s in sent if "SAVEPOINT" in s]
