@@ -32,49 +32,57 @@ def seat_mismatches(rows: Rows) -> list[str]:
     reservations holding a seat there (reservation_svc): seats == claims == confirmed. A
     cancelled class keeps its counter and claims as they were (its history), and no
     reservation of it holds a seat any more."""
-    cancelled = _cancelled(rows)
-    booked = _counts(rows, "yogaclass", "SELECT class_id, booked FROM classes")
-    held = _counts(
-        rows,
-        "yogaclass",
-        "SELECT class_id, count(*) FROM seat_claims WHERE state = 'HELD' GROUP BY class_id",
-    )
     seated = ", ".join(f"'{s}'" for s in SEATED)
-    confirmed = _counts(
+    return _counter_mismatches(
         rows,
-        "reservation",
-        f"SELECT class_id, count(*) FROM reservations WHERE status IN ({seated}) GROUP BY class_id",
+        "booked",
+        "HELD",
+        f"status IN ({seated})",
+        ("booked", "held claims", "confirmed reservations"),
     )
-    return [
-        f"class {class_id}: booked {seats}, held claims {held.get(class_id, 0)}, "
-        f"confirmed reservations {confirmed.get(class_id, 0)}"
-        for class_id, seats in booked.items()
-        if seats != held.get(class_id, 0)
-        or confirmed.get(class_id, 0) != (0 if class_id in cancelled else seats)
-    ]
 
 
 def waitlist_mismatches(rows: Rows) -> list[str]:
     """Every class whose count of members waiting differs from its waiting claims or from the
     WAITLISTED reservations (none, once the class is cancelled)."""
+    return _counter_mismatches(
+        rows,
+        "waiting",
+        "WAITING",
+        "status = 'WAITLISTED'",
+        ("waiting", "waiting claims", "waitlisted reservations"),
+    )
+
+
+def _counter_mismatches(
+    rows: Rows,
+    counter: str,
+    claim_state: str,
+    reservations_where: str,
+    names: tuple[str, str, str],
+) -> list[str]:
+    """Classes whose `counter` column differs from their claims in `claim_state` or from the
+    reservations `reservations_where` picks (none of those once the class is cancelled)."""
     cancelled = _cancelled(rows)
-    waiting = _counts(rows, "yogaclass", "SELECT class_id, waiting FROM classes")
+    kept = _counts(rows, "yogaclass", f"SELECT class_id, {counter} FROM classes")
     claims = _counts(
         rows,
         "yogaclass",
-        "SELECT class_id, count(*) FROM seat_claims WHERE state = 'WAITING' GROUP BY class_id",
+        "SELECT class_id, count(*) FROM seat_claims"
+        f" WHERE state = '{claim_state}' GROUP BY class_id",
     )
-    listed = _counts(
+    held = _counts(
         rows,
         "reservation",
-        "SELECT class_id, count(*) FROM reservations WHERE status = 'WAITLISTED' GROUP BY class_id",
+        f"SELECT class_id, count(*) FROM reservations WHERE {reservations_where} GROUP BY class_id",
     )
+    counted, by_claims, by_reservations = names
     return [
-        f"class {class_id}: waiting {count}, waiting claims {claims.get(class_id, 0)}, "
-        f"waitlisted reservations {listed.get(class_id, 0)}"
-        for class_id, count in waiting.items()
+        f"class {class_id}: {counted} {count}, {by_claims} {claims.get(class_id, 0)}, "
+        f"{by_reservations} {held.get(class_id, 0)}"
+        for class_id, count in kept.items()
         if count != claims.get(class_id, 0)
-        or listed.get(class_id, 0) != (0 if class_id in cancelled else count)
+        or held.get(class_id, 0) != (0 if class_id in cancelled else count)
     ]
 
 

@@ -53,11 +53,10 @@ _ATTEMPTS = 8
 
 
 def is_transient(err: DBAPIError) -> bool:
-    orig = err.orig
-    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    code = _sqlstate(err)
     if code in _RETRYABLE_PG:
         return True
-    text = str(orig).lower()
+    text = str(err.orig).lower()
     return isinstance(err, OperationalError) and ("locked" in text or "busy" in text)
 
 
@@ -75,11 +74,17 @@ def is_unavailable(err: BaseException) -> bool:
         return False
     if err.connection_invalidated:
         return True
-    orig = err.orig
-    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    code = _sqlstate(err)
     if code:
         return str(code).startswith(_UNAVAILABLE_PG)
-    return isinstance(err, OperationalError) and type(orig).__module__.startswith("psycopg")
+    return isinstance(err, OperationalError) and type(err.orig).__module__.startswith("psycopg")
+
+
+def _sqlstate(err: DBAPIError) -> str | None:
+    """PostgreSQL's SQLSTATE of the error (psycopg puts it on the error or its diagnostics)."""
+    orig = err.orig
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    return str(code) if code else None
 
 
 WAL_LIMIT_BYTES = 16 * 1024 * 1024
