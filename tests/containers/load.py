@@ -50,6 +50,9 @@ class Load:
     confirmed: dict[str, str] = field(default_factory=dict)  # reservation id -> class id
     booked_at: list[float] = field(default_factory=list)  # time.monotonic() of each answer
     other: Counter[str] = field(default_factory=Counter)  # answers other than CONFIRMED
+    # Answered PENDING: accepted, its seat call met a replica going away; reservation_svc's
+    # recovery finishes it (every class has a seat for it), so it must end CONFIRMED too.
+    pending: dict[str, str] = field(default_factory=dict)  # reservation id -> class id
     reads: int = 0
     failures: list[str] = field(default_factory=list)
     began: float = field(default_factory=time.monotonic)
@@ -145,6 +148,8 @@ class Load:
             self.booked_at.append(time.monotonic())
         else:
             self.other[status] += 1
+            if status == "RESERVATION_STATUS_PENDING":
+                self.pending[reservation_id] = class_id
 
     async def _read(self, channel: grpc.aio.Channel, member: str, what: str, as_json: bool) -> None:
         class_id = random.choice(self.class_ids)
