@@ -8,14 +8,13 @@ import asyncio
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos import parts
 from chaos.checker import Books, Report, check, recover
 from chaos.nemesis import Done, Nemesis
-from chaos.runtime import ProcessRuntime, Runtime, Wiring
+from chaos.runtime import ProcessRuntime, Runtime, RuntimeFactory, Wiring
 from chaos.schedule import QUIET_END, describe, schedule
 from chaos.toxiproxy import Toxiproxy
 from chaos.workload import Settings, Token, Workload
@@ -84,7 +83,7 @@ def run(
     folder: Path,
     auth: AuthSettings,
     token: Token,
-    make_runtime: Callable[[Path, Wiring], Runtime] = ProcessRuntime,
+    make_runtime: RuntimeFactory = ProcessRuntime,
     settings: Settings | None = None,
 ) -> Result:
     began = time.monotonic()
@@ -107,15 +106,12 @@ def run(
     try:
         proxies.start()
         proxies.link("kafka", parts.broker_port(broker), kafka_port)
-        yogaclass_port = free_port()
-        yogaclass = proxies.link("yogaclass", yogaclass_port)
         if postgres:
             postgres.start()
         broker.start()
         kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}", prefix="chaos.")
         wiring = Wiring(
-            ports={"yogaclass": yogaclass_port},
-            yogaclass_via=yogaclass.address,
+            link=lambda name, port: proxies.link(name, port).address,
             kafka=kafka,
             auth=auth,
             backend=backend,

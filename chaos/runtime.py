@@ -6,10 +6,12 @@ PostgreSQL and the proxies are the harness's own (chaos/parts.py, chaos/toxiprox
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from devtools.processes import free_port
 from devtools.stack import Stack
 from yoga_common import system
 from yoga_common.settings import AuthSettings, KafkaSettings
@@ -19,11 +21,11 @@ HEALTHY_WITHIN = 120.0
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the harness decided before any service starts: each service's port, the address
-    reservation_svc reaches yogaclass_svc at (a proxy), and the broker (through its proxy)."""
+    """What the harness decided before any service starts: the broker (through its proxy), the
+    identity provider, the database, and how to put a proxy the nemesis can cut in front of a
+    yogaclass_svc replica (`link(name, port)`: the address reservation_svc calls instead)."""
 
-    ports: dict[str, int]
-    yogaclass_via: str
+    link: Callable[[str, int], str]
     kafka: KafkaSettings
     auth: AuthSettings
     backend: str
@@ -60,6 +62,10 @@ class Runtime(Protocol):
         """Where the SMTP sink keeps what the services mailed, if this runtime runs one."""
 
 
+# Makes the runtime of one run: its folder, the harness's wiring.
+RuntimeFactory = Callable[[Path, Wiring], Runtime]
+
+
 @dataclass
 class ProcessRuntime:
     """The four services as host processes (devtools.stack), each with its own database, and
@@ -72,7 +78,10 @@ class ProcessRuntime:
     def __post_init__(self) -> None:
         w = self.wiring
         env = {name: dict(values) for name, values in w.env.items()}
-        env.setdefault("reservation", {})["RESERVATION_YOGACLASS_TARGET"] = w.yogaclass_via
+        port = free_port()
+        env.setdefault("reservation", {})["RESERVATION_YOGACLASS_TARGET"] = w.link(
+            "yogaclass", port
+        )
         self.stack = Stack(
             self.folder,
             w.auth,
@@ -80,7 +89,7 @@ class ProcessRuntime:
             backend=w.backend,
             pg_admin_url=w.pg_admin_url,
             database_prefix="chaos_",
-            ports=dict(w.ports),
+            ports={"yogaclass": port},
             smtp_sink=True,
             env=env,
             # The machine is shared and a chaos run busy: a start may take long, not forever.

@@ -86,18 +86,30 @@ class Toxiproxy:
         self.links[name] = made
         return made
 
+    def group(self, name: str) -> list[str]:
+        """The proxies of link `name`: itself, or one per replica (`name-1`, `name-2`, ...)."""
+        found = [n for n in self.links if n == name or n.startswith(f"{name}-")]
+        if not found:
+            raise KeyError(f"no proxy for {name}")
+        return found
+
     def latency(self, name: str, ms: int, jitter_ms: int) -> None:
         """Every byte each way waits `ms` (± `jitter_ms`)."""
-        for stream in ("upstream", "downstream"):
-            self._toxic(name, f"latency_{stream}", "latency", stream, latency=ms, jitter=jitter_ms)
+        for proxy in self.group(name):
+            for stream in ("upstream", "downstream"):
+                self._toxic(
+                    proxy, f"latency_{stream}", "latency", stream, latency=ms, jitter=jitter_ms
+                )
 
     def reset_peer(self, name: str) -> None:
         """Connections are reset (TCP RST) as soon as data flows: every call in flight fails."""
-        self._toxic(name, "reset_upstream", "reset_peer", "upstream", timeout=0)
+        for proxy in self.group(name):
+            self._toxic(proxy, "reset_upstream", "reset_peer", "upstream", timeout=0)
 
     def partition(self, name: str) -> None:
         """The link is down: open connections closed, new ones refused."""
-        self._call("POST", f"/proxies/{name}", {"enabled": False})
+        for proxy in self.group(name):
+            self._call("POST", f"/proxies/{proxy}", {"enabled": False})
 
     def heal(self) -> None:
         """Every proxy enabled again, every toxic removed."""

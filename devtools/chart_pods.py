@@ -52,12 +52,20 @@ class Workload:
     port: int  # its container port named grpc
     security: dict[str, Any]  # the container's securityContext over the pod's
     tmpfs: dict[str, str]  # emptyDir mounts: path -> podman --tmpfs options
+    claims: dict[str, str]  # PersistentVolumeClaim mounts: path -> the claim's name
     limits: dict[str, str]
     grace_seconds: int
 
-    def spec(self, name: str, image: str, env: Mapping[str, str]) -> ContainerSpec:
+    def spec(
+        self,
+        name: str,
+        image: str,
+        env: Mapping[str, str],
+        volumes: Mapping[str, Path] | None = None,
+    ) -> ContainerSpec:
         """A container of it named `name`, running `image` (the id of the image the chart
-        names) with `env` (its own, with a replica's overrides)."""
+        names) with `env` (its own, with a replica's overrides) and each claim it mounts
+        bound to a folder of this machine (`volumes`: claim -> folder)."""
         drop = tuple(self.security.get("capabilities", {}).get("drop", ()))
         return ContainerSpec(
             name=name,
@@ -69,10 +77,31 @@ class Workload:
             cap_drop=drop,
             no_new_privileges=self.security.get("allowPrivilegeEscalation") is False,
             tmpfs=self.tmpfs,
+            binds=self.mounts(volumes or {}),
             memory=_memory(self.limits.get("memory", "")),
             cpus=_cpus(self.limits.get("cpu", "")),
             stop_timeout=self.grace_seconds,
         )
+
+    def mounts(self, volumes: Mapping[str, Path]) -> dict[str, str]:
+        """Mount path -> the folder bound there, for each claim it mounts."""
+        missing = set(self.claims.values()) - set(volumes)
+        if missing:
+            raise ValueError(f"{self.name} mounts claims without a folder: {sorted(missing)}")
+        return {path: str(volumes[claim]) for path, claim in self.claims.items()}
+
+
+def host_url(url: str, mounts: Mapping[str, str]) -> str:
+    """A SQLite URL the container opens (sqlite:////data/x.db) as this machine opens the same
+    file (the folder bound at /data)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url[len(prefix) :]
+    for mount, folder in mounts.items():
+        if path.startswith(mount.rstrip("/") + "/"):
+            return prefix + folder + path[len(mount.rstrip("/")) :]
+    raise ValueError(f"{url} is on no volume: the container's root is read-only")
 
 
 def _memory(quantity: str) -> str:
@@ -110,19 +139,24 @@ def _env(objs: Sequence[Obj], container: Obj) -> dict[str, str]:
     return env
 
 
-def _tmpfs(pod: Obj, container: Obj) -> dict[str, str]:
+def _volumes(pod: Obj, container: Obj) -> tuple[dict[str, str], dict[str, str]]:
+    """The container's emptyDir mounts (path -> tmpfs options) and its claims (path -> name)."""
     volumes = {v["name"]: v for v in pod.get("volumes", ())}
     mounts: dict[str, str] = {}
+    claims: dict[str, str] = {}
     for mount in container.get("volumeMounts", ()):
         volume = volumes[mount["name"]]
+        if "persistentVolumeClaim" in volume:
+            claims[mount["mountPath"]] = volume["persistentVolumeClaim"]["claimName"]
+            continue
         if "emptyDir" not in volume:
-            raise ValueError(f"volume {mount['name']} is not an emptyDir: no tmpfs for it")
+            raise ValueError(f"volume {mount['name']} is neither an emptyDir nor a claim")
         size = _memory(str(volume["emptyDir"].get("sizeLimit", "")))
         # Writable by the pod's user (fsGroup), like an emptyDir; nothing runs from it.
         mounts[mount["mountPath"]] = ",".join(
             filter(None, ["rw", "noexec", "nosuid", "nodev", f"size={size}" if size else ""])
         )
-    return mounts
+    return mounts, claims
 
 
 def _workload(objs: Sequence[Obj], name: str, owner: Obj, replicas: int) -> Workload:
@@ -131,6 +165,7 @@ def _workload(objs: Sequence[Obj], name: str, owner: Obj, replicas: int) -> Work
     (container,) = pod["containers"]
     grpc_ports = [p["containerPort"] for p in container.get("ports", ()) if p["name"] == "grpc"]
     readiness = container.get("readinessProbe", {}).get("grpc", {})
+    tmpfs, claims = _volumes(pod, container)
     return Workload(
         name=name,
         image=container["image"],
@@ -140,7 +175,8 @@ def _workload(objs: Sequence[Obj], name: str, owner: Obj, replicas: int) -> Work
         readiness_service=readiness.get("service", ""),
         port=int(grpc_ports[0]) if grpc_ports else 0,
         security={**pod.get("securityContext", {}), **container.get("securityContext", {})},
-        tmpfs=_tmpfs(pod, container),
+        tmpfs=tmpfs,
+        claims=claims,
         limits={k: str(v) for k, v in container.get("resources", {}).get("limits", {}).items()},
         grace_seconds=int(pod.get("terminationGracePeriodSeconds", 30)),
     )

@@ -109,6 +109,7 @@ class ContainerSpec:
     cap_drop: tuple[str, ...]
     no_new_privileges: bool
     tmpfs: Mapping[str, str]  # mount point -> podman --tmpfs options, e.g. "size=64m"
+    binds: Mapping[str, str] = field(default_factory=dict)  # mount point -> a host folder
     memory: str = ""  # podman's --memory, e.g. "512m"
     cpus: str = ""  # podman's --cpus, e.g. "1"
     stop_timeout: int = 30  # seconds between SIGTERM and SIGKILL (terminationGracePeriodSeconds)
@@ -138,6 +139,8 @@ class ContainerSpec:
             args += ["--security-opt", "no-new-privileges"]
         for mount, options in self.tmpfs.items():
             args += ["--tmpfs", f"{mount}:{options}" if options else mount]
+        for mount, folder in self.binds.items():
+            args += ["--volume", f"{folder}:{mount}:rw,nosuid,nodev"]
         if self.memory:
             args += ["--memory", self.memory]
         if self.cpus:
@@ -249,13 +252,14 @@ def start_all(containers: Sequence[Container]) -> dict[str, float]:
     return seconds
 
 
-def remove_all(containers: Sequence[Container]) -> None:
+def remove_all(containers: Sequence[Container], graceful: bool = True) -> None:
     """Stops the containers together (SIGTERM, each drains and finishes its calls side by
-    side; SIGKILL after the longest stop timeout) and removes them; their logs stay."""
+    side; SIGKILL after the longest stop timeout, or at once when not `graceful`) and removes
+    them; their logs stay."""
     created = [c for c in containers if c.created]
     if not created:
         return
-    timeout = max(c.spec.stop_timeout for c in created)
+    timeout = max(c.spec.stop_timeout for c in created) if graceful else 0
     names = [c.name for c in created]
     try:
         podman("stop", "-t", str(timeout), *names, timeout=timeout + 30, check=False)

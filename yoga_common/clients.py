@@ -12,6 +12,10 @@ import grpc
 def channel(target: str, service: str, idempotent_methods: Sequence[str]) -> grpc.aio.Channel:
     """`service` is the full proto service name; only `idempotent_methods` are retried."""
     config = {
+        # Each call to the next ready address the target resolves to (a headless Service, or
+        # an `ipv4:` list of replicas): with grpc's default pick_first every call goes to one
+        # replica, and a call meets it when it is the one going away.
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{"service": service, "method": m} for m in idempotent_methods],

@@ -54,7 +54,7 @@ def image(figures: Figures, tmp_path_factory: pytest.TempPathFactory) -> str:
 def cluster(
     image: str, figures: Figures, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ContainerSystem]:
-    running = ContainerSystem(tmp_path_factory.mktemp("cluster"), image)
+    running = ContainerSystem.of_test_run(tmp_path_factory.mktemp("cluster"), image)
     began = time.monotonic()
     running.start()
     try:

@@ -9,11 +9,15 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import SecretStr
 
 from devtools import chart_pods, envoy
+from devtools.cluster import chart_values
 from devtools.deploy_check.objects import of_kind
 from yoga_common import system
+from yoga_common.settings import AuthSettings, KafkaSettings
 
 Obj = dict[str, Any]
 
@@ -94,3 +98,49 @@ def test_the_charts_gateway_config_serves_two_replicas_here(
     assert {li["address"]["socket_address"]["address"] for li in listeners} == {"127.0.0.1"}
     assert (tmp_path / "yoga.pb").read_bytes()[:1]  # the descriptor set, written beside it
     envoy.validate(path)
+
+
+def _rendered_on(backend: str) -> list[Obj]:
+    auth = AuthSettings(issuer="http://127.0.0.1:1/realms/studio", client_secret=SecretStr("s"))
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:2", prefix="t.")
+    urls = {name: f"postgresql+psycopg://u@127.0.0.1:3/{name}" for name in system.SERVICES}
+    env = {"reservation": {"RESERVATION_PENDING_GRACE_SECONDS": "2"}}
+    values = chart_values(backend, urls if backend == "postgres" else {}, auth, kafka, 25, env)
+    return chart_pods.render(values)
+
+
+def test_on_sqlite_each_service_is_one_replica_with_its_file_on_a_bound_folder(
+    tmp_path: Path,
+) -> None:
+    found = chart_pods.workloads(_rendered_on("sqlite"))
+    for name, workload in found.items():
+        assert workload.replicas == 1  # the chart allows no more on one file
+        (claim,) = workload.claims.values()
+        folder = tmp_path / claim
+        spec = workload.spec("c", "x", workload.env, {claim: folder})
+        assert ("--volume", f"{folder}:/data:rw,nosuid,nodev") in set(
+            itertools.pairwise(spec.run_args(tmp_path / "env", tmp_path / "log"))
+        )
+        url = workload.env[f"{system.service(name).env_prefix}DATABASE_URL"]
+        assert url == f"sqlite:////data/{name}.db"
+        assert chart_pods.host_url(url, workload.mounts({claim: folder})) == (
+            f"sqlite:///{folder}/{name}.db"
+        )
+    assert found["reservation"].env["RESERVATION_PENDING_GRACE_SECONDS"] == "2"
+
+
+def test_on_postgresql_the_values_reach_each_service() -> None:
+    found = chart_pods.workloads(_rendered_on("postgres"))
+    for name, workload in found.items():
+        prefix = system.service(name).env_prefix
+        assert workload.replicas == 2 and workload.claims == {}
+        assert workload.env[f"{prefix}DATABASE_URL"].endswith(f"/{name}")
+        assert workload.env["YOGA_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:2"
+        assert workload.env["YOGA_KAFKA_PREFIX"] == "t."
+    assert found["notification"].env["NOTIFICATION_SMTP_PORT"] == "25"
+
+
+def test_a_sqlite_url_off_every_volume_is_refused() -> None:
+    with pytest.raises(ValueError, match="no volume"):
+        chart_pods.host_url("sqlite:////app/x.db", {"/data": "/tmp/d"})
+    assert chart_pods.host_url("postgresql://h/db", {}) == "postgresql://h/db"

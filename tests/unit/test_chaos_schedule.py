@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
+
+import pytest
 
 from chaos.schedule import KINDS, QUIET_END, WARM_UP, schedule
+from chaos.toxiproxy import Link, Toxiproxy
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
@@ -24,3 +28,13 @@ def test_faults_are_one_at_a_time_inside_the_run() -> None:
 
 def test_sqlite_runs_restart_no_postgres() -> None:
     assert all(f.kind != "postgres-restart" for f in schedule(3, 180, "sqlite"))
+
+
+def test_a_fault_on_a_link_reaches_the_proxy_of_every_replica(tmp_path: Path) -> None:
+    proxies = Toxiproxy(tmp_path)
+    for name, port in (("kafka", 1), ("yogaclass-1", 2), ("yogaclass-2", 3), ("yogaclassic", 4)):
+        proxies.links[name] = Link(name, 10 + port, port)
+    assert proxies.group("yogaclass") == ["yogaclass-1", "yogaclass-2"]
+    assert proxies.group("kafka") == ["kafka"]
+    with pytest.raises(KeyError):
+        proxies.group("mypage")

@@ -1,15 +1,19 @@
 """`make chaos` in short (issue 18 §2), inside `make test`: one seed per database, a short
-workload under the seeded nemesis (service SIGKILLs, the broker stopped, PostgreSQL restarted,
-latency, resets and partitions through Toxiproxy), then the real checker over every database and
-topic. `make chaos` runs 5 seeds per database for 3 minutes each."""
+workload against the services as containers of the image (chaos/containers.py: two replicas
+each on PostgreSQL, one on SQLite) under the seeded nemesis (service SIGKILLs, the broker
+stopped, PostgreSQL restarted, latency, resets and partitions through Toxiproxy), then the real
+checker over every database and topic. `make chaos` runs 5 seeds per database for 3 minutes
+each."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
+from chaos.containers import ContainerRuntime
 from chaos.harness import run
 from chaos.workload import Settings
 from tests.integration.conftest import BACKENDS, accounts, provider_auth
@@ -23,7 +27,7 @@ LENGTH = os.environ.get("YOGA_TEST_CHAOS_SECONDS", "")
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_short_chaos_run_loses_nothing_and_counts_nothing_twice(
-    backend: str, tmp_path: Path
+    backend: str, image: str, tmp_path: Path
 ) -> None:
     seed, seconds = RUNS[backend]
     result = run(
@@ -33,6 +37,7 @@ def test_a_short_chaos_run_loses_nothing_and_counts_nothing_twice(
         tmp_path / "chaos",
         provider_auth(),
         accounts().token,
+        functools.partial(ContainerRuntime, image=image),
         settings=Settings(workers=4, member_prefix="chaos-short-"),
     )
     print("\n" + result.text())
