@@ -27,7 +27,7 @@ def channel(target: str, service: str, idempotent_methods: Sequence[str]) -> grp
                     "retryableStatusCodes": ["UNAVAILABLE"],
                 },
             }
-        ]
+        ],
     }
     return grpc.aio.insecure_channel(
         target,
