@@ -46,6 +46,10 @@ def member(k: int) -> str:
     return f"m{k}"
 
 
+# The services the load generators call (ghz, hey); the others work on their events.
+CALLED = ("reservation", "yogaclass")
+
+
 @dataclass
 class System:
     backend: str
@@ -55,7 +59,8 @@ class System:
     prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
     # Worker processes per service (`<PREFIX>_WORKERS`, yoga_common/workers.py); 1 if unnamed.
     workers: Mapping[str, int] = field(default_factory=dict)
-    # Connections of a load generator to one service (0: as many as its most workers).
+    # Connections of a load generator to one service (0: as many as the most workers of a
+    # service the load generators call).
     load_connections: int = 0
     stack: Stack = field(init=False)
 
@@ -81,7 +86,8 @@ class System:
     def connections(self) -> int:
         """Connections a load generator opens to one service: the workers of a service share
         its port by connection (SO_REUSEPORT), so one connection would reach one of them."""
-        return self.load_connections or max(self.workers.values(), default=1)
+        called = (self.workers.get(name, 1) for name in CALLED)
+        return self.load_connections or max(called)
 
     @property
     def auth(self) -> AuthSettings:

@@ -27,8 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.charset import Charset
+from email.header import Header
+from email.message import Message
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Protocol
 
 from prometheus_client import Counter
@@ -47,7 +49,7 @@ DELIVERIES = Counter(
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Hands the message to the mail server; raises if it was not accepted."""
 
 
@@ -88,7 +90,7 @@ class SmtpSender:
         self._smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
         return self._smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         with self._lock:
             smtp = self._connection()
             try:
@@ -117,14 +119,41 @@ def message_id(notification_id: str, sender: str) -> str:
     return f"<{notification_id}@{domain}>"
 
 
-def compose(n: Notification, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = n.email
-    message["Subject"] = n.subject
+# UTF-8 text sent as it is (8bit, or 7bit when it is ASCII), as EmailMessage.set_content does.
+_UTF8 = Charset("utf-8")
+# None is the documented "no encoding"; typeshed types the attribute int.
+_UTF8.body_encoding = None  # type: ignore[assignment]
+
+
+def _checked(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("a header value holds a line break")
+    return value
+
+
+def _text(value: str) -> str:
+    """A text header's value: as it is when ASCII, else an RFC 2047 encoded word."""
+    return value if _checked(value).isascii() else Header(value, "utf-8").encode()
+
+
+def _address(value: str) -> str:
+    """An address header's value: a display name that is not ASCII is encoded, the address
+    never is."""
+    return value if _checked(value).isascii() else formataddr(parseaddr(value), "utf-8")
+
+
+def compose(n: Notification, sender: str) -> Message:
+    """The email of a notification, with the email package's compat32 API (Message): the same
+    message on the wire as EmailMessage gives for these headers and a text body, in a fifth of
+    its CPU (EmailMessage's header objects were 31 % of notification_svc's busy samples in a
+    burst, BENCHMARKS.md). Raises ValueError for a value no email can carry."""
+    message = Message()  # set_charset makes it text/plain; charset="utf-8"
+    message.set_payload(n.body, _UTF8)
+    message["From"] = _address(sender)
+    message["To"] = _address(n.email)
+    message["Subject"] = _text(n.subject)
     message["Date"] = format_datetime(n.create_time)
     message["Message-ID"] = message_id(n.notification_id, sender)
-    message.set_content(n.body)
     return message
 
 

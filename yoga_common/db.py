@@ -135,21 +135,23 @@ class Database:
         self.engine = make_engine(url, pool_size=threads + 1)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
-        self._on_events: list[Callable[[], None]] = []
+        self._on_events: list[tuple[Callable[[], None], bool]] = []
         self._loop_reader: Connection | None = None
         self._loop_thread: int | None = None  # the one thread that reads on its loop
 
-    def on_events_committed(self, callback: Callable[[], None]) -> None:
+    def on_events_committed(self, callback: Callable[[], None], elsewhere_too: bool = True) -> None:
         """Calls `callback` (from the committing thread) after each transaction of `run_sync`
         that marked itself with `events_written` (an outbox row, an email to send): the relay
-        or the mailer starts at once instead of at its next poll."""
-        self._on_events.append(callback)
+        or the mailer starts at once instead of at its next poll. With `elsewhere_too` False,
+        only for this process's own commits (the callback that tells the other workers)."""
+        self._on_events.append((callback, elsewhere_too))
 
-    def events_committed(self) -> None:
-        """Runs the `on_events_committed` callbacks: after a commit that wrote events (here, or
-        in another worker process of this service)."""
-        for callback in self._on_events:
-            callback()
+    def events_committed(self, elsewhere: bool = False) -> None:
+        """Runs the `on_events_committed` callbacks: after a commit that wrote events here,
+        or, `elsewhere`, in another worker process of this service."""
+        for callback, elsewhere_too in self._on_events:
+            if elsewhere_too or not elsewhere:
+                callback()
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:

@@ -58,7 +58,7 @@ async def serve(
     await server.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    jobs = tasks if worker.runs_jobs else ()
+    jobs = worker.jobs(tasks)
     running = [asyncio.create_task(task(), name=task.__name__) for task in jobs]
     log.info(
         "serving", extra={"address": f"{settings.host}:{port}", "services": list(service_names)}
@@ -86,19 +86,19 @@ async def serve(
 
 def open_database(settings: ServiceSettings) -> Database:
     """The service's database for this process (`run_main` brought its schema up to date).
-    Among several workers, call it on the event loop: commits that wrote events in workers
-    1..N-1 then wake worker 0's relay and mailer as worker 0's own commits do."""
+    Among several workers, call it on the event loop: commits that wrote events in any worker
+    then wake the relay and the mailer in whichever worker runs them, as their own process's
+    commits do."""
     db = Database(settings.database_url, threads=settings.db_threads)
     worker = workers.current()
-    if worker.shares_port and worker.runs_jobs:
+    if worker.shares_port:
 
         def woken() -> None:
             if worker.drain_wakes():
-                db.events_committed()
+                db.events_committed(elsewhere=True)
 
         asyncio.get_running_loop().add_reader(worker.wake_read, woken)
-    elif worker.shares_port:
-        db.on_events_committed(worker.tell_jobs)
+        db.on_events_committed(worker.tell_others, elsewhere_too=False)
     return db
 
 

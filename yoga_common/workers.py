@@ -9,12 +9,14 @@ it keeps crashing), forwards SIGTERM/SIGINT so each drains as a single process d
 0 when all of them stopped cleanly. A worker dies with its parent (PR_SET_PDEATHSIG), as every
 process of a container dies with its first.
 
-Worker 0 alone runs the background jobs (relay, consumers, recovery, reminders, sweeps,
-retention): they are safe with several replicas anyway, but one copy per service instance
-costs less CPU, no extra consumer-group members and rebalances, and no second SQLite relay
-reading the rows the first is sending. A worker that commits events (an outbox row, an email
-to send) tells worker 0 through a pipe the parent made, so the relay and the mailer start at
-once as they do for their own process's commits.
+Each background job (relay, consumers, recovery, mailer, reminders, sweeps, retention) runs in
+one worker: they are dealt out in turn, job k to worker k mod N, so with two workers
+notification_svc's consumer and mailer each have a process (and an interpreter lock) of their
+own. The jobs are safe with several replicas anyway, but one copy per service instance costs
+less CPU, no extra consumer-group members and rebalances, and no second SQLite relay reading
+the rows the first is sending. A worker that commits events (an outbox row, an email to send)
+tells the others through pipes the parent made, one a worker, so the relay and the mailer
+start at once wherever they run, as they do for their own process's commits.
 
 SO_REUSEPORT spreads connections, not calls: a caller that keeps one HTTP/2 connection (a gRPC
 channel, an Envoy upstream) reaches one worker for that connection's life."""
@@ -30,10 +32,13 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 # A worker that lived this long before crashing is started again at once, not after a backoff.
@@ -47,13 +52,18 @@ class Worker:
 
     index: int = 0
     count: int = 1
-    # The pipe that carries "events committed" from workers 1..N-1 to worker 0 (-1: none).
-    wake_read: int = -1
-    wake_write: int = -1
+    # One pipe a worker, carrying "events committed" to it from the others: the read ends,
+    # then the write ends, by worker index (empty: a single process).
+    wake_reads: tuple[int, ...] = ()
+    wake_writes: tuple[int, ...] = ()
+
+    def jobs(self, tasks: Sequence[T]) -> list[T]:
+        """This worker's share of a service's background jobs: every count-th, from its index."""
+        return list(tasks[self.index :: self.count])
 
     @property
-    def runs_jobs(self) -> bool:
-        return self.index == 0
+    def wake_read(self) -> int:
+        return self.wake_reads[self.index]
 
     @property
     def shares_port(self) -> bool:
@@ -63,14 +73,16 @@ class Worker:
         """Each worker's Prometheus endpoint: `base` + its index (0: none)."""
         return base + self.index if base else 0
 
-    def tell_jobs(self) -> None:
-        """From any thread of workers 1..N-1: wakes worker 0's relay and mailer. A full pipe
+    def tell_others(self) -> None:
+        """From any thread: wakes the relay and the mailer in the other workers. A full pipe
         already holds a wake, so a write that would block is dropped."""
-        with contextlib.suppress(BlockingIOError):
-            os.write(self.wake_write, b"\0")
+        for index, fd in enumerate(self.wake_writes):
+            if index != self.index:
+                with contextlib.suppress(BlockingIOError):
+                    os.write(fd, b"\0")
 
     def drain_wakes(self) -> bool:
-        """In worker 0: reads every pending wake; True if there was one."""
+        """Reads every wake pending for this worker; True if there was one."""
         woke = False
         while True:
             try:
@@ -110,9 +122,11 @@ def supervise(count: int, run: Callable[[Worker], int], stop_seconds: float) -> 
     watches them until a SIGTERM or SIGINT has stopped them all. Returns 0 when every worker
     stopped cleanly (or was stopped by that signal), 1 otherwise; a worker still running
     `stop_seconds` after the signal is killed."""
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_read, False)
-    os.set_blocking(wake_write, False)
+    pipes = [os.pipe() for _ in range(count)]
+    for fd in (fd for pipe in pipes for fd in pipe):
+        os.set_blocking(fd, False)
+    wake_reads = tuple(read for read, _ in pipes)
+    wake_writes = tuple(write for _, write in pipes)
     signals_read, signals_write = os.pipe()
     os.set_blocking(signals_read, False)
     os.set_blocking(signals_write, False)
@@ -123,7 +137,7 @@ def supervise(count: int, run: Callable[[Worker], int], stop_seconds: float) -> 
     parent = os.getpid()
 
     def fork(index: int) -> int:
-        worker = Worker(index, count, wake_read, wake_write)
+        worker = Worker(index, count, wake_reads, wake_writes)
         pid = os.fork()
         if pid == 0:
             _child(worker, run, parent, (signals_read, signals_write))

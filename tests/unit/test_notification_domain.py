@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import smtplib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 
@@ -220,12 +223,43 @@ def test_the_notification_id_is_stable_per_event_and_recipient() -> None:
 def test_the_email_carries_a_message_id_from_the_notification() -> None:
     n = a_notification()
     sender = "Yoga Studio <no-reply@yoga.example>"
-    msg = compose(n, sender)
+    msg = email.message_from_bytes(compose(n, sender).as_bytes(), policy=email.policy.SMTP)
+    assert isinstance(msg, EmailMessage)
     assert msg["Message-ID"] == f"<{n.notification_id}@yoga.example>"
     assert message_id(n.notification_id, sender) == msg["Message-ID"]
     assert msg["To"] == "member11@example.com"
     assert msg["Subject"] == n.subject
     assert msg.get_content().strip() == n.body
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "sender"),
+    [
+        (
+            "예약 확인: 아침 요가",
+            "안녕하세요, 11님.\n좌석이 확정되었습니다.",
+            "요가 스튜디오 <no-reply@yoga.example>",
+        ),
+        ("Booked: Morning Flow", "A line\n" * 40, "Yoga Studio <no-reply@yoga.example>"),
+    ],
+)
+def test_an_email_reads_back_as_written_in_any_language(
+    subject: str, body: str, sender: str
+) -> None:
+    n = replace(a_notification(), subject=subject, body=body)
+    raw = compose(n, sender).as_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    assert (msg["Subject"], msg["From"]) == (subject, sender)
+    assert msg.get_content().strip() == body.strip()
+    assert raw.isascii() == body.isascii()  # 7bit when it can be, else 8bit: no base64
+
+
+@pytest.mark.parametrize("field", ["email", "subject"])
+def test_a_line_break_in_a_header_is_refused_when_composed(field: str) -> None:
+    n = replace(a_notification(), **{field: "a@b.example\nBcc: x@y.example"})
+    with pytest.raises(ValueError, match="line break"):
+        compose(n, "Yoga Studio <no-reply@yoga.example>")
 
 
 # --- retries ---------------------------------------------------------------------------------
