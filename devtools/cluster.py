@@ -22,7 +22,13 @@ from devtools import chart_pods, containers, smtp_sink
 from devtools.containers import Container
 from devtools.deploy_check.objects import Obj
 from devtools.envoy import EnvoyProcess
-from devtools.processes import ChildProcess, free_port, new_database, wait_for_port
+from devtools.processes import (
+    ChildProcess,
+    free_port,
+    new_database,
+    start_or_undo,
+    wait_for_port,
+)
 from yoga_common import system
 from yoga_common.settings import AuthSettings, KafkaSettings
 
@@ -109,11 +115,8 @@ class Cluster:
         return self.folder / "mail"
 
     def start(self) -> None:
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        """Starts everything and waits until it answers; on a failure, stops what it started."""
+        start_or_undo(self._start, self.stop)
 
     def _start(self) -> None:
         containers.remove_leftovers()

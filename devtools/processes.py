@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -56,6 +57,15 @@ def new_database(backend: str, folder: Path, name: str, pg_admin_url: str = "") 
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
     return admin.set(database=db).render_as_string(hide_password=False)
+
+
+def start_or_undo(start: Callable[[], object], stop: Callable[[], object]) -> None:
+    """Runs `start`; when it fails (or is interrupted), `stop` takes down what it had started."""
+    try:
+        start()
+    except BaseException:
+        stop()
+        raise
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

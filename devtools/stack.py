@@ -23,6 +23,7 @@ from devtools.processes import (
     cpu_seconds,
     free_port,
     new_database,
+    start_or_undo,
     wait_for_port,
 )
 from yoga_common import system
@@ -110,11 +111,7 @@ class Stack:
 
     def start(self) -> None:
         """Starts everything and waits until it answers; on a failure, stops what it started."""
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        start_or_undo(self._start, self.stop)
 
     def _start(self) -> None:
         if self.topics:
