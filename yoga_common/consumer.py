@@ -256,8 +256,9 @@ class EventConsumer(Generic[S]):
             ready.append(_Ready(msg, envelope, found))
         if all(r.found is None for r in ready):
             return len(ready), error
+        applied, failure = len(ready), error
         try:
-            applied, failure = self._tx.run_sync(lambda uow: self._apply_all(uow, ready))
+            self._tx.run_sync(lambda uow: self._apply_all(uow, ready))
         except _EventFailed as failed:
             # Undone with its transaction: the events before the failed one are applied again,
             # now alone in a transaction of their own.
@@ -272,11 +273,9 @@ class EventConsumer(Generic[S]):
         for r in ready[:applied]:
             if r.found is not None and r.new:
                 CONSUMER_APPLIED.labels(self.name, r.envelope.event_type).inc()
-        if failure is not None:
-            return applied, failure
-        return len(ready), error
+        return applied, failure
 
-    def _apply_all(self, uow: UnitOfWork[S], ready: list[_Ready]) -> tuple[int, None]:
+    def _apply_all(self, uow: UnitOfWork[S], ready: list[_Ready]) -> None:
         """Inside one transaction, every event of `ready` with its inbox row. No savepoint
         per event (two statements each, two round trips on PostgreSQL): an event that fails
         raises _EventFailed, which undoes the transaction."""
@@ -291,7 +290,6 @@ class EventConsumer(Generic[S]):
                         raise  # the database's, not the event's: the transaction runs again
                     span.set_status(Status(StatusCode.ERROR, str(err)))
                     raise _EventFailed(index, err) from err
-        return len(ready), None
 
     def _measure_lag(self, consumer: Consumer) -> None:
         """Sets the lag gauge of each topic: on the partitions assigned to this consumer, the
