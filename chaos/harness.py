@@ -165,7 +165,12 @@ def run(
                 except RuntimeError as err:
                     result.error = result.error or str(err)
         proxies.stop()
-        shutil.rmtree(pg_folder, ignore_errors=True)
+        if result.passed or postgres is None:
+            shutil.rmtree(pg_folder, ignore_errors=True)
+        else:  # what the checker read, for a look afterwards (scripts/postgres.sh start)
+            (folder / "postgres.txt").write_text(
+                f"PGDATA_DIR={postgres.env['PGDATA_DIR']} PGPORT={postgres.env['PGPORT']}\n"
+            )
         result.took = time.monotonic() - began
     (folder / "report.txt").write_text(result.text())
     return result

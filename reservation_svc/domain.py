@@ -410,11 +410,14 @@ def settled_by(answer: SeatAnswer) -> frozenset[Status]:
 
 
 def owes_seat(answer: SeatAnswer, current: Reservation, changed: bool) -> bool:
-    """A seat taken for a reservation someone else ended first (a cancel, or a rejection by
-    an earlier try) is owed back."""
+    """A claim taken for a reservation someone else ended first (a cancel, or a rejection by
+    an earlier try) is owed back: a seat, or a place in the queue. An earlier try may have been
+    refused (the member's booking limit, the class full without the queue) and a later one of
+    the same reservation given a place once that changed, by another replica's recovery or the
+    booking call itself; a place left behind would hold the queue for nobody."""
     return (
         not changed
-        and answer is SeatAnswer.RESERVED
+        and answer in (SeatAnswer.RESERVED, SeatAnswer.WAITLISTED)
         and current.status in (Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
     )
 

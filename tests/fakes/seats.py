@@ -15,6 +15,7 @@ from reservation_svc.service import SeatsRefused, SeatsUnavailable
 from tests.fakes.uow import jitter
 
 HELD = "HELD"
+WAITING = "WAITING"
 RELEASED = "RELEASED"
 
 
@@ -47,6 +48,13 @@ class FakeSeats:
         self.reserve_calls = 0
         self.release_calls = 0
         self.rng = rng
+        # A full class queues a booking that asks to (WAITLISTED, a WAITING claim).
+        self.queues = False
+
+    def waiting(self, class_id: str) -> set[str]:
+        return {
+            rid for rid, (c, state) in self.claims.items() if c == class_id and state == WAITING
+        }
 
     def held(self, class_id: str) -> set[str]:
         return {rid for rid, (c, state) in self.claims.items() if c == class_id and state == HELD}
@@ -75,7 +83,11 @@ class FakeSeats:
             raise SeatsUnavailable("yogaclass_svc did not answer")
         if mode == "refused":
             raise SeatsRefused("ReserveSeat: PERMISSION_DENIED")
-        answer = self.forced.pop(0) if self.forced else self._reserve(class_id, reservation_id)
+        answer = (
+            self.forced.pop(0)
+            if self.forced
+            else self._reserve(class_id, reservation_id, join_waitlist)
+        )
         info = self.info if class_id in self.capacity else None
         if gate and gate.when == "after":
             await gate.hold()
@@ -84,13 +96,20 @@ class FakeSeats:
             raise SeatsUnavailable("the answer was lost")
         return SeatReply(answer, info)
 
-    def _reserve(self, class_id: str, reservation_id: str) -> SeatAnswer:
+    def _reserve(self, class_id: str, reservation_id: str, join_waitlist: bool) -> SeatAnswer:
         claim = self.claims.get(reservation_id)
         if claim is not None:
-            return SeatAnswer.RESERVED if claim[1] == HELD else SeatAnswer.RELEASED
+            return {
+                HELD: SeatAnswer.RESERVED,
+                WAITING: SeatAnswer.WAITLISTED,
+                RELEASED: SeatAnswer.RELEASED,
+            }[claim[1]]
         if class_id not in self.capacity:
             return SeatAnswer.CLASS_NOT_FOUND
         if len(self.held(class_id)) >= self.capacity[class_id]:
+            if self.queues and join_waitlist:
+                self.claims[reservation_id] = (class_id, WAITING)
+                return SeatAnswer.WAITLISTED
             return SeatAnswer.CLASS_FULL
         self.claims[reservation_id] = (class_id, HELD)
         return SeatAnswer.RESERVED
@@ -105,8 +124,9 @@ class FakeSeats:
             raise SeatsRefused("ReleaseSeat: PERMISSION_DENIED")
         if class_id in self.capacity:
             claim = self.claims.get(reservation_id)
-            if claim is None or claim == (class_id, HELD):
-                # Frees a held seat, or leaves a tombstone for a reserve still on its way.
+            if claim is None or claim in ((class_id, HELD), (class_id, WAITING)):
+                # Frees a held seat or a place in the queue, or leaves a tombstone for a
+                # reserve still on its way.
                 self.claims[reservation_id] = (class_id, RELEASED)
         if mode == "lost":
             raise SeatsUnavailable("the answer was lost")

@@ -402,6 +402,33 @@ async def test_late_reserved_after_rejection_during_an_outage_is_not_leaked() ->
     assert w.seats.held(CLASS) == set(), f"seat of REJECTED {bob.reservation_id} still held"
 
 
+async def test_a_place_in_the_queue_given_after_a_rejection_is_given_back() -> None:
+    """Found by `make chaos` (two reservation_svc replicas): one try of bob's booking was
+    refused (his booking limit), another, still on its way, got a place in the queue once the
+    limit allowed it. The reservation stays REJECTED; the place must not hold the queue."""
+    w = make_world(capacity=1)
+    w.seats.queues = True
+    await w.book("alice")
+    gate = w.seats.gate_next_reserve("before")
+    booking = asyncio.create_task(w.book("bob"))
+    await gate.arrived.wait()
+    (bob,) = w.store.with_status(Status.PENDING)
+    w.seats.forced = [SeatAnswer.BOOKING_LIMIT]
+    await w.recover_later()  # the earlier try, from the recovery loop: refused
+    assert w.store.rows[bob.reservation_id].status is Status.REJECTED
+
+    gate.opened.set()
+    with pytest.raises(ServiceError, match="BOOKING_LIMIT"):  # the refusal, as stored
+        await booking  # the later try: WAITLISTED, for a reservation already ended
+    assert w.store.rows[bob.reservation_id].status is Status.REJECTED
+    assert w.seats.waiting(CLASS) == set(), "a REJECTED booking keeps a place in the queue"
+    assert not w.store.rows[bob.reservation_id].release_pending
+    assert w.events == [
+        (Status.CONFIRMED, w.store.with_status(Status.CONFIRMED)[0].reservation_id),
+        (Status.REJECTED, bob.reservation_id),
+    ]
+
+
 async def test_concurrent_settles_of_one_reservation_take_one_seat() -> None:
     w = make_world(capacity=3)
     w.seats.mode = "down"
