@@ -32,7 +32,9 @@ def record(uow: Unit[NotificationStore], n: Notification) -> bool:
     """Stores the notification of an event for its recipient, once: False if it was already."""
     if not uow.store.add(n):
         return False
-    log.info(
+    # DEBUG: a JSON line per notification was 18 % of the service's busy time in a burst
+    # (BENCHMARKS.md); the email's own line ("email sent") names it, and metrics count them.
+    log.debug(
         "notification recorded",
         extra={
             "notification_id": n.notification_id,
