@@ -8,16 +8,14 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
-
 from chaos.topics import Message, read_all
 from chaos.workload import Entry
 from devtools import books
+from devtools.books import Books
 from yoga_common import system
 from yoga_common.settings import KafkaSettings
 from yoga_common.topics import CONSUMED, consumer_lag
@@ -61,23 +59,6 @@ class Report:
         lines = [f"  {k}: {v}" for k, v in self.figures.items()]
         lines += [f"  FAILED {f}" for f in self.failures] or ["  every check passed"]
         return "\n".join(lines)
-
-
-class Books:
-    """Queries on each service's database (one engine each, closed by `close`)."""
-
-    def __init__(self, database_url: Callable[[str], str]) -> None:
-        self.engines: dict[str, Engine] = {
-            name: create_engine(database_url(name), pool_pre_ping=True) for name in system.SERVICES
-        }
-
-    def rows(self, service: str, query: str) -> list[tuple[Any, ...]]:
-        with self.engines[service].connect() as conn:
-            return [tuple(r) for r in conn.execute(text(query))]
-
-    def close(self) -> None:
-        for engine in self.engines.values():
-            engine.dispose()
 
 
 def lag(kafka: KafkaSettings) -> dict[str, int]:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos import parts
-from chaos.checker import Books, Report, check, recover
+from chaos.checker import Report, check, recover
 from chaos.nemesis import Done, Nemesis
 from chaos.runtime import ProcessRuntime, Runtime, RuntimeFactory, Wiring
 from chaos.schedule import QUIET_END, describe, schedule
 from chaos.toxiproxy import Toxiproxy
 from chaos.workload import Settings, Token, Workload
+from devtools.books import Books
 from devtools.processes import free_port
 from yoga_common.settings import AuthSettings, KafkaSettings
 

@@ -8,7 +8,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Engine, create_engine, text
+
+from yoga_common import system
+
 Rows = Callable[[str, str], list[tuple[Any, ...]]]
+
+
+class Books:
+    """Queries on each service's database (one engine each, closed by `close`); `rows` is a
+    `Rows`."""
+
+    def __init__(self, database_url: Callable[[str], str]) -> None:
+        self.engines: dict[str, Engine] = {
+            name: create_engine(database_url(name), pool_pre_ping=True) for name in system.SERVICES
+        }
+
+    def rows(self, service: str, query: str) -> list[tuple[Any, ...]]:
+        with self.engines[service].connect() as conn:
+            return [tuple(r) for r in conn.execute(text(query))]
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
 
 
 def _counts(rows: Rows, service: str, query: str) -> dict[str, int]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import grpc
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import create_engine, text
 
+from devtools.books import Books, Rows
 from tests.containers.system import ContainerSystem
 from tests.integration.conftest import accounts
 from tests.integration.support import a_class
@@ -184,37 +184,27 @@ class Load:
         self.reads += 1
 
 
-def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(query))]
-    finally:
-        engine.dispose()
-
-
-def _lost(cluster: ContainerSystem, confirmed: dict[str, str]) -> dict[str, Any]:
+def _lost(rows: Rows, confirmed: dict[str, str]) -> dict[str, Any]:
     """What is still missing or wrong, by kind (empty lists: nothing)."""
-    urls = cluster.database_urls
     wanted = set(confirmed)
-    statuses = dict(_rows(urls["reservation"], "SELECT reservation_id, status FROM reservations"))
+    statuses = dict(rows("reservation", "SELECT reservation_id, status FROM reservations"))
     booked = Counter(
         r[0]
-        for r in _rows(
-            urls["notification"],
+        for r in rows(
+            "notification",
             "SELECT reservation_id FROM notifications WHERE kind = 'BOOKED'",
         )
     )
     mailed = {
         r[0]
-        for r in _rows(
-            urls["notification"],
+        for r in rows(
+            "notification",
             "SELECT reservation_id FROM notifications WHERE kind = 'BOOKED' "
             "AND email_state = 'SENT'",
         )
     }
-    page = dict(_rows(urls["mypage"], "SELECT reservation_id, status FROM reservations"))
-    seats = dict(_rows(urls["yogaclass"], "SELECT class_id, booked FROM classes"))
+    page = dict(rows("mypage", "SELECT reservation_id, status FROM reservations"))
+    seats = dict(rows("yogaclass", "SELECT class_id, booked FROM classes"))
     per_class = Counter(confirmed.values())
     return {
         "not_confirmed": sorted(r for r in wanted if statuses.get(r) != "CONFIRMED"),
@@ -253,11 +243,15 @@ def check_no_event_lost(
     equals its confirmed bookings and nothing is PENDING; fails with what is missing. Then
     the dead-letter topics must be empty. Returns the figures checked."""
     deadline = time.monotonic() + within
-    while True:
-        lost = _lost(cluster, confirmed)
-        if not any(lost.values()) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    books = Books(cluster.database_urls.__getitem__)
+    try:
+        while True:
+            lost = _lost(books.rows, confirmed)
+            if not any(lost.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    finally:
+        books.close()
     assert not any(lost.values()), {k: v[:5] for k, v in lost.items() if v}
     dead = _dead_letters(cluster)
     assert not any(dead.values()), dead

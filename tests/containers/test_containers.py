@@ -20,11 +20,14 @@ from devtools import containers
 from tests.containers.conftest import Figures
 from tests.containers.load import Load, check_no_event_lost
 from tests.containers.system import ContainerSystem
-from tests.integration.gateway_support import booking, class_json, until
+from tests.integration.gateway_support import (
+    booked_then_cancelled_arrived,
+    booking,
+    class_json,
+    until,
+)
 from tests.integration.support import a_class, eventually, request_id
-from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.mypage.v1 import mypage_pb2_grpc
-from yoga.notification.v1 import notification_pb2 as npb
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.reservation.v1 import reservation_pb2_grpc
@@ -202,20 +205,9 @@ async def test_seed_scenario_as_grpc_through_the_gateway(cluster: ContainerSyste
         assert got.yoga_class.booked == 2
 
         async def arrived() -> bool:
-            notes = await notifications.ListNotifications(
-                npb.ListNotificationsRequest(user_id="me", page_size=100),
-                metadata=cluster.metadata("11"),
+            return await booked_then_cancelled_arrived(
+                notifications, mypage, cluster.metadata("11"), class_id
             )
-            page = await mypage.GetMyPage(
-                mpb.GetMyPageRequest(user_id="me", page_size=100),
-                metadata=cluster.metadata("11"),
-            )
-            return sorted(n.kind for n in notes.notifications if n.class_id == class_id) == [
-                npb.NOTIFICATION_KIND_BOOKED,
-                npb.NOTIFICATION_KIND_CANCELLED,
-            ] and [e.status for e in page.entries if e.class_id == class_id] == [
-                rpb.RESERVATION_STATUS_CANCELLED
-            ]
 
         await eventually(arrived, within=30.0)
 

@@ -15,6 +15,10 @@ from typing import Any
 import grpc
 
 from yoga.mypage.v1 import mypage_pb2
+from yoga.mypage.v1 import mypage_pb2_grpc as mypage_grpc
+from yoga.notification.v1 import notification_pb2
+from yoga.notification.v1 import notification_pb2_grpc as notification_grpc
+from yoga.reservation.v1 import reservation_pb2
 
 
 @dataclass
@@ -157,3 +161,25 @@ class Recorder(grpc.GenericRpcHandler):  # type: ignore[misc]
             request_deserializer=mypage_pb2.GetMyPageRequest.FromString,
             response_serializer=mypage_pb2.GetMyPageResponse.SerializeToString,
         )
+
+
+async def booked_then_cancelled_arrived(
+    notifications: notification_grpc.NotificationServiceStub,
+    mypage: mypage_grpc.MyPageServiceStub,
+    metadata: tuple[tuple[str, str], ...],
+    class_id: str,
+) -> bool:
+    """The member's notifications of `class_id` are BOOKED and CANCELLED, and their my page
+    shows the reservation CANCELLED: both consumers applied the booking and its cancel."""
+    notes = await notifications.ListNotifications(
+        notification_pb2.ListNotificationsRequest(user_id="me", page_size=100), metadata=metadata
+    )
+    page = await mypage.GetMyPage(
+        mypage_pb2.GetMyPageRequest(user_id="me", page_size=100), metadata=metadata
+    )
+    return sorted(n.kind for n in notes.notifications if n.class_id == class_id) == [
+        notification_pb2.NOTIFICATION_KIND_BOOKED,
+        notification_pb2.NOTIFICATION_KIND_CANCELLED,
+    ] and [e.status for e in page.entries if e.class_id == class_id] == [
+        reservation_pb2.RESERVATION_STATUS_CANCELLED
+    ]

@@ -29,6 +29,7 @@ from tests.integration.gateway_support import (
     Answer,
     JsonClient,
     Recorder,
+    booked_then_cancelled_arrived,
     booking,
     class_json,
     rfc3339,
@@ -37,7 +38,6 @@ from tests.integration.gateway_support import (
 from tests.integration.support import a_class, error_details, eventually, request_id
 from yoga.mypage.v1 import mypage_pb2 as mpb
 from yoga.mypage.v1 import mypage_pb2_grpc
-from yoga.notification.v1 import notification_pb2 as npb
 from yoga.notification.v1 import notification_pb2_grpc
 from yoga.reservation.v1 import reservation_pb2 as rpb
 from yoga.reservation.v1 import reservation_pb2_grpc
@@ -564,18 +564,9 @@ async def test_seed_scenario_as_grpc_through_the_gateway(
     assert got.reservation.status == rpb.RESERVATION_STATUS_CONFIRMED
 
     async def arrived() -> bool:
-        notes = await via.notifications.ListNotifications(
-            npb.ListNotificationsRequest(user_id="me"), metadata=stack.as_user("11")
+        return await booked_then_cancelled_arrived(
+            via.notifications, via.mypage, stack.as_user("11"), class_id
         )
-        page = await via.mypage.GetMyPage(
-            mpb.GetMyPageRequest(user_id="me", page_size=100), metadata=stack.as_user("11")
-        )
-        return sorted(n.kind for n in notes.notifications if n.class_id == class_id) == [
-            npb.NOTIFICATION_KIND_BOOKED,
-            npb.NOTIFICATION_KIND_CANCELLED,
-        ] and [e.status for e in page.entries if e.class_id == class_id] == [
-            rpb.RESERVATION_STATUS_CANCELLED
-        ]
 
     await eventually(arrived, within=20.0)
 
