@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -119,11 +120,13 @@ def run_main(
         )
         try:
             migrate.upgrade(settings.database_url, migrations_dir)
+            _settle_collector()
             asyncio.run(run())
         finally:
             started.shutdown()
         return
     migrate.upgrade(settings.database_url, migrations_dir)
+    _settle_collector()  # before the fork: the workers share the frozen pages, too
     # Port 0 means one free port for all the workers, chosen here.
     settings.port = workers.check_port(settings.host, settings.port)
 
@@ -148,6 +151,20 @@ def run_main(
             settings.workers, one, settings.drain_seconds + settings.grace_seconds + 10.0
         )
     )
+
+
+# A full collection walks every object the collector tracks. With grpc, SQLAlchemy, protobuf and
+# OpenTelemetry loaded that took 60-115 ms here, a pause every call in flight waited out. What
+# exists once a service has started (modules, classes, the schema) lives as long as the process:
+# frozen, no collection walks it again (6-14 ms). A larger youngest generation runs the
+# collector less often; a call's own garbage is freed by reference counting, not by it.
+GC_THRESHOLDS = (5000, 10, 10)
+
+
+def _settle_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _label_logs(index: int) -> None:
