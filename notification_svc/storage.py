@@ -175,6 +175,19 @@ _FINISH = (
 )
 
 
+# Built once too (each confirmed booking's event runs them).
+_r = reminders.c
+_REMINDER = select(reminders).where(_r.reservation_id == bindparam("reservation_id"))
+# The SET clause comes from the parameters given (`_reminder_columns`).
+_REPLACE_REMINDER = update(reminders).where(
+    _r.reservation_id == bindparam("where_id"),
+    _r.version == bindparam("where_version"),
+    _r.state == bindparam("where_state"),
+)
+_LEAD = select(studio_lead).where(studio_lead.c.studio == STUDIO)
+_LEAD_HELD = _LEAD.with_for_update(read=True)
+
+
 def _to_domain(row: Row[Any]) -> Notification:
     m = row._mapping
     return Notification(
@@ -343,15 +356,13 @@ class NotificationStore:
     # --- reminders ---------------------------------------------------------------------------
 
     def reminder(self, reservation_id: str) -> Reminder | None:
-        query = select(reminders).where(reminders.c.reservation_id == reservation_id)
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_REMINDER, {"reservation_id": reservation_id}).first()
         return _reminder(row) if row else None
 
     def save_reminder(self, r: Reminder, read: Reminder | None) -> bool:
         """Writes the reminder: a new row when there was none (`read` is None), else the row
         only while it still holds the version and state read; False when something changed it
         meanwhile (another event, the job sending it)."""
-        c = reminders.c
         if read is None:
             return insert_new(
                 self._conn,
@@ -359,13 +370,13 @@ class NotificationStore:
                 dict(reservation_id=r.reservation_id, **_reminder_columns(r)),
             )
         done = self._conn.execute(
-            update(reminders)
-            .where(
-                c.reservation_id == r.reservation_id,
-                c.version == read.version,
-                c.state == read.state.value,
-            )
-            .values(**_reminder_columns(r))
+            _REPLACE_REMINDER,
+            {
+                **_reminder_columns(r),
+                "where_id": r.reservation_id,
+                "where_version": read.version,
+                "where_state": read.state.value,
+            },
         )
         return done.rowcount == 1
 
@@ -409,10 +420,7 @@ class NotificationStore:
         """The lead held. `share` keeps it from changing until this transaction ends (on
         PostgreSQL: FOR SHARE), so a reminder scheduled with it cannot miss a new lead's
         recomputation running beside it."""
-        query = select(studio_lead).where(studio_lead.c.studio == STUDIO)
-        if share:
-            query = query.with_for_update(read=True)
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_LEAD_HELD if share else _LEAD).first()
         if row is None:
             return None
         return StudioLead(timedelta(seconds=row.lead_seconds), row.version)

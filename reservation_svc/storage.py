@@ -192,6 +192,17 @@ _BY_REQUEST = select(reservations).where(
     reservations.c.user_id == bindparam("user_id"),
     reservations.c.request_id == bindparam("request_id"),
 )
+# The SET clause comes from the parameters given (every column of `_columns`); the WHERE's own
+# parameters are named apart from the columns.
+_REPLACE = update(reservations).where(
+    reservations.c.reservation_id == bindparam("where_id"),
+    reservations.c.version == bindparam("where_version"),
+)
+_RELEASE_PENDING_SET = (
+    update(reservations)
+    .where(reservations.c.reservation_id == bindparam("where_id"))
+    .values(release_pending=bindparam("pending"))
+)
 
 
 class ReservationStore:
@@ -229,11 +240,13 @@ class ReservationStore:
 
     def replace(self, target: Reservation, expected_version: int) -> bool:
         """Writes `target` if the reservation is still at `expected_version`."""
-        c = reservations.c
         changed = self._conn.execute(
-            update(reservations)
-            .where(c.reservation_id == target.reservation_id, c.version == expected_version)
-            .values(**_columns(target))
+            _REPLACE,
+            {
+                **_columns(target),
+                "where_id": target.reservation_id,
+                "where_version": expected_version,
+            },
         )
         return changed.rowcount == 1
 
@@ -248,11 +261,7 @@ class ReservationStore:
         return 1 + int(ahead)
 
     def set_release_pending(self, reservation_id: str, pending: bool) -> None:
-        self._conn.execute(
-            update(reservations)
-            .where(reservations.c.reservation_id == reservation_id)
-            .values(release_pending=pending)
-        )
+        self._conn.execute(_RELEASE_PENDING_SET, {"where_id": reservation_id, "pending": pending})
 
     def active_of_class(self, class_id: str) -> list[str]:
         c = reservations.c

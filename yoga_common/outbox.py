@@ -3,6 +3,7 @@ reports, so it exists exactly when the change does. The relay publishes the rows
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from google.protobuf.message import Message
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
+    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -50,18 +52,26 @@ def add_event(conn: Connection, table: Table, topic: str, key: str, event: Messa
     event_id = str(uuid.uuid4())
     events_written(conn)
     conn.execute(
-        insert(table).values(
-            event_id=event_id,
-            topic=topic,
-            event_key=key,
-            event_type=event.DESCRIPTOR.full_name,
-            payload=event.SerializeToString(),
+        _insert(table),
+        {
+            "event_id": event_id,
+            "topic": topic,
+            "event_key": key,
+            "event_type": event.DESCRIPTOR.full_name,
+            "payload": event.SerializeToString(),
             # The trace of the change: the event's consumers continue it.
-            traceparent=current_traceparent(),
-            created_at=utcnow(),
-        )
+            "traceparent": current_traceparent(),
+            "created_at": utcnow(),
+        },
     )
     return event_id
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """Built once per table, as the hot paths' statements are: a statement built per call
+    has its compilation cache key computed anew each time."""
+    return insert(table)
 
 
 def inbox_table(metadata: MetaData) -> Table:
