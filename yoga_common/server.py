@@ -154,17 +154,12 @@ def run_main(
 
 
 # A full collection walks every object the collector tracks. With grpc, SQLAlchemy, protobuf and
-# OpenTelemetry loaded that took 60-115 ms here, a pause every call in flight waited out. What
+# OpenTelemetry loaded that took 57-115 ms here, a pause every call in flight waited out. What
 # exists once a service has started (modules, classes, the schema) lives as long as the process:
-# frozen, no collection walks it again (6-14 ms). A larger youngest generation runs the
-# collector less often; a call's own garbage is freed by reference counting, not by it.
-GC_THRESHOLDS = (5000, 10, 10)
-
-
+# frozen, no collection walks it again (6-14 ms, BENCHMARKS.md, issue 17's fourth round).
 def _settle_collector() -> None:
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _label_logs(index: int) -> None:
