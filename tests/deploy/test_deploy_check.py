@@ -95,6 +95,42 @@ def test_an_open_object_in_the_values_schema_is_found(tmp_path: Path) -> None:
     assert matching(helm.values_schema_problems(path), "/properties/image", "additionalProperties")
 
 
+def test_every_worker_process_of_a_pod_is_scraped() -> None:
+    """ci/monitoring.yaml runs notification_svc as two processes a pod: worker i serves its
+    metrics on monitoring.port + i, and the pod, its Service, the ServiceMonitor and the Istio
+    policies all open and name both ports; the other services keep the one."""
+    case = next(c for c in helm.cases() if c.name == "ci/monitoring.yaml")
+    objs = helm.helm_template(case)
+    assert find(objs, "ConfigMap", "notification-env")["data"]["NOTIFICATION_WORKERS"] == "2"
+    assert find(objs, "ConfigMap", "mypage-env")["data"]["MYPAGE_WORKERS"] == "1"
+    ports = {p["name"]: p["containerPort"] for p in container(objs, "notification")["ports"]}
+    assert (ports["metrics"], ports["metrics-1"]) == (9500, 9501)
+    assert "metrics-1" not in {p["name"] for p in container(objs, "mypage")["ports"]}
+    service = {p["name"]: p for p in find(objs, "Service", "notification")["spec"]["ports"]}
+    assert (service["metrics-1"]["port"], service["metrics-1"]["targetPort"]) == (9501, "metrics-1")
+    monitor = find(objs, "ServiceMonitor", "yoga-studio")["spec"]["endpoints"]
+    assert [e["port"] for e in monitor] == ["metrics", "metrics-1"]
+    mtls = find(objs, "PeerAuthentication", "notification")["spec"]["portLevelMtls"]
+    assert {port: m["mode"] for port, m in mtls.items()} == {9500: "PERMISSIVE", 9501: "PERMISSIVE"}
+    scraped = [
+        rule["to"][0]["operation"]["ports"]
+        for rule in find(objs, "AuthorizationPolicy", "notification")["spec"]["rules"]
+        if rule["to"][0]["operation"].get("methods") == ["GET"]
+    ]
+    assert scraped == [["9500", "9501"]]
+
+
+def test_workers_go_through_their_value_not_the_env() -> None:
+    with pytest.raises(CheckError, match=r"set workers, not NOTIFICATION_WORKERS"):
+        helm.helm_template(
+            helm.Case(
+                "workers in env",
+                (helm.REQUIRED_VALUES,),
+                sets=("services.notification.env.NOTIFICATION_WORKERS=2",),
+            )
+        )
+
+
 # -- the token issuer and the client secret ------------------------------------------------------
 
 

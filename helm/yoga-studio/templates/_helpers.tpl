@@ -72,6 +72,29 @@ stable order. */}}
 {{- toJson $names -}}
 {{- end -}}
 
+{{/* A Python service's metrics ports, one per worker process: worker i serves its own at
+monitoring.port + i (yoga_common/workers.py), named metrics, metrics-1, ... As JSON: a list of
+{name, port}. Call with (list $ $svc). */}}
+{{- define "yoga.metricsPorts" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- $ports := list -}}
+{{- range $i := until (int ($svc.workers | default 1)) -}}
+{{- $name := ternary "metrics" (printf "metrics-%d" $i) (eq $i 0) -}}
+{{- $ports = append $ports (dict "name" $name "port" (add $root.Values.monitoring.port $i)) -}}
+{{- end -}}
+{{- toJson $ports -}}
+{{- end -}}
+
+{{/* The most workers any Python service runs: the ServiceMonitor's endpoints. */}}
+{{- define "yoga.mostWorkers" -}}
+{{- $most := 1 -}}
+{{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
+{{- $most = max $most (int ((index $.Values.services $name).workers | default 1)) -}}
+{{- end -}}
+{{- $most -}}
+{{- end -}}
+
 {{/* The web app's image (the Dockerfile's `web` target). */}}
 {{- define "yoga.webImage" -}}
 {{- $image := .Values.services.web.image -}}
@@ -209,6 +232,15 @@ compares this list with the code's. */}}
 {{- if ne (int $svc.replicas) 1 -}}
 {{- fail (printf "database.driver=sqlite keeps one SQLite file per service: set services.%s.replicas=1" $name) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
+{{- $svc := index $.Values.services $name -}}
+{{- if lt (int ($svc.workers | default 1)) 1 -}}
+{{- fail (printf "services.%s.workers: at least 1 process" $name) -}}
+{{- end -}}
+{{- if hasKey ($svc.env | default dict) (printf "%s_WORKERS" $svc.envPrefix) -}}
+{{- fail (printf "services.%s: set workers, not %s_WORKERS in env (the ports follow workers)" $name $svc.envPrefix) -}}
 {{- end -}}
 {{- end -}}
 {{- if and .Values.kafka.topics.strimzi.enabled .Values.kafka.topics.job.enabled -}}
