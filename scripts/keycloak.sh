@@ -163,9 +163,14 @@ cmd_start() {
       --http-enabled=true --http-host=127.0.0.1 --http-port="$PORT" \
       --http-management-port="$MPORT" --hostname-strict=false \
       </dev/null >>"$LOG" 2>&1 &
-    # The session leader writes its own pid: setsid forks when its caller leads a group.
-    local waited
-    for waited in $(seq 1 20); do [[ -s $PIDFILE ]] && break; sleep 0.1; done
+    # The session leader writes its own pid: setsid forks when its caller leads a group. Waited
+    # for as long as the start may take: on a loaded machine (CI) the pid once came after the
+    # 2 s waited here before, and a Keycloak coming up was taken for one that had exited.
+    local t0=$SECONDS
+    until [[ -s $PIDFILE ]]; do
+      (( SECONDS - t0 < TIMEOUT )) || die "Keycloak's launcher wrote no pid in ${TIMEOUT}s"
+      sleep 0.1
+    done
     launched=1
   fi
   await_ready Keycloak ready "$TIMEOUT" "$launched"

@@ -291,11 +291,12 @@ def second_provider(tmp_path: Path) -> Iterator[tuple[DevAccounts, dict[str, str
         "KEYCLOAK_MANAGEMENT_PORT": str(free_port()),
     }
     script = str(ROOT / "scripts" / "keycloak.sh")
-    subprocess.run([script, "start"], env=env, check=True, capture_output=True)
-    issuer = subprocess.run(
-        [script, "url"], env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
     try:
+        # A start that fails says why (the script's stderr), and what it launched is stopped.
+        keycloak(env, "start")
+        issuer = subprocess.run(
+            [script, "url"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
         yield DevAccounts(issuer, tmp_path / "keycloak" / "secrets"), env
     finally:
         subprocess.run([script, "stop"], env=env, check=False, capture_output=True)
