@@ -79,18 +79,22 @@ monitoring.port + i (yoga_common/workers.py), named metrics, metrics-1, ... As J
 {{- $root := index . 0 -}}
 {{- $svc := index . 1 -}}
 {{- $ports := list -}}
-{{- range $i := until (int ($svc.workers | default 1)) -}}
-{{- $name := ternary "metrics" (printf "metrics-%d" $i) (eq $i 0) -}}
-{{- $ports = append $ports (dict "name" $name "port" (add $root.Values.monitoring.port $i)) -}}
+{{- range $i := until (int $svc.workers) -}}
+{{- $ports = append $ports (dict "name" (include "yoga.metricsPortName" $i) "port" (add $root.Values.monitoring.port $i)) -}}
 {{- end -}}
 {{- toJson $ports -}}
+{{- end -}}
+
+{{/* The name of worker i's metrics port: metrics, metrics-1, ... */}}
+{{- define "yoga.metricsPortName" -}}
+{{- ternary "metrics" (printf "metrics-%d" .) (eq . 0) -}}
 {{- end -}}
 
 {{/* The most workers any Python service runs: the ServiceMonitor's endpoints. */}}
 {{- define "yoga.mostWorkers" -}}
 {{- $most := 1 -}}
 {{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
-{{- $most = max $most (int ((index $.Values.services $name).workers | default 1)) -}}
+{{- $most = max $most (int (index $.Values.services $name).workers) -}}
 {{- end -}}
 {{- $most -}}
 {{- end -}}
@@ -236,9 +240,6 @@ compares this list with the code's. */}}
 {{- end -}}
 {{- range $name := include "yoga.grpcServices" . | fromJsonArray -}}
 {{- $svc := index $.Values.services $name -}}
-{{- if lt (int ($svc.workers | default 1)) 1 -}}
-{{- fail (printf "services.%s.workers: at least 1 process" $name) -}}
-{{- end -}}
 {{- if hasKey ($svc.env | default dict) (printf "%s_WORKERS" $svc.envPrefix) -}}
 {{- fail (printf "services.%s: set workers, not %s_WORKERS in env (the ports follow workers)" $name $svc.envPrefix) -}}
 {{- end -}}
